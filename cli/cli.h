@@ -1,0 +1,45 @@
+/* Shared pieces of peerctl's commands: parsed global options, connecting, calling, printing. */
+#ifndef PD_CLI_H
+#define PD_CLI_H
+
+#include "ctl_client.h"
+
+enum { PD_CLI_OK = 0, PD_CLI_FAIL = 1, PD_CLI_USAGE = 2 };
+
+typedef struct {
+    const char *socket_path;
+    int json;
+    int argc; /* arguments after the command words */
+    char **argv;
+    const struct pd_cli_cmd *cmd;
+} pd_cli_t;
+
+typedef int (*pd_cli_fn)(pd_cli_t *cli);
+
+typedef struct pd_cli_cmd {
+    const char *words; /* "info", "gossip key list" */
+    pd_cli_fn fn;
+    const char *args;  /* usage tail, e.g. "[--json]" */
+    const char *summary;
+} pd_cli_cmd_t;
+
+/* Print "usage: peerctl <words> <args>" on stderr and return PD_CLI_USAGE. */
+int pd_cli_usage_error(pd_cli_t *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Accept only --json (when allow_json) and no positional arguments beyond max_pos; fills pos[]. */
+int pd_cli_parse_simple(pd_cli_t *cli, int allow_json, int max_pos, const char **pos, int *npos);
+/* Connect to peerd; on failure prints one line naming the socket and returns PD_CLI_FAIL. */
+int pd_cli_connect(pd_cli_t *cli, pd_ctl_client_t *conn);
+/* Call op with no arguments; on a transport or daemon error prints it and returns PD_CLI_FAIL. */
+int pd_cli_call0(pd_cli_t *cli, pd_ctl_client_t *conn, const char *op, pd_ctl_reply_t *rep);
+/* Print a daemon error reply as "Error: ..." and return PD_CLI_FAIL. */
+int pd_cli_print_error(const pd_ctl_reply_t *rep);
+/* Print reply data as JSON on stdout. */
+void pd_cli_print_json(const msgpack_object *data);
+/* Format a duration like "3 hours" / "2 minutes" / "5 seconds" (Docker's human style). */
+void pd_cli_human_duration(uint64_t seconds, char *out, size_t cap);
+/* Get a string field or "" */
+const char *pd_cli_str(const msgpack_object *map, const char *key, char *buf, size_t cap);
+
+extern const pd_cli_cmd_t pd_cli_system_cmds[];
+
+#endif

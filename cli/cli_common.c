@@ -1,0 +1,101 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json_out.h"
+#include "pd_err.h"
+#include "pd_mp.h"
+
+int pd_cli_usage_error(pd_cli_t *cli, const char *fmt, ...)
+{
+    fputs("peerctl: ", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: peerctl %s %s\n", cli->cmd->words, cli->cmd->args);
+    return PD_CLI_USAGE;
+}
+
+int pd_cli_parse_simple(pd_cli_t *cli, int allow_json, int max_pos, const char **pos, int *npos)
+{
+    int n = 0;
+    for (int i = 0; i < cli->argc; i++) {
+        const char *a = cli->argv[i];
+        if (allow_json && strcmp(a, "--json") == 0) {
+            cli->json = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return pd_cli_usage_error(cli, "unknown flag '%s'", a);
+        } else if (n < max_pos) {
+            pos[n++] = a;
+        } else {
+            return pd_cli_usage_error(cli, "unexpected argument '%s'", a);
+        }
+    }
+    if (npos)
+        *npos = n;
+    return PD_CLI_OK;
+}
+
+int pd_cli_connect(pd_cli_t *cli, pd_ctl_client_t *conn)
+{
+    int rc = pd_ctl_client_connect(conn, cli->socket_path, 1000);
+    if (rc == 0)
+        return PD_CLI_OK;
+    const char *hint = (rc == -ENOENT || rc == -ECONNREFUSED) ? " (is peerd running?)" : "";
+    fprintf(stderr, "peerctl: cannot connect to peerd at %s: %s%s\n", cli->socket_path,
+            rc == -PD_ETIMEOUT ? "timed out" : pd_strerror(rc), hint);
+    return PD_CLI_FAIL;
+}
+
+int pd_cli_print_error(const pd_ctl_reply_t *rep)
+{
+    fprintf(stderr, "Error: %s\n", rep->error);
+    return PD_CLI_FAIL;
+}
+
+int pd_cli_call0(pd_cli_t *cli, pd_ctl_client_t *conn, const char *op, pd_ctl_reply_t *rep)
+{
+    pd_ctl_msg_t m;
+    pd_ctl_msg_init(&m);
+    pd_ctl_msg_request(&m, conn->next_id++, op, 0);
+    int rc = pd_ctl_client_call(conn, &m, rep);
+    pd_ctl_msg_destroy(&m);
+    if (rc) {
+        fprintf(stderr, "peerctl: request to peerd at %s failed: %s\n", cli->socket_path, pd_strerror(rc));
+        return PD_CLI_FAIL;
+    }
+    return rep->ok ? PD_CLI_OK : pd_cli_print_error(rep);
+}
+
+void pd_cli_print_json(const msgpack_object *data)
+{
+    if (data)
+        pd_json_print(stdout, data, 0);
+    else
+        fputs("null", stdout);
+    fputc('\n', stdout);
+}
+
+void pd_cli_human_duration(uint64_t s, char *out, size_t cap)
+{
+    if (s < 1)
+        snprintf(out, cap, "Less than a second");
+    else if (s < 60)
+        snprintf(out, cap, "%llu second%s", (unsigned long long)s, s == 1 ? "" : "s");
+    else if (s < 3600)
+        snprintf(out, cap, "%llu minute%s", (unsigned long long)(s / 60), s / 60 == 1 ? "" : "s");
+    else if (s < 2 * 86400)
+        snprintf(out, cap, "%llu hour%s", (unsigned long long)(s / 3600), s / 3600 == 1 ? "" : "s");
+    else
+        snprintf(out, cap, "%llu days", (unsigned long long)(s / 86400));
+}
+
+const char *pd_cli_str(const msgpack_object *map, const char *key, char *buf, size_t cap)
+{
+    if (pd_mp_get_strbuf(map, key, buf, cap) != 0)
+        buf[0] = '\0';
+    return buf;
+}

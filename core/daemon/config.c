@@ -1,0 +1,238 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pd_err.h"
+
+enum opt_kind { OPT_PATH, OPT_SOCKET, OPT_ADDR, OPT_LEVEL, OPT_FLAG_HELP, OPT_FLAG_VERSION, OPT_CONFIG };
+
+typedef struct {
+    const char *name; /* long flag without dashes; also the config-file key */
+    enum opt_kind kind;
+    const char *help;
+} opt_t;
+
+static const opt_t opts[] = {
+    {"data-dir", OPT_PATH, "state directory (default /var/lib/peerd)"},
+    {"socket", OPT_SOCKET, "control socket (default /run/peerd/peerd.sock, or $PEERD_SOCK)"},
+    {"advertise-addr", OPT_ADDR, "address other nodes use to reach this one (IP[:PORT])"},
+    {"listen-addr", OPT_ADDR, "control/Raft listen address (default 0.0.0.0:2377)"},
+    {"log-level", OPT_LEVEL, "debug|info|warn|error (default info)"},
+    {"config", OPT_CONFIG, "read settings from FILE (key = value lines); flags override it"},
+    {"help", OPT_FLAG_HELP, "print this help"},
+    {"version", OPT_FLAG_VERSION, "print the version"},
+};
+
+const char *pd_config_usage(void)
+{
+    return "usage: peerd [options]\n"
+           "  --data-dir DIR          state directory (default /var/lib/peerd)\n"
+           "  --socket PATH           control socket (default /run/peerd/peerd.sock, or $PEERD_SOCK)\n"
+           "  --advertise-addr IP[:PORT]  address other nodes use to reach this one\n"
+           "  --listen-addr IP[:PORT] control/Raft listen address (default 0.0.0.0:2377)\n"
+           "  --log-level LEVEL       debug|info|warn|error (default info)\n"
+           "  --config FILE           settings as 'key = value' lines (keys are the flag names)\n"
+           "  --help, --version\n";
+}
+
+void pd_config_defaults(pd_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "/var/lib/peerd");
+    const char *env = getenv("PEERD_SOCK");
+    snprintf(cfg->socket_path, sizeof cfg->socket_path, "%s",
+             env && *env ? env : "/run/peerd/peerd.sock");
+    snprintf(cfg->listen_addr, sizeof cfg->listen_addr, "0.0.0.0:2377");
+    cfg->log_level = PD_LOG_INFO;
+}
+
+int pd_config_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+    char buf[PD_ADDR_MAX];
+    if (strlen(s) >= sizeof buf || !*s)
+        return -PD_EUSAGE;
+    snprintf(buf, sizeof buf, "%s", s);
+    char *h = buf, *p = NULL;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (!close)
+            return -PD_EUSAGE;
+        *close = '\0';
+        h = buf + 1;
+        if (close[1] == ':')
+            p = close + 2;
+        else if (close[1] != '\0')
+            return -PD_EUSAGE;
+    } else {
+        char *colon = strchr(buf, ':');
+        if (colon && !strchr(colon + 1, ':')) { /* exactly one colon: IPv4:port */
+            *colon = '\0';
+            p = colon + 1;
+        }
+    }
+    unsigned char tmp[16];
+    if (inet_pton(AF_INET, h, tmp) != 1 && inet_pton(AF_INET6, h, tmp) != 1)
+        return -PD_EUSAGE;
+    long portv = 0;
+    if (p) {
+        char *end;
+        errno = 0;
+        portv = strtol(p, &end, 10);
+        if (errno || *end || end == p || portv < 1 || portv > 65535)
+            return -PD_EUSAGE;
+    }
+    if (strlen(h) >= hostlen)
+        return -PD_EUSAGE;
+    snprintf(host, hostlen, "%s", h);
+    *port = (uint16_t)portv;
+    return 0;
+}
+
+static const opt_t *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    }
+    return NULL;
+}
+
+static int copy_value(char *dst, size_t cap, const char *val, const char *what, char *err, size_t errlen)
+{
+    if (!*val || strlen(val) >= cap) {
+        snprintf(err, errlen, "%s: value %s", what, *val ? "too long" : "is empty");
+        return -PD_EUSAGE;
+    }
+    snprintf(dst, cap, "%s", val);
+    return 0;
+}
+
+/* Apply one setting; `where` names the flag or file:line for messages. */
+static int apply(pd_config_t *cfg, const opt_t *o, const char *val, const char *where, char *err, size_t errlen)
+{
+    char host[PD_ADDR_MAX];
+    uint16_t port;
+    switch (o->kind) {
+    case OPT_PATH:
+        return copy_value(cfg->data_dir, sizeof cfg->data_dir, val, where, err, errlen);
+    case OPT_SOCKET:
+        return copy_value(cfg->socket_path, sizeof cfg->socket_path, val, where, err, errlen);
+    case OPT_CONFIG:
+        return copy_value(cfg->config_file, sizeof cfg->config_file, val, where, err, errlen);
+    case OPT_ADDR:
+        if (pd_config_parse_hostport(val, host, sizeof host, &port) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not an IP address or IP:PORT", where, val);
+            return -PD_EUSAGE;
+        }
+        return copy_value(strcmp(o->name, "listen-addr") == 0 ? cfg->listen_addr : cfg->advertise_addr,
+                          PD_ADDR_MAX, val, where, err, errlen);
+    case OPT_LEVEL:
+        if (pd_log_level_parse(val, &cfg->log_level) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not one of debug|info|warn|error|off", where, val);
+            return -PD_EUSAGE;
+        }
+        return 0;
+    default:
+        snprintf(err, errlen, "%s: not a setting", where);
+        return -PD_EUSAGE;
+    }
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+int pd_config_load_file(pd_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+        return -PD_EUSAGE;
+    }
+    char line[PD_PATH_MAX + 128];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char where[PD_PATH_MAX + 32];
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s: expected 'key = value'", where);
+            rc = -PD_EUSAGE;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        const opt_t *o = find_opt(key, strlen(key));
+        if (!o || o->kind >= OPT_FLAG_HELP) {
+            snprintf(err, errlen, "%s: unknown setting '%s'", where, key);
+            rc = -PD_EUSAGE;
+            break;
+        }
+        rc = apply(cfg, o, val, where, err, errlen);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Walk argv once; `only_config` picks out --config first so the file can load beneath flags. */
+static int parse_args(pd_config_t *cfg, int argc, char **argv, int only_config, pd_config_action_t *action,
+                      char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument '%s'", a);
+            return -PD_EUSAGE;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        const opt_t *o = find_opt(name, eq ? (size_t)(eq - name) : strlen(name));
+        if (!o) {
+            snprintf(err, errlen, "unknown flag '%s'", a);
+            return -PD_EUSAGE;
+        }
+        if (o->kind == OPT_FLAG_HELP || o->kind == OPT_FLAG_VERSION) {
+            if (!only_config)
+                *action = o->kind == OPT_FLAG_HELP ? PD_CONFIG_HELP : PD_CONFIG_VERSION;
+            continue;
+        }
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) {
+            snprintf(err, errlen, "flag --%s needs a value", o->name);
+            return -PD_EUSAGE;
+        }
+        if (only_config != (o->kind == OPT_CONFIG))
+            continue;
+        char where[80];
+        snprintf(where, sizeof where, "--%s", o->name);
+        int rc = apply(cfg, o, val, where, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int pd_config_parse(pd_config_t *cfg, int argc, char **argv, pd_config_action_t *action, char *err,
+                    size_t errlen)
+{
+    *action = PD_CONFIG_RUN;
+    int rc = parse_args(cfg, argc, argv, 1, action, err, errlen);
+    if (rc == 0 && cfg->config_file[0])
+        rc = pd_config_load_file(cfg, cfg->config_file, err, errlen);
+    if (rc == 0)
+        rc = parse_args(cfg, argc, argv, 0, action, err, errlen);
+    return rc;
+}

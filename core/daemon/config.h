@@ -1,0 +1,35 @@
+/* peerd configuration: defaults, then the --config file, then command-line flags (flags win). */
+#ifndef PD_CONFIG_H
+#define PD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pd_log.h"
+
+#define PD_PATH_MAX 4096
+#define PD_ADDR_MAX 64
+
+typedef struct {
+    char data_dir[PD_PATH_MAX];
+    char socket_path[108]; /* sun_path size */
+    char config_file[PD_PATH_MAX];
+    char advertise_addr[PD_ADDR_MAX]; /* "" = pick at start */
+    char listen_addr[PD_ADDR_MAX];    /* control/raft listener, default 0.0.0.0:2377 */
+    pd_log_level_t log_level;
+} pd_config_t;
+
+typedef enum { PD_CONFIG_RUN, PD_CONFIG_HELP, PD_CONFIG_VERSION } pd_config_action_t;
+
+void pd_config_defaults(pd_config_t *cfg);
+/* Parse argv (and the file named by --config). On error returns -PD_EUSAGE with a one-line message
+ * in err. *action says whether to run or just print help/version. */
+int pd_config_parse(pd_config_t *cfg, int argc, char **argv, pd_config_action_t *action, char *err,
+                    size_t errlen);
+/* Parse "key = value" lines; keys are the long flag names. Exposed for tests. */
+int pd_config_load_file(pd_config_t *cfg, const char *path, char *err, size_t errlen);
+/* Validate "IP" or "IP:PORT" / "[IPv6]:PORT"; port optional (0 when absent). */
+int pd_config_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+const char *pd_config_usage(void);
+
+#endif

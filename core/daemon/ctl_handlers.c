@@ -1,0 +1,110 @@
+/* Control operations served on the local socket. Each packs its answer as a msgpack map so
+ * peerctl can print a table or --json without knowing every field. */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "pd_err.h"
+#include "pd_mp.h"
+
+static int h_ping(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen)
+{
+    msgpack_pack_map(pk, 1);
+    pd_mp_pack_kv_str(pk, "pong", d->dd.node_id);
+    return 0;
+}
+
+static int h_version(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err,
+                     size_t errlen)
+{
+    msgpack_pack_map(pk, 2);
+    pd_mp_pack_kv_str(pk, "version", PD_VERSION);
+    pd_mp_pack_kv_u64(pk, "api_version", PD_CTL_VERSION);
+    return 0;
+}
+
+static int h_info(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen)
+{
+    uint64_t uptime_ms = uv_now(d->loop) - d->start_mono_ms;
+    msgpack_pack_map(pk, 10);
+    pd_mp_pack_kv_str(pk, "node_id", d->dd.node_id);
+    pd_mp_pack_kv_str(pk, "hostname", d->hostname);
+    pd_mp_pack_kv_str(pk, "version", PD_VERSION);
+    pd_mp_pack_kv_u64(pk, "uptime_s", uptime_ms / 1000);
+    pd_mp_pack_kv_u64(pk, "started_at_ms", d->start_wall_ms);
+    pd_mp_pack_kv_str(pk, "data_dir", d->cfg.data_dir);
+    /* Until join exists every peerd is a one-node cluster and manages itself. */
+    pd_mp_pack_kv_str(pk, "role", "manager");
+    pd_mp_pack_kv_str(pk, "advertise_addr", d->cfg.advertise_addr);
+    pd_mp_pack_kv_str(pk, "listen_addr", d->cfg.listen_addr);
+    pd_mp_pack_kv_str(pk, "socket", d->cfg.socket_path);
+    return 0;
+}
+
+static int h_stats(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen)
+{
+    msgpack_pack_map(pk, 4);
+    pd_mp_pack_kv_u64(pk, "ctl_requests", d->ctl_stats.requests);
+    pd_mp_pack_kv_u64(pk, "ctl_bad_frames", d->ctl_stats.bad_frames);
+    pd_mp_pack_kv_u64(pk, "ctl_clients_refused", d->ctl_stats.clients_refused);
+    pd_mp_pack_kv_u64(pk, "ctl_clients", (uint64_t)d->nclients);
+    return 0;
+}
+
+static const struct {
+    const char *op;
+    pd_ctl_handler_fn fn;
+} handlers[] = {
+    {"ping", h_ping},
+    {"version", h_version},
+    {"info", h_info},
+    {"stats", h_stats},
+};
+
+pd_ctl_handler_fn pd_ctl_handler_find(const char *op)
+{
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        if (strcmp(handlers[i].op, op) == 0)
+            return handlers[i].fn;
+    }
+    return NULL;
+}
+
+/* Turn one request body into one reply message (initialised by the caller). */
+void pd_ctl_dispatch(pd_daemon_t *d, const uint8_t *body, size_t len, pd_ctl_msg_t *reply)
+{
+    msgpack_unpacked u;
+    pd_ctl_request_t req;
+    uint64_t id = 0;
+    int rc = pd_ctl_decode_request(body, len, &u, &req, &id);
+    if (rc) {
+        d->ctl_stats.bad_frames++;
+        char msg[128];
+        snprintf(msg, sizeof msg, "bad request: %s", pd_strerror(rc));
+        pd_ctl_msg_reply_err(reply, id, rc, msg);
+        return;
+    }
+    d->ctl_stats.requests++;
+    pd_ctl_handler_fn fn = pd_ctl_handler_find(req.op);
+    if (!fn) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "unknown operation '%s' (peerctl and peerd versions may differ)", req.op);
+        pd_ctl_msg_reply_err(reply, req.id, -PD_EUNKNOWN_OP, msg);
+        msgpack_unpacked_destroy(&u);
+        return;
+    }
+    msgpack_sbuffer data;
+    msgpack_sbuffer_init(&data);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &data, msgpack_sbuffer_write);
+    char err[PD_CTL_ERRMSG_MAX] = "";
+    rc = fn(d, &req, &pk, err, sizeof err);
+    if (rc == 0) {
+        pd_ctl_msg_reply_ok(reply, req.id);
+        msgpack_sbuffer_write(&reply->sb, data.data, data.size);
+    } else {
+        pd_ctl_msg_reply_err(reply, req.id, rc, err[0] ? err : pd_strerror(rc));
+    }
+    msgpack_sbuffer_destroy(&data);
+    msgpack_unpacked_destroy(&u);
+}

@@ -1,0 +1,50 @@
+/* The running daemon: configuration, identity, and the libuv handles of the shell (loop.c). */
+#ifndef PD_DAEMON_H
+#define PD_DAEMON_H
+
+#include <msgpack.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "ctl_wire.h"
+#include "datadir.h"
+#include "pd_log.h"
+
+typedef struct pd_ctl_client pd_ctl_client_t;
+
+typedef struct {
+    uint64_t requests;     /* control requests answered */
+    uint64_t bad_frames;   /* malformed, oversized or truncated control input */
+    uint64_t clients_refused;
+} pd_ctl_stats_t;
+
+typedef struct {
+    pd_config_t cfg;
+    pd_datadir_t dd;
+    char hostname[256];
+    uint64_t start_mono_ms;
+    uint64_t start_wall_ms;
+    pd_log_t log;
+
+    uv_loop_t *loop;
+    uv_pipe_t ctl_server;
+    uv_signal_t sig_int, sig_term;
+    pd_ctl_client_t *clients; /* intrusive list */
+    int nclients;
+    int stopping;
+    pd_ctl_stats_t ctl_stats;
+} pd_daemon_t;
+
+/* One control operation: packs exactly one data object on success, or returns a negative code
+ * with an optional message in err. Handlers do no IO. */
+typedef int (*pd_ctl_handler_fn)(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *data,
+                                 char *err, size_t errlen);
+pd_ctl_handler_fn pd_ctl_handler_find(const char *op);
+/* Decode a request body, run its handler, and build the reply (error replies included). */
+void pd_ctl_dispatch(pd_daemon_t *d, const uint8_t *body, size_t len, pd_ctl_msg_t *reply);
+
+/* Run the daemon until SIGINT/SIGTERM; returns the process exit code. */
+int pd_daemon_run(pd_daemon_t *d);
+
+#endif
