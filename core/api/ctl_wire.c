@@ -98,9 +98,13 @@ static int decode_envelope(const uint8_t *body, size_t len, msgpack_unpacked *u,
     if (rc)
         return rc;
     const msgpack_object *root = &u->data;
-    uint64_t v = 0;
-    if (root->type != MSGPACK_OBJECT_MAP || pd_mp_get_u64(root, "v", &v) != 0 ||
-        pd_mp_get_u64(root, "id", id) != 0) {
+    uint64_t v = 0, got_id = 0;
+    if (root->type != MSGPACK_OBJECT_MAP || pd_mp_get_u64(root, "id", &got_id) != 0) {
+        msgpack_unpacked_destroy(u);
+        return -PD_EMALFORMED;
+    }
+    *id = got_id;
+    if (pd_mp_get_u64(root, "v", &v) != 0) {
         msgpack_unpacked_destroy(u);
         return -PD_EMALFORMED;
     }
@@ -115,11 +119,10 @@ int pd_ctl_decode_request(const uint8_t *body, size_t len, msgpack_unpacked *u, 
                           uint64_t *id_out)
 {
     uint64_t id = 0;
-    *id_out = 0;
     int rc = decode_envelope(body, len, u, &id);
+    *id_out = id; /* readable even when the version is wrong, so the error reply can carry it */
     if (rc)
         return rc;
-    *id_out = id;
     const msgpack_object *args = pd_mp_get(&u->data, "args");
     pd_ctl_request_t r = {.id = id, .args = NULL};
     if (pd_mp_get_strbuf(&u->data, "op", r.op, sizeof r.op) != 0 || r.op[0] == '\0' ||

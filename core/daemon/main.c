@@ -1,5 +1,6 @@
 /* peerd: one per host. Parses configuration, takes the data-dir lock, loads the node identity and
  * runs the event loop until SIGINT/SIGTERM. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,8 @@ int main(int argc, char **argv)
         printf("peerd %s\n", PD_VERSION);
         return 0;
     }
+    /* A client that hangs up before its reply is written must cost an EPIPE, not the daemon. */
+    signal(SIGPIPE, SIG_IGN);
     d.log = (pd_log_t){pd_log_stderr_sink, NULL, d.cfg.log_level, "daemon", NULL};
     d.dd.lock_fd = -1;
     if (pd_datadir_mkdirs(d.cfg.data_dir, err, sizeof err) != 0 ||

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Three peerd in three namespaces each answer `peerctl info` with their own stable identity;
+# a second peerd on a used data dir is refused; nothing of the run remains afterwards.
+source "$(dirname "$0")/lib/cluster.sh"
+
+run() {
+  e2e_setup 3
+  declare -A ids
+  for i in 1 2 3; do
+    out=$(e2e_ctl "$i" info --json)
+    id=$(grep -o '"node_id": "[0-9a-z]*"' <<<"$out" | cut -d'"' -f4)
+    [ ${#id} -eq 25 ] || e2e_fail "h$i: no node id in: $out"
+    [ -z "${ids[$id]:-}" ] || e2e_fail "h$i: node id $id not unique"
+    ids[$id]=$i
+    grep -q '"role": "manager"' <<<"$out" || e2e_fail "h$i: role missing"
+    e2e_ctl "$i" info | grep -q "^Node ID  *$id" || e2e_fail "h$i: table output lacks the id"
+  done
+
+  # A second daemon on the same data dir exits 1 naming the dir and the holder's pid.
+  local msg st=0
+  msg=$(e2e_exec 1 "$PEERD" --data-dir "$E2E_WORK/h1/data" --socket "$E2E_WORK/h1/other.sock" 2>&1) || st=$?
+  [ $st -eq 1 ] || e2e_fail "second peerd exited $st, want 1"
+  grep -q "$E2E_WORK/h1/data" <<<"$msg" && grep -q "pid ${E2E_PIDS[1]}" <<<"$msg" ||
+    e2e_fail "lock message does not name dir and pid: $msg"
+
+  # The node id survives a restart; SIGTERM exits 0.
+  local before after
+  before=$(e2e_ctl 2 info --json | grep -o '"node_id": "[0-9a-z]*"')
+  e2e_stop 2 TERM || e2e_fail "peerd h2 did not exit 0 on SIGTERM"
+  e2e_start 2
+  after=$(e2e_ctl 2 info --json | grep -o '"node_id": "[0-9a-z]*"')
+  [ "$before" = "$after" ] || e2e_fail "node id changed across restart: $before vs $after"
+
+  # Daemon gone: one line naming the socket, exit 1, within a second.
+  e2e_stop 3 TERM
+  local t0=$SECONDS
+  st=0
+  msg=$(e2e_ctl 3 info 2>&1) || st=$?
+  [ $st -eq 1 ] || e2e_fail "peerctl with no daemon exited $st, want 1"
+  [ $((SECONDS - t0)) -le 1 ] || e2e_fail "peerctl took too long to fail"
+  [ "$(wc -l <<<"$msg")" -eq 1 ] && grep -q "$(e2e_sock 3)" <<<"$msg" || e2e_fail "bad error: $msg"
+
+  # Usage errors exit 2.
+  st=0; e2e_ctl 1 frobnicate 2>/dev/null || st=$?
+  [ $st -eq 2 ] || e2e_fail "unknown command exited $st"
+  st=0; e2e_ctl 1 info --nope 2>/dev/null || st=$?
+  [ $st -eq 2 ] || e2e_fail "unknown flag exited $st"
+}
+
+e2e_main run
