@@ -1,0 +1,138 @@
+/* Internal state of the SWIM core, shared by swim.c (entry points, outbox), swim_members.c
+ * (member table and the alive/suspect/dead rules), swim_probe.c (probe cycle) and swim_sync.c
+ * (gossip, push/pull). Not part of the public API. */
+#ifndef PD_SWIM_INT_H
+#define PD_SWIM_INT_H
+
+#include "swim.h"
+#include "swim_awareness.h"
+#include "swim_map.h"
+#include "swim_queue.h"
+#include "swim_suspicion.h"
+
+typedef struct {
+    char id[PD_SWIM_ID_MAX + 1];
+    uint8_t id_len;
+    uint8_t state;
+    uint16_t meta_len;
+    uint32_t inc;
+    pd_swim_addr_t addr;
+    uint8_t *meta; /* pd_malloc'd, NULL when empty */
+    uint64_t state_change_ms;
+    uint32_t probe_idx; /* position in s->nodes */
+    int32_t susp_idx;   /* position in s->suspects, -1 when not suspected */
+    pd_swim_suspicion_t *susp;
+} swim_member_t;
+
+typedef enum { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT } swim_probe_phase_t;
+
+typedef struct {
+    uint8_t used, nack, nack_sent;
+    uint32_t local_seq, orig_seq;
+    pd_swim_addr_t requester;
+    uint64_t nack_deadline_ms, expire_ms;
+} swim_relay_t;
+
+typedef struct {
+    uint32_t seq;
+    uint8_t join;
+    uint64_t deadline_ms;
+} swim_pp_t;
+
+struct pd_swim {
+    pd_swim_config_t cfg;
+    pd_log_t log;
+    pd_swim_delegate_t dg;
+    swim_member_t *self;
+    uint8_t leaving;
+
+    swim_member_t **nodes; /* probe order; self included */
+    uint32_t n_nodes, cap_nodes, probe_pos;
+    uint32_t n_state[4]; /* members per pd_swim_state_t */
+    pd_swim_map_t by_id;
+    swim_member_t **suspects;
+    uint32_t n_suspects, cap_suspects;
+
+    pd_swim_queue_t queue;
+    pd_swim_awareness_t aw;
+    uint32_t seq;
+
+    struct {
+        uint8_t phase;
+        swim_member_t *target;
+        uint32_t seq, expected_nacks, nacks;
+        uint64_t direct_deadline_ms, end_ms;
+    } probe;
+    uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms, next_reap_ms;
+
+    swim_relay_t relays[PD_SWIM_RELAY_MAX];
+    uint32_t n_relays;
+    swim_pp_t pp[PD_SWIM_PUSHPULL_CONCURRENT_MAX];
+    uint32_t n_pp;
+    uint64_t pp_window_ms;
+    uint32_t pp_window_count;
+
+    pd_swim_packet_t *out_pkts;
+    uint32_t n_out_pkts, cap_out_pkts;
+    pd_swim_event_t *out_evs;
+    uint32_t n_out_evs, cap_out_evs;
+
+    pd_swim_stats_t stats;
+};
+
+/* swim.c: outbox and sending */
+int pd_swim__emit_packet(pd_swim_t *s, const pd_swim_addr_t *to, const char *node, const uint8_t *data,
+                         size_t len, uint32_t flags);
+void pd_swim__emit_event(pd_swim_t *s, int type, const swim_member_t *m);
+/* Encode and send parts (each an encoded message) as one datagram, piggybacking queued
+ * broadcasts in the space left. */
+int pd_swim__send_udp(pd_swim_t *s, const pd_swim_addr_t *to, const char *node,
+                      const pd_swim_bytes_t *parts, uint32_t n);
+/* Encode m and send it alone (udp: with piggyback) or as a stream message. */
+int pd_swim__send_msg(pd_swim_t *s, const pd_swim_addr_t *to, const char *node, const pd_swim_msg_t *m,
+                      uint32_t flags);
+/* Encode m and queue it for dissemination under the key of its subject node. */
+int pd_swim__queue_msg(pd_swim_t *s, const pd_swim_msg_t *m);
+uint32_t pd_swim__live(const pd_swim_t *s); /* alive + suspect: the cluster-size estimate */
+uint64_t pd_swim__scaled(const pd_swim_t *s, uint64_t base_ms);
+uint32_t pd_swim__next_seq(pd_swim_t *s);
+
+/* swim_members.c: member table and state rules */
+int pd_swim__members_init(pd_swim_t *s);
+void pd_swim__members_free(pd_swim_t *s);
+swim_member_t *pd_swim__find(const pd_swim_t *s, const uint8_t *id, size_t len);
+void pd_swim__remove(pd_swim_t *s, swim_member_t *m);
+void pd_swim__shuffle(pd_swim_t *s, pd_rng_t *rng);
+void pd_swim__on_alive(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_msg_t *a);
+void pd_swim__on_suspect(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m);
+void pd_swim__on_dead(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m);
+/* Suspicion deadlines due at now become dead declarations. */
+void pd_swim__suspicions_tick(pd_swim_t *s, uint64_t now_ms);
+uint64_t pd_swim__suspicions_deadline(const pd_swim_t *s);
+void pd_swim__refute(pd_swim_t *s, uint32_t accused_inc);
+void pd_swim__reap(pd_swim_t *s, uint64_t now_ms);
+int pd_swim__queue_alive_self(pd_swim_t *s);
+
+/* swim_probe.c */
+void pd_swim__probe_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng);
+void pd_swim__on_ping(pd_swim_t *s, const pd_swim_addr_t *from, const pd_swim_msg_t *m, uint32_t flags);
+void pd_swim__on_ping_req(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *from,
+                          const pd_swim_msg_t *m);
+void pd_swim__on_ack(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m);
+void pd_swim__on_nack(pd_swim_t *s, const pd_swim_msg_t *m);
+uint64_t pd_swim__probe_deadline(const pd_swim_t *s);
+
+/* swim_sync.c */
+void pd_swim__gossip_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng);
+void pd_swim__pushpull_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng);
+int pd_swim__pushpull_send(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *to, const char *node,
+                           int join);
+void pd_swim__on_pushpull(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_addr_t *from,
+                          const pd_swim_msg_t *m);
+uint64_t pd_swim__pushpull_deadline(const pd_swim_t *s);
+uint64_t pd_swim__pushpull_interval(uint64_t base_ms, uint32_t n);
+/* Pick up to k random members other than self and `not`, matching the filter. */
+uint32_t pd_swim__pick(pd_swim_t *s, pd_rng_t *rng, uint64_t now_ms, uint32_t k, const swim_member_t *not,
+                       int include_dead, swim_member_t **out);
+
+#endif

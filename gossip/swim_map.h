@@ -1,0 +1,30 @@
+/* Open-addressing hash map from a byte key to a value pointer; the key lives inside the value
+ * (key_of extracts it), so the map stores only (hash, pointer). Linear probing, backward-shift
+ * deletion, grows at half load. Used for member lookup by node id and broadcast supersede keys. */
+#ifndef PD_SWIM_MAP_H
+#define PD_SWIM_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef void (*pd_swim_map_key_fn)(const void *val, const uint8_t **key, size_t *len);
+
+typedef struct {
+    uint64_t *hashes; /* 0 marks an empty slot */
+    void **vals;
+    uint32_t cap;     /* power of two */
+    uint32_t n;
+    pd_swim_map_key_fn key_of;
+} pd_swim_map_t;
+
+uint64_t pd_swim_hash(const void *key, size_t len); /* never 0 */
+
+void pd_swim_map_init(pd_swim_map_t *m, pd_swim_map_key_fn key_of);
+void pd_swim_map_free(pd_swim_map_t *m);
+void *pd_swim_map_get(const pd_swim_map_t *m, const void *key, size_t len);
+/* Insert val (its key must not be present). 0 or -ENOMEM. */
+int pd_swim_map_put(pd_swim_map_t *m, void *val);
+/* Remove the entry whose value is val (by its key). Returns 1 if removed. */
+int pd_swim_map_del(pd_swim_map_t *m, const void *val);
+
+#endif

@@ -1,0 +1,206 @@
+/* Dissemination: periodic gossip of queued broadcasts to a few random members (including the
+ * recently dead, so a wrongly accused node hears it and refutes), and push/pull full-state sync
+ * over streams, on join and periodically with an interval that grows with the cluster. */
+#include <errno.h>
+#include <string.h>
+
+#include "pd_alloc.h"
+#include "pd_err.h"
+#include "swim_int.h"
+
+static int eligible(const pd_swim_t *s, const swim_member_t *m, uint64_t now_ms, int include_dead)
+{
+    if (m == s->self)
+        return 0;
+    if (m->state == PD_SWIM_ALIVE || m->state == PD_SWIM_SUSPECT)
+        return 1;
+    return include_dead && now_ms - m->state_change_ms < s->cfg.gossip_to_dead_ms;
+}
+
+uint32_t pd_swim__pick(pd_swim_t *s, pd_rng_t *rng, uint64_t now_ms, uint32_t k, const swim_member_t *not,
+                       int include_dead, swim_member_t **out)
+{
+    uint32_t n = 0, tries = 3 * s->n_nodes;
+    if (tries > 4096)
+        tries = 4096; /* bounded work; a mostly-dead table just gossips less */
+    for (uint32_t t = 0; t < tries && n < k; t++) {
+        swim_member_t *m = s->nodes[pd_rng_below(rng, s->n_nodes)];
+        if (m == not || !eligible(s, m, now_ms, include_dead))
+            continue;
+        int dup = 0;
+        for (uint32_t i = 0; i < n && !dup; i++)
+            dup = out[i] == m;
+        if (!dup)
+            out[n++] = m;
+    }
+    return n;
+}
+
+void pd_swim__gossip_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
+{
+    swim_member_t *to[PD_SWIM_INDIRECT_MAX];
+    uint32_t k = s->cfg.gossip_nodes < PD_SWIM_INDIRECT_MAX ? s->cfg.gossip_nodes : PD_SWIM_INDIRECT_MAX;
+    if (pd_swim_queue_len(&s->queue) == 0)
+        return;
+    uint32_t n = pd_swim__pick(s, rng, now_ms, k, NULL, 1, to);
+    for (uint32_t i = 0; i < n && pd_swim_queue_len(&s->queue) > 0; i++) {
+        uint32_t before = s->n_out_pkts;
+        pd_swim__send_udp(s, &to[i]->addr, to[i]->id, NULL, 0);
+        s->stats.gossip_sent += s->n_out_pkts - before;
+    }
+}
+
+uint64_t pd_swim__pushpull_interval(uint64_t base_ms, uint32_t n)
+{
+    /* memberlist pushPullScale: x (ceil(log2(n) - log2(32)) + 1) above 32 nodes. */
+    uint64_t mult = 1;
+    for (uint64_t c = 32; c < n; c *= 2)
+        mult++;
+    return base_ms * mult;
+}
+
+/* Encode our whole state (every tracked member plus the delegate's state). */
+static int state_encode(pd_swim_t *s, uint32_t seq, int join, int reply, uint8_t **out, size_t *len_out)
+{
+    pd_swim_msg_t *m = pd_calloc(1, sizeof *m);
+    pd_swim_wire_node_t *nodes = pd_calloc(s->n_nodes, sizeof *nodes);
+    uint8_t *buf = NULL;
+    int rc = -ENOMEM;
+    if (!m || !nodes)
+        goto out;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        const swim_member_t *x = s->nodes[i];
+        nodes[i] = (pd_swim_wire_node_t){{(const uint8_t *)x->id, x->id_len}, x->addr, {x->meta, x->meta_len},
+                                         x->inc, x->state};
+    }
+    *m = (pd_swim_msg_t){.type = PD_SWIM_MSG_PUSHPULL, .seq = seq, .join = (uint8_t)join,
+                         .reply = (uint8_t)reply, .n_nodes = s->n_nodes, .nodes = nodes};
+    const uint8_t *ud = NULL;
+    size_t ul = 0;
+    if (s->dg.local_state && s->dg.local_state(s->dg.ctx, join, &ud, &ul) == 0 && ul <= PD_SWIM_USER_STATE_MAX)
+        m->payload = (pd_swim_bytes_t){ud, (uint32_t)ul};
+    size_t cap = pd_swim_wire_size_max(m);
+    rc = -PD_ETOOBIG;
+    if (cap > PD_SWIM_PUSHPULL_MAX)
+        goto out;
+    rc = -ENOMEM;
+    if (!(buf = pd_malloc(cap)))
+        goto out;
+    rc = pd_swim_wire_encode(m, buf, cap, len_out);
+out:
+    pd_free(nodes);
+    pd_free(m);
+    if (rc)
+        pd_free(buf);
+    else
+        *out = buf;
+    return rc;
+}
+
+static int state_send(pd_swim_t *s, const pd_swim_addr_t *to, const char *node, uint32_t seq, int join,
+                      int reply)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = state_encode(s, seq, join, reply, &buf, &len);
+    if (rc) {
+        PD_WARN(&s->log, "swim push/pull encode failed err=%s", pd_err_name(rc));
+        return rc;
+    }
+    rc = pd_swim__emit_packet(s, to, node, buf, len, PD_SWIM_PKT_STREAM);
+    pd_free(buf);
+    return rc;
+}
+
+int pd_swim__pushpull_send(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *to, const char *node,
+                           int join)
+{
+    if (s->n_pp >= s->cfg.pushpull_max_inflight) {
+        s->stats.pushpull_refused++;
+        return -PD_ELIMIT;
+    }
+    uint32_t seq = pd_swim__next_seq(s);
+    int rc = state_send(s, to, node, seq, join, 0);
+    if (rc)
+        return rc;
+    s->pp[s->n_pp++] = (swim_pp_t){seq, (uint8_t)join, now_ms + s->cfg.pushpull_timeout_ms};
+    s->stats.pushpull_sent++;
+    return 0;
+}
+
+void pd_swim__pushpull_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
+{
+    for (uint32_t i = s->n_pp; i > 0; i--) {
+        if (s->pp[i - 1].deadline_ms <= now_ms)
+            s->pp[i - 1] = s->pp[--s->n_pp]; /* unanswered: forget it */
+    }
+    if (now_ms < s->next_pushpull_ms)
+        return;
+    s->next_pushpull_ms = now_ms + pd_swim__pushpull_interval(s->cfg.pushpull_interval_ms, pd_swim__live(s));
+    swim_member_t *peer;
+    if (!s->leaving && pd_swim__pick(s, rng, now_ms, 1, NULL, 0, &peer) == 1 && peer->state == PD_SWIM_ALIVE)
+        pd_swim__pushpull_send(s, now_ms, &peer->addr, peer->id, 0);
+}
+
+uint64_t pd_swim__pushpull_deadline(const pd_swim_t *s)
+{
+    uint64_t d = s->next_pushpull_ms;
+    for (uint32_t i = 0; i < s->n_pp; i++)
+        d = s->pp[i].deadline_ms < d ? s->pp[i].deadline_ms : d;
+    return d;
+}
+
+/* memberlist mergeState: alive as alive, left as left, dead or suspect only as our own suspicion
+ * (we verify it ourselves rather than trust a remote death). */
+static void merge(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_msg_t *m)
+{
+    pd_swim_bytes_t me = {(const uint8_t *)s->self->id, s->self->id_len};
+    for (uint32_t i = 0; i < m->n_nodes; i++) {
+        const pd_swim_wire_node_t *r = &m->nodes[i];
+        pd_swim_msg_t x;
+        memset(&x, 0, offsetof(pd_swim_msg_t, parts));
+        x.inc = r->inc, x.node = r->id, x.addr = r->addr, x.meta = r->meta;
+        if (r->state == PD_SWIM_ALIVE) {
+            x.type = PD_SWIM_MSG_ALIVE;
+            pd_swim__on_alive(s, now_ms, rng, &x);
+        } else if (r->state == PD_SWIM_LEFT) {
+            x.type = PD_SWIM_MSG_DEAD, x.left = 1, x.from = r->id;
+            pd_swim__on_dead(s, now_ms, &x);
+        } else {
+            x.type = PD_SWIM_MSG_SUSPECT, x.from = me;
+            pd_swim__on_suspect(s, now_ms, &x);
+        }
+    }
+}
+
+void pd_swim__on_pushpull(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_addr_t *from,
+                          const pd_swim_msg_t *m)
+{
+    int join = m->join;
+    if (!m->reply) {
+        if (now_ms - s->pp_window_ms >= 1000) {
+            s->pp_window_ms = now_ms;
+            s->pp_window_count = 0;
+        }
+        if (s->pp_window_count >= s->cfg.pushpull_accept_per_s) {
+            s->stats.pushpull_refused++;
+            return;
+        }
+        s->pp_window_count++;
+        state_send(s, from, NULL, m->seq, m->join, 1);
+    } else {
+        uint32_t i = 0;
+        while (i < s->n_pp && s->pp[i].seq != m->seq)
+            i++;
+        if (i == s->n_pp) {
+            s->stats.rx_ignored++; /* unsolicited or late reply */
+            return;
+        }
+        join = s->pp[i].join;
+        s->pp[i] = s->pp[--s->n_pp];
+    }
+    s->stats.pushpull_recv++;
+    merge(s, now_ms, rng, m);
+    if (s->dg.merge_remote_state && m->payload.len)
+        s->dg.merge_remote_state(s->dg.ctx, m->payload.p, m->payload.len, join);
+}
