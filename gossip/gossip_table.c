@@ -8,6 +8,7 @@
 #include "pd_alloc.h"
 #include "pd_assert.h"
 #include "pd_err.h"
+#include "pd_limits.h"
 
 static uint64_t hash_bytes(const pd_gtable_t *t, const void *p, size_t n)
 {
@@ -49,6 +50,16 @@ int gt_rec_check(const gt_rec_t *r)
     if (rc == 0 && (r->lamport == 0 || r->lamport > PD_GTABLE_LAMPORT_MAX))
         rc = -PD_EUSAGE;
     return rc;
+}
+
+int gt_limit_hit(pd_gtable_t *t, uint64_t now_ms, const char *what)
+{
+    t->stats.limit_hits++;
+    uint64_t hidden = 0;
+    if (pd_ratelimit_ok(&t->limit_rl, now_ms, PD_LOG_RATE_INTERVAL_MS, &hidden))
+        PD_WARN(t->log, "gtable limit reached what=%s entries=%zu tables=%zu owners=%zu suppressed=%llu",
+                what, t->nentries, t->ntables, t->nowners, (unsigned long long)hidden);
+    return -PD_ELIMIT;
 }
 
 void gt_witness(pd_gtable_t *t, uint64_t lamport)
@@ -383,9 +394,7 @@ int gt_apply(pd_gtable_t *t, const gt_rec_t *r, uint64_t now_ms, int *changed_ou
     *changed_out = 1;
     return 0;
 fail:
-    if (rc == -PD_ELIMIT)
-        t->stats.limit_hits++;
-    return rc;
+    return rc == -PD_ELIMIT ? gt_limit_hit(t, now_ms, "apply") : rc;
 }
 
 /* --- public: lifecycle, local writes, lookups, watchers -------------------------------------- */
@@ -450,10 +459,8 @@ static int local_write(pd_gtable_t *t, gt_rec_t *r, uint64_t now_ms, pd_gtable_m
         return -PD_ENOTFOUND;
     r->lamport = PD_MAX(t->clock, e ? e->lamport : 0) + 1;
     int rc = gt_rec_check(r);
-    if (rc == -PD_ELIMIT)
-        t->stats.limit_hits++;
     if (rc)
-        return rc;
+        return rc == -PD_ELIMIT ? gt_limit_hit(t, now_ms, "size") : rc;
     int changed = 0;
     rc = gt_apply(t, r, now_ms, &changed);
     if (rc)
@@ -571,8 +578,7 @@ int pd_gtable_watch(pd_gtable_t *t, const char *prefix, pd_gtable_watch_fn fn, v
         *id_out = i;
         return 0;
     }
-    t->stats.limit_hits++;
-    return -PD_ELIMIT;
+    return gt_limit_hit(t, 0, "watchers");
 }
 
 int pd_gtable_unwatch(pd_gtable_t *t, int id)

@@ -140,6 +140,10 @@ size_t pd_gtable_tick(pd_gtable_t *t, uint64_t now_ms);
  * -PD_ELIMIT / -ENOMEM part-way through a state leave the entries merged so far (each is valid). */
 int pd_gtable_merge_update(pd_gtable_t *t, const void *data, size_t len, uint64_t now_ms,
                            int *changed_out);
+/* The same, and when the update won, fwd_out (may be NULL) receives it re-encoded from the stored
+ * entry, ready to re-broadcast under its supersede key (only news is forwarded). */
+int pd_gtable_merge_update_fwd(pd_gtable_t *t, const void *data, size_t len, uint64_t now_ms,
+                               int *changed_out, pd_gtable_msg_t *fwd_out);
 int pd_gtable_merge_state(pd_gtable_t *t, const void *data, size_t len, uint64_t now_ms,
                           size_t *changed_out);
 /* Re-encode the stored version of (table, key) (a tombstone too) as an update; -PD_ENOTFOUND. */

@@ -90,6 +90,7 @@ struct pd_gtable {
     uint64_t clock;
     gt_watch_t watch[PD_GTABLE_WATCHERS_MAX];
     pd_gtable_stats_t stats;
+    pd_ratelimit_t limit_rl; /* one warning per PD_LOG_RATE_INTERVAL_MS about caps */
 };
 
 /* Check names, sizes and lamport of a candidate: 0, -PD_EUSAGE (empty / NUL inside) or
@@ -103,6 +104,8 @@ void gt_witness(pd_gtable_t *t, uint64_t lamport);
 gt_ent_t *gt_find(const pd_gtable_t *t, const char *table, size_t tlen, const char *key, size_t klen);
 int gt_visible(const gt_ent_t *e);
 gt_owner_t *gt_owner_find(const pd_gtable_t *t, const char *id, size_t len);
+/* Count a cap hit and warn (rate-limited). Returns -PD_ELIMIT. */
+int gt_limit_hit(pd_gtable_t *t, uint64_t now_ms, const char *what);
 /* Find or create (-PD_ELIMIT past max_owners, -ENOMEM). */
 int gt_owner_get(pd_gtable_t *t, const char *id, size_t len, gt_owner_t **out);
 /* Free the record if no entry uses it and (unless force) it is not marked down. */

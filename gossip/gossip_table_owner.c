@@ -31,11 +31,8 @@ int pd_gtable_owner_down(pd_gtable_t *t, const char *owner, uint64_t now_ms)
         return -PD_EUSAGE;
     gt_owner_t *o;
     int rc = gt_owner_get(t, owner, n, &o);
-    if (rc) {
-        if (rc == -PD_ELIMIT)
-            t->stats.limit_hits++;
-        return rc;
-    }
+    if (rc)
+        return rc == -PD_ELIMIT ? gt_limit_hit(t, now_ms, "owners") : rc;
     if (o->down)
         return 0; /* keep the first time: the grace runs from the first report */
     o->down = 1;

@@ -172,8 +172,8 @@ static int count_bad(pd_gtable_t *t, int rc)
     return rc;
 }
 
-int pd_gtable_merge_update(pd_gtable_t *t, const void *data, size_t len, uint64_t now_ms,
-                           int *changed_out)
+int pd_gtable_merge_update_fwd(pd_gtable_t *t, const void *data, size_t len, uint64_t now_ms,
+                               int *changed_out, pd_gtable_msg_t *fwd_out)
 {
     PD_ASSERT(t && (data || len == 0) && changed_out);
     if (len > PD_GTABLE_UPDATE_MAX)
@@ -190,10 +190,21 @@ int pd_gtable_merge_update(pd_gtable_t *t, const void *data, size_t len, uint64_
     int changed = 0;
     if (rc == 0)
         rc = apply_remote(t, &r, now_ms, &changed);
+    if (rc == 0 && changed && fwd_out) {
+        /* Re-encode what we stored: the forwarded copy is canonical whatever the sender packed. */
+        const gt_ent_t *stored = gt_find(t, r.table, r.table_len, r.key, r.key_len);
+        PD_ASSERT(stored && gt_encode_update(stored, fwd_out) == 0);
+    }
     msgpack_unpacked_destroy(&u);
     if (rc == 0)
         *changed_out = changed;
     return count_bad(t, rc);
+}
+
+int pd_gtable_merge_update(pd_gtable_t *t, const void *data, size_t len, uint64_t now_ms,
+                           int *changed_out)
+{
+    return pd_gtable_merge_update_fwd(t, data, len, now_ms, changed_out, NULL);
 }
 
 /* Validate every entry first so a malformed state changes nothing. */

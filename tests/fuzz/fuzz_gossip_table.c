@@ -51,7 +51,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pd_gtable_t *t = seeded("n1");
     int changed = 0;
     size_t nchanged = 0;
-    pd_gtable_merge_update(t, data, size, 10, &changed);
+    pd_gtable_msg_t fwd;
+    if (pd_gtable_merge_update_fwd(t, data, size, 10, &changed, &fwd) == 0 && changed) {
+        /* What we forward must be accepted as news by a node that never saw it. */
+        pd_gtable_config_t cfg = {.node_id = "fresh"};
+        pd_gtable_t *f = NULL;
+        int again = 0;
+        if (pd_gtable_create(&cfg, &f) != 0 ||
+            pd_gtable_merge_update(f, fwd.data, fwd.len, 10, &again) != 0 || !again)
+            abort();
+        pd_gtable_destroy(f);
+    }
     pd_gtable_merge_state(t, data, size, 20, &nchanged);
     pd_gtable_owner_up(t, "n2");
     check_round_trip(t);

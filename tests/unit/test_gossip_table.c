@@ -185,8 +185,23 @@ static void test_lww_ordering(void **state)
     assert_int_equal(merge(y, u5a, n5a), 0);
     assert_true(has_value(x, "svc/web", "k", "from-b"));
     assert_true(has_value(y, "svc/web", "k", "from-b"));
-    /* A duplicate is not news. */
+    /* A duplicate is not news; news comes back ready to forward. */
     assert_int_equal(merge(y, u5b, n5b), 0);
+    pd_gtable_t *z = mk("z");
+    pd_gtable_msg_t fwd = {.len = 0};
+    int ch = 0;
+    assert_int_equal(pd_gtable_merge_update_fwd(z, u5b, n5b, 0, &ch, &fwd), 0);
+    assert_int_equal(ch, 1);
+    assert_int_equal(fwd.len, n5b);
+    assert_memory_equal(fwd.data, u5b, n5b);
+    pd_gtable_msg_t local;
+    assert_int_equal(pd_gtable_encode_update(y, "svc/web", "k", &local), 0);
+    assert_memory_equal(fwd.skey, local.skey, PD_GTABLE_SKEY_LEN);
+    fwd.len = 0;
+    assert_int_equal(pd_gtable_merge_update_fwd(z, u5b, n5b, 0, &ch, &fwd), 0);
+    assert_int_equal(ch, 0);
+    assert_int_equal(fwd.len, 0); /* untouched */
+    pd_gtable_destroy(z);
     /* A local write after witnessing beats the remote version. */
     pd_gtable_msg_t m;
     put_s(t, "svc/web", "k", "mine", &m);
@@ -346,10 +361,20 @@ static void test_watch_order_and_filter(void **state)
     pd_gtable_destroy(t);
 }
 
+static void count_lines(void *ctx, pd_log_level_t level, const char *subsys, const char *line)
+{
+    (void)subsys;
+    if (level == PD_LOG_WARN && strstr(line, "limit reached"))
+        (*(int *)ctx)++;
+}
+
 static void test_caps(void **state)
 {
     (void)state;
-    pd_gtable_config_t cfg = {.node_id = "n1", .max_entries = 3, .max_tables = 2, .max_owners = 2};
+    int warned = 0;
+    pd_log_t log = {.sink = count_lines, .ctx = &warned, .min_level = PD_LOG_DEBUG, .subsys = "gossip"};
+    pd_gtable_config_t cfg = {.node_id = "n1", .max_entries = 3, .max_tables = 2, .max_owners = 2,
+                              .log = &log};
     pd_gtable_t *t;
     assert_int_equal(pd_gtable_create(&cfg, &t), 0);
     put_s(t, "a", "1", "v", NULL);
@@ -392,6 +417,7 @@ static void test_caps(void **state)
     assert_true(m.len <= PD_GTABLE_UPDATE_MAX);
     assert_int_equal(pd_gtable_merge_update(t, m.data, m.len, 0, &changed), -PD_ELIMIT);
     assert_int_equal(pd_gtable_stats(t)->limit_hits, 7);
+    assert_int_equal(warned, 1); /* rate-limited: all at now_ms 0 */
     pd_gtable_t *fresh = mk("n5");
     assert_int_equal(merge(fresh, m.data, m.len), 1);
     pd_gtable_destroy(fresh);
