@@ -146,7 +146,8 @@ int pd_swim__send_udp(pd_swim_t *s, const pd_swim_addr_t *to, const char *node,
     pd_swim_bytes_t *all = pd_malloc(PD_SWIM_COMPOUND_MAX * sizeof *all);
     int rc = -ENOMEM;
     if (scratch && all) {
-        memcpy(all, parts, n * sizeof *parts);
+        if (n)
+            memcpy(all, parts, n * sizeof *parts);
         piggy_t pg = {all, n, scratch, 0};
         size_t left = budget > fixed + PD_SWIM_COMPOUND_OVERHEAD ? budget - fixed - PD_SWIM_COMPOUND_OVERHEAD : 0;
         uint32_t limit = pd_swim_retransmit_limit(s->cfg.retransmit_mult, pd_swim__live(s));

@@ -190,7 +190,9 @@ void pd_swim__on_ping_req(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *f
     r->local_seq = pd_swim__next_seq(s);
     r->orig_seq = m->seq;
     r->requester = *from;
-    r->nack_deadline_ms = now_ms + s->cfg.probe_timeout_ms;
+    /* Nack at 80% of the probe timeout (Lifeguard), so it reaches the requester before its
+     * probe interval, which started a probe timeout before this ping-req, ends. */
+    r->nack_deadline_ms = now_ms + s->cfg.probe_timeout_ms * 4ull / 5;
     r->expire_ms = now_ms + 2ull * s->cfg.probe_interval_ms;
     s->n_relays++;
     pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = r->local_seq, .node = m->node, .from = self_id(s)};
