@@ -73,9 +73,11 @@ static int restore(pd_raft_t *r, const pd_raft_config_t *c)
         skip++;
     if (skip < c->n_entries && c->entries[skip].index != r->rl.prev_index + 1)
         return -PD_EUSAGE;
-    int rc = rlog_append(&r->rl, c->entries + skip, c->n_entries - skip);
-    if (rc)
-        return rc;
+    if (skip < c->n_entries) {
+        int rc = rlog_append(&r->rl, c->entries + skip, c->n_entries - skip);
+        if (rc)
+            return rc;
+    }
     r->rl.stable = rlog_last_index(&r->rl);
     if (c->hs) {
         r->term = c->hs->term;

@@ -211,8 +211,11 @@ void raft_reads_release(pd_raft_t *r)
         r->reads_done[r->n_reads_done++] = (pd_raft_read_state_t){q->ctx, idx};
         k++;
     }
-    memmove(r->reads_pending, r->reads_pending + k, (r->n_reads_pending - k) * sizeof(raft_read_t));
-    r->n_reads_pending -= k;
+    if (k) {
+        memmove(r->reads_pending, r->reads_pending + k,
+                (r->n_reads_pending - k) * sizeof(raft_read_t));
+        r->n_reads_pending -= k;
+    }
 }
 
 int pd_raft_read_index(pd_raft_t *r, uint64_t ctx)

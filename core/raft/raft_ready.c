@@ -169,9 +169,11 @@ void pd_raft_advance(pd_raft_t *r)
     if (r->rd_stable_to > r->rl.stable)
         r->rl.stable = r->rd_stable_to;
     r->n_msgs = 0;
-    memmove(r->reads_done, r->reads_done + r->rd_n_reads,
-            (r->n_reads_done - r->rd_n_reads) * sizeof *r->reads_done);
-    r->n_reads_done -= r->rd_n_reads;
+    if (r->rd_n_reads) {
+        memmove(r->reads_done, r->reads_done + r->rd_n_reads,
+                (r->n_reads_done - r->rd_n_reads) * sizeof *r->reads_done);
+        r->n_reads_done -= r->rd_n_reads;
+    }
     r->rd_n_reads = 0;
     if (r->rd_applied_to > r->rl.applied)
         apply_to(r, r->rd_applied_to);

@@ -23,6 +23,8 @@ static int out_write(void *ctx, const char *buf, size_t n)
     wire_out_t *o = ctx;
     if (o->err)
         return -1;
+    if (n == 0)
+        return 0;
     if (o->len + n > PD_RAFT_WIRE_MSG_MAX) {
         o->err = -PD_ETOOBIG;
         return -1;
@@ -81,7 +83,6 @@ static void pack_snap(msgpack_packer *pk, const pd_raft_msg_t *m)
     pack_ids(pk, m->snap.conf.voters, m->snap.conf.n_voters);
     pack_key(pk, "cl");
     pack_ids(pk, m->snap.conf.learners, m->snap.conf.n_learners);
-    pd_mp_pack_kv_u64(pk, "so", m->snap_offset);
     pack_key(pk, "sd");
     msgpack_pack_bin(pk, m->snap_len);
     msgpack_pack_bin_body(pk, m->snap_data, m->snap_len);
@@ -108,7 +109,7 @@ int pd_raft_wire_encode(const pd_raft_msg_t *m, uint8_t **out, size_t *len_out)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &o, out_write);
     bool app = m->type == PD_RAFT_MSG_APP, snap = m->type == PD_RAFT_MSG_SNAP;
-    msgpack_pack_map(&pk, 12 + (app ? 1 : 0) + (snap ? 4 : 0));
+    msgpack_pack_map(&pk, 13 + (app ? 1 : 0) + (snap ? 3 : 0));
     pd_mp_pack_kv_u64(&pk, "v", PD_RAFT_WIRE_VERSION);
     pd_mp_pack_kv_u64(&pk, "t", m->type);
     pd_mp_pack_kv_u64(&pk, "f", m->from);
@@ -121,6 +122,7 @@ int pd_raft_wire_encode(const pd_raft_msg_t *m, uint8_t **out, size_t *len_out)
     pd_mp_pack_kv_u64(&pk, "h", m->reject_hint);
     pd_mp_pack_kv_u64(&pk, "x", m->ctx);
     pd_mp_pack_kv_u64(&pk, "fl", m->flags);
+    pd_mp_pack_kv_u64(&pk, "so", m->snap_offset);
     if (app)
         pack_entries(&pk, m);
     if (snap)
@@ -174,9 +176,9 @@ static int decode_header(const msgpack_object *o, pd_raft_msg_t *m)
     if (opt_u64(o, "to", &m->to) || opt_u64(o, "i", &m->index) ||
         opt_u64(o, "lt", &m->log_term) || opt_u64(o, "c", &m->commit) ||
         opt_u64(o, "h", &m->reject_hint) || opt_u64(o, "x", &m->ctx) || opt_u64(o, "fl", &fl) ||
-        opt_bool(o, "r", &m->reject))
+        opt_u64(o, "so", &m->snap_offset) || opt_bool(o, "r", &m->reject))
         return -PD_EMALFORMED;
-    if (fl > UINT8_MAX)
+    if (fl > UINT8_MAX || m->snap_offset > PD_RAFT_WIRE_SNAP_MAX)
         return -PD_EMALFORMED;
     m->flags = (uint8_t)fl;
     return 0;
@@ -252,12 +254,10 @@ static int snap_decode(const msgpack_object *o, pd_raft_msg_t *m, const msgpack_
         return -PD_EMALFORMED;
     if (m->snap.index == 0 || m->snap.conf.n_voters + m->snap.conf.n_learners > PD_RAFT_NODES_MAX)
         return -PD_EMALFORMED;
-    if (pd_mp_get_u64(o, "so", &m->snap_offset) || opt_bool(o, "sf", &m->snap_done))
+    if (opt_bool(o, "sf", &m->snap_done))
         return -PD_EMALFORMED;
     *data = pd_mp_get(o, "sd");
     if (!*data || (*data)->type != MSGPACK_OBJECT_BIN)
-        return -PD_EMALFORMED;
-    if (m->snap_offset > PD_RAFT_WIRE_SNAP_MAX)
         return -PD_EMALFORMED;
     m->snap_len = (*data)->via.bin.size;
     return 0;
@@ -354,7 +354,7 @@ static int snap_equal(const pd_raft_msg_t *a, const pd_raft_msg_t *b)
     return x->index == y->index && x->term == y->term &&
            ids_equal(x->conf.voters, x->conf.n_voters, y->conf.voters, y->conf.n_voters) &&
            ids_equal(x->conf.learners, x->conf.n_learners, y->conf.learners, y->conf.n_learners) &&
-           a->snap_offset == b->snap_offset && a->snap_done == b->snap_done &&
+           a->snap_done == b->snap_done &&
            bytes_equal(a->snap_data, a->snap_len, b->snap_data, b->snap_len);
 }
 
@@ -363,7 +363,7 @@ int pd_raft_wire_msg_equal(const pd_raft_msg_t *a, const pd_raft_msg_t *b)
     if (a->type != b->type || a->from != b->from || a->to != b->to || a->term != b->term ||
         a->index != b->index || a->log_term != b->log_term || a->commit != b->commit ||
         (a->reject != 0) != (b->reject != 0) || a->reject_hint != b->reject_hint ||
-        a->ctx != b->ctx || a->flags != b->flags)
+        a->ctx != b->ctx || a->flags != b->flags || a->snap_offset != b->snap_offset)
         return 0;
     if (a->type == PD_RAFT_MSG_APP && !entries_equal(a, b))
         return 0;

@@ -4,8 +4,8 @@
  * sizes are capped below, and entries must be consecutive after the message's index.
  *
  * Keys: f from, to, tm term, i index, lt log_term, c commit, r reject, h reject_hint, x ctx,
- * fl flags, e entries [[term, index, type, bin], ...], s snapshot meta {i, t, cv [voters],
- * cl [learners]}, so offset, sd data (bin), sf done. */
+ * fl flags, so snapshot offset, e entries [[term, index, type, bin], ...], s snapshot meta {i, t, cv [voters],
+ * cl [learners]}, sd data (bin), sf done. */
 #ifndef PD_RAFT_WIRE_H
 #define PD_RAFT_WIRE_H
 
