@@ -40,6 +40,10 @@ void pd_cli_human_duration(uint64_t seconds, char *out, size_t cap);
 /* Get a string field or "" */
 const char *pd_cli_str(const msgpack_object *map, const char *key, char *buf, size_t cap);
 
+/* Print a flat map of counters as "name value" lines, or as JSON. */
+void pd_cli_print_map_counters(const msgpack_object *data, int json);
+
 extern const pd_cli_cmd_t pd_cli_system_cmds[];
+extern const pd_cli_cmd_t pd_cli_gossip_cmds[];
 
 #endif

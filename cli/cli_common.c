@@ -99,3 +99,19 @@ const char *pd_cli_str(const msgpack_object *map, const char *key, char *buf, si
         buf[0] = '\0';
     return buf;
 }
+
+void pd_cli_print_map_counters(const msgpack_object *data, int json)
+{
+    if (json) {
+        pd_cli_print_json(data);
+        return;
+    }
+    if (!data || data->type != MSGPACK_OBJECT_MAP)
+        return;
+    for (uint32_t i = 0; i < data->via.map.size; i++) {
+        const msgpack_object_kv *kv = &data->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            printf("%-24.*s %llu\n", (int)kv->key.via.str.size, kv->key.via.str.ptr,
+                   (unsigned long long)kv->val.via.u64);
+    }
+}

@@ -79,16 +79,8 @@ static int cmd_stats(pd_cli_t *cli)
         return PD_CLI_FAIL;
     pd_ctl_reply_t rep;
     rc = pd_cli_call0(cli, &conn, "stats", &rep);
-    if (rc == PD_CLI_OK && cli->json) {
-        pd_cli_print_json(rep.data);
-    } else if (rc == PD_CLI_OK && rep.data && rep.data->type == MSGPACK_OBJECT_MAP) {
-        for (uint32_t i = 0; i < rep.data->via.map.size; i++) {
-            const msgpack_object_kv *kv = &rep.data->via.map.ptr[i];
-            if (kv->key.type == MSGPACK_OBJECT_STR && kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                printf("%-24.*s %llu\n", (int)kv->key.via.str.size, kv->key.via.str.ptr,
-                       (unsigned long long)kv->val.via.u64);
-        }
-    }
+    if (rc == PD_CLI_OK)
+        pd_cli_print_map_counters(rep.data, cli->json);
     pd_ctl_client_close(&conn);
     return rc;
 }

@@ -8,7 +8,11 @@
 
 #include "pd_err.h"
 
-enum opt_kind { OPT_PATH, OPT_SOCKET, OPT_ADDR, OPT_LEVEL, OPT_FLAG_HELP, OPT_FLAG_VERSION, OPT_CONFIG };
+enum opt_kind {
+    OPT_PATH, OPT_SOCKET, OPT_ADDR, OPT_LEVEL, OPT_CONFIG, OPT_JOIN, OPT_PORT, OPT_KEYFILE, OPT_RETRIES,
+    OPT_BOOL_PLAINTEXT, /* value-less flags from here on */
+    OPT_FLAG_HELP, OPT_FLAG_VERSION
+};
 
 typedef struct {
     const char *name; /* long flag without dashes; also the config-file key */
@@ -23,6 +27,11 @@ static const opt_t opts[] = {
     {"listen-addr", OPT_ADDR, "control/Raft listen address (default 0.0.0.0:2377)"},
     {"log-level", OPT_LEVEL, "debug|info|warn|error (default info)"},
     {"config", OPT_CONFIG, "read settings from FILE (key = value lines); flags override it"},
+    {"join", OPT_JOIN, "join the cluster through this member (IP[:PORT]); repeatable"},
+    {"join-retries", OPT_RETRIES, "join attempts before giving up (default 10)"},
+    {"gossip-port", OPT_PORT, "gossip UDP+TCP port (default 7946)"},
+    {"gossip-key-file", OPT_KEYFILE, "the cluster's gossip keyring (base64 keys, primary first)"},
+    {"gossip-plaintext", OPT_BOOL_PLAINTEXT, "DEBUGGING ONLY: gossip without encryption"},
     {"help", OPT_FLAG_HELP, "print this help"},
     {"version", OPT_FLAG_VERSION, "print the version"},
 };
@@ -36,6 +45,11 @@ const char *pd_config_usage(void)
            "  --listen-addr IP[:PORT] control/Raft listen address (default 0.0.0.0:2377)\n"
            "  --log-level LEVEL       debug|info|warn|error (default info)\n"
            "  --config FILE           settings as 'key = value' lines (keys are the flag names)\n"
+           "  --join IP[:PORT]        join through this member (repeatable; retried with backoff)\n"
+           "  --join-retries N        join attempts before giving up with an error (default 10)\n"
+           "  --gossip-port PORT      gossip UDP+TCP port (default 7946)\n"
+           "  --gossip-key-file FILE  the cluster's gossip keyring (made on first start otherwise)\n"
+           "  --gossip-plaintext      DEBUGGING ONLY: gossip without encryption\n"
            "  --help, --version\n";
 }
 
@@ -48,6 +62,19 @@ void pd_config_defaults(pd_config_t *cfg)
              env && *env ? env : "/run/peerd/peerd.sock");
     snprintf(cfg->listen_addr, sizeof cfg->listen_addr, "0.0.0.0:2377");
     cfg->log_level = PD_LOG_INFO;
+    cfg->gossip_port = 7946;
+    cfg->join_retries = 10;
+}
+
+static int parse_uint(const char *val, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(val, &end, 10);
+    if (errno || *end || end == val || val[0] == '-' || v < lo || v > hi)
+        return -PD_EUSAGE;
+    *out = v;
+    return 0;
 }
 
 int pd_config_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
@@ -130,6 +157,34 @@ static int apply(pd_config_t *cfg, const opt_t *o, const char *val, const char *
         }
         return copy_value(strcmp(o->name, "listen-addr") == 0 ? cfg->listen_addr : cfg->advertise_addr,
                           PD_ADDR_MAX, val, where, err, errlen);
+    case OPT_JOIN:
+        if (pd_config_parse_hostport(val, host, sizeof host, &port) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not IP[:PORT]", where, val);
+            return -PD_EUSAGE;
+        }
+        if (cfg->n_join == PD_JOIN_MAX) {
+            snprintf(err, errlen, "%s: at most %d join addresses", where, PD_JOIN_MAX);
+            return -PD_EUSAGE;
+        }
+        return copy_value(cfg->join[cfg->n_join++], PD_ADDR_MAX, val, where, err, errlen);
+    case OPT_PORT:
+    case OPT_RETRIES: {
+        unsigned long v;
+        if (parse_uint(val, 1, o->kind == OPT_PORT ? 65535 : 1000, &v) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not a number in range", where, val);
+            return -PD_EUSAGE;
+        }
+        if (o->kind == OPT_PORT)
+            cfg->gossip_port = (uint16_t)v;
+        else
+            cfg->join_retries = (unsigned)v;
+        return 0;
+    }
+    case OPT_KEYFILE:
+        return copy_value(cfg->gossip_key_file, sizeof cfg->gossip_key_file, val, where, err, errlen);
+    case OPT_BOOL_PLAINTEXT:
+        cfg->gossip_plaintext = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
+        return 0;
     case OPT_LEVEL:
         if (pd_log_level_parse(val, &cfg->log_level) != 0) {
             snprintf(err, errlen, "%s: '%s' is not one of debug|info|warn|error|off", where, val);
@@ -177,7 +232,7 @@ int pd_config_load_file(pd_config_t *cfg, const char *path, char *err, size_t er
         *eq = '\0';
         char *key = trim(s), *val = trim(eq + 1);
         const opt_t *o = find_opt(key, strlen(key));
-        if (!o || o->kind >= OPT_FLAG_HELP) {
+        if (!o || o->kind >= OPT_FLAG_HELP || o->kind == OPT_CONFIG) {
             snprintf(err, errlen, "%s: unknown setting '%s'", where, key);
             rc = -PD_EUSAGE;
             break;
@@ -207,6 +262,11 @@ static int parse_args(pd_config_t *cfg, int argc, char **argv, int only_config, 
         if (o->kind == OPT_FLAG_HELP || o->kind == OPT_FLAG_VERSION) {
             if (!only_config)
                 *action = o->kind == OPT_FLAG_HELP ? PD_CONFIG_HELP : PD_CONFIG_VERSION;
+            continue;
+        }
+        if (o->kind == OPT_BOOL_PLAINTEXT && !eq) {
+            if (!only_config)
+                cfg->gossip_plaintext = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);

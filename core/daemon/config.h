@@ -9,6 +9,7 @@
 
 #define PD_PATH_MAX 4096
 #define PD_ADDR_MAX 64
+#define PD_JOIN_MAX 16
 
 typedef struct {
     char data_dir[PD_PATH_MAX];
@@ -17,6 +18,13 @@ typedef struct {
     char advertise_addr[PD_ADDR_MAX]; /* "" = pick at start */
     char listen_addr[PD_ADDR_MAX];    /* control/raft listener, default 0.0.0.0:2377 */
     pd_log_level_t log_level;
+    /* gossip */
+    uint16_t gossip_port;                 /* 7946 */
+    char join[PD_JOIN_MAX][PD_ADDR_MAX];  /* seed addresses, in order */
+    unsigned n_join;
+    unsigned join_retries;                /* attempts before giving up */
+    char gossip_key_file[PD_PATH_MAX];
+    int gossip_plaintext;                 /* debugging only */
 } pd_config_t;
 
 typedef enum { PD_CONFIG_RUN, PD_CONFIG_HELP, PD_CONFIG_VERSION } pd_config_action_t;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl_gossip.h"
 #include "daemon.h"
 #include "pd_err.h"
 #include "pd_mp.h"
@@ -59,6 +60,8 @@ static const struct {
     {"version", h_version},
     {"info", h_info},
     {"stats", h_stats},
+    {"members", pd_ctl_members},
+    {"gossip.stats", pd_ctl_gossip_stats},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)

@@ -9,9 +9,11 @@
 #include "config.h"
 #include "ctl_wire.h"
 #include "datadir.h"
+#include "gossip_keyring.h"
 #include "pd_log.h"
 
 typedef struct pd_ctl_client pd_ctl_client_t;
+typedef struct pd_gossip_io pd_gossip_io_t;
 
 typedef struct {
     uint64_t requests;     /* control requests answered */
@@ -33,7 +35,12 @@ typedef struct {
     pd_ctl_client_t *clients; /* intrusive list */
     int nclients;
     int stopping;
+    int exit_code;
     pd_ctl_stats_t ctl_stats;
+
+    char advertise_host[64];
+    pd_keyring_t keyring;    /* gossip keys as loaded; the live copy is the agent's */
+    pd_gossip_io_t *gossip;
 } pd_daemon_t;
 
 /* One control operation: packs exactly one data object on success, or returns a negative code
@@ -44,6 +51,8 @@ pd_ctl_handler_fn pd_ctl_handler_find(const char *op);
 /* Decode a request body, run its handler, and build the reply (error replies included). */
 void pd_ctl_dispatch(pd_daemon_t *d, const uint8_t *body, size_t len, pd_ctl_msg_t *reply);
 
+/* Begin a clean stop (leave gossip, close every handle); the loop then ends. */
+void pd_daemon_shutdown(pd_daemon_t *d, const char *why);
 /* Run the daemon until SIGINT/SIGTERM; returns the process exit code. */
 int pd_daemon_run(pd_daemon_t *d);
 

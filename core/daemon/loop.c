@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "gossip_io.h"
+#include "gossip_setup.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
 
@@ -246,18 +248,33 @@ static int ctl_listen(pd_daemon_t *d, char *err, size_t errlen)
     return 0;
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+static void gossip_stopped(void *ctx)
 {
-    pd_daemon_t *d = s->data;
+    pd_daemon_t *d = ctx;
+    if (!uv_is_closing((uv_handle_t *)&d->sig_int)) {
+        uv_close((uv_handle_t *)&d->sig_int, NULL);
+        uv_close((uv_handle_t *)&d->sig_term, NULL);
+    }
+}
+
+void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
+{
     if (d->stopping)
         return;
     d->stopping = 1;
-    PD_INFO(&d->log, "shutting down signal=%s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    PD_INFO(&d->log, "shutting down reason=%s", why);
     uv_close((uv_handle_t *)&d->ctl_server, NULL);
     while (d->clients)
         client_close(d->clients);
-    uv_close((uv_handle_t *)&d->sig_int, NULL);
-    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    if (d->gossip)
+        pd_gossip_io_stop(d->gossip, 1000, gossip_stopped, d); /* say "left" before going */
+    else
+        gossip_stopped(d);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    pd_daemon_shutdown(s->data, signum == SIGINT ? "signal=SIGINT" : "signal=SIGTERM");
 }
 
 int pd_daemon_run(pd_daemon_t *d)
@@ -281,13 +298,24 @@ int pd_daemon_run(pd_daemon_t *d)
     d->sig_int.data = d->sig_term.data = d;
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    rc = pd_daemon_gossip_start(d, err, sizeof err);
+    if (rc) {
+        PD_ERROR(&d->log, "%s", err);
+        fprintf(stderr, "peerd: %s\n", err);
+        d->exit_code = 1;
+        d->stopping = 0;
+        pd_daemon_shutdown(d, "gossip failed to start");
+    }
     PD_INFO(&d->log, "peerd ready node_id=%s socket=%s data_dir=%s", d->dd.node_id, d->cfg.socket_path,
             d->cfg.data_dir);
     uv_run(&loop, UV_RUN_DEFAULT);
     unlink(d->cfg.socket_path);
+    pd_gossip_io_free(d->gossip);
+    d->gossip = NULL;
+    pd_keyring_free(&d->keyring);
     rc = uv_loop_close(&loop);
     if (rc)
         PD_WARN(&d->log, "event loop closed with handles open err=%s", uv_err_name(rc));
-    PD_INFO(&d->log, "stopped");
-    return 0;
+    PD_INFO(&d->log, "stopped exit_code=%d", d->exit_code);
+    return d->exit_code;
 }

@@ -40,6 +40,10 @@ run() {
   [ $((SECONDS - t0)) -le 1 ] || e2e_fail "peerctl took too long to fail"
   [ "$(wc -l <<<"$msg")" -eq 1 ] && grep -q "$(e2e_sock 3)" <<<"$msg" || e2e_fail "bad error: $msg"
 
+  # SIGINT (Ctrl-C under `make run`) also exits 0; under ASan a leak would make the exit non-zero.
+  e2e_stop 1 INT || e2e_fail "peerd h1 did not exit 0 on SIGINT"
+  grep -q 'shutting down reason=signal=SIGINT' "$E2E_WORK/h1/peerd.log" || e2e_fail "no shutdown log line"
+
   # Usage errors exit 2.
   st=0; e2e_ctl 1 frobnicate 2>/dev/null || st=$?
   [ $st -eq 2 ] || e2e_fail "unknown command exited $st"
