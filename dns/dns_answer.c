@@ -126,8 +126,10 @@ static int answer_srv(ans_t *a)
     for (uint32_t i = 0; i < k; i++) {
         const pd_dns_task_t *tk = &s->tasks[idx[i]];
         pd_dns_task_fqdn(s, tk, target);
-        if ((tk->addr.has_v4 && pd_dns_build_a(&a->b, PD_DNS_SEC_AR, target, a->ttl_s, tk->addr.v4)) ||
-            (tk->addr.has_v6 && pd_dns_build_aaaa(&a->b, PD_DNS_SEC_AR, target, a->ttl_s, tk->addr.v6)))
+        if ((tk->addr.has_v4 &&
+             pd_dns_build_a(&a->b, PD_DNS_SEC_AR, target, a->ttl_s, tk->addr.v4)) ||
+            (tk->addr.has_v6 &&
+             pd_dns_build_aaaa(&a->b, PD_DNS_SEC_AR, target, a->ttl_s, tk->addr.v6)))
             break;
     }
     return 0;
@@ -167,7 +169,8 @@ static int answer_records(ans_t *a)
     const uint8_t *owner = a->q->qname.wire;
     switch (a->m.kind) {
     case PD_DNS_M_APEX:
-        return (qt == PD_DNS_T_SOA || qt == PD_DNS_T_ANY) ? an_fail(a, put_soa(a, PD_DNS_SEC_AN)) : 0;
+        return (qt == PD_DNS_T_SOA || qt == PD_DNS_T_ANY) ? an_fail(a, put_soa(a, PD_DNS_SEC_AN))
+                                                          : 0;
     case PD_DNS_M_SERVICE:
         if (!addr_q)
             return 0;
@@ -209,7 +212,8 @@ static void fill_body(ans_t *a)
         a->rcode = PD_DNS_R_NOTIMP;
         return;
     }
-    if (qt == PD_DNS_T_AXFR || qt == PD_DNS_T_IXFR || qt == PD_DNS_T_MAILA || qt == PD_DNS_T_MAILB) {
+    if (qt == PD_DNS_T_AXFR || qt == PD_DNS_T_IXFR || qt == PD_DNS_T_MAILA ||
+        qt == PD_DNS_T_MAILB) {
         a->rcode = PD_DNS_R_NOTIMP;
         return;
     }
@@ -218,7 +222,8 @@ static void fill_body(ans_t *a)
         a->rcode = PD_DNS_R_NXDOMAIN;
     else if (answer_records(a) < 0)
         return; /* truncated: no authority */
-    if (a->b.count[PD_DNS_SEC_AN] == 0 && !(a->flags & PD_DNS_F_TC) && a->m.zone != PD_DNS_ZONE_NONE)
+    if (a->b.count[PD_DNS_SEC_AN] == 0 && !(a->flags & PD_DNS_F_TC) &&
+        a->m.zone != PD_DNS_ZONE_NONE)
         (void)an_fail(a, put_soa(a, PD_DNS_SEC_NS)); /* NXDOMAIN or NODATA */
 }
 
@@ -230,7 +235,8 @@ static pd_dns_verdict_t finish(ans_t *a, size_t *out_len)
         pd_dns_build_release(&a->b);
         if (a->rcode > 15)
             ext = (uint8_t)(a->rcode >> 4);
-        (void)pd_dns_build_opt(&a->b, a->cfg->edns_udp_size, ext, 0, q->edns_flags & PD_DNS_EDNS_DO);
+        (void)pd_dns_build_opt(&a->b, a->cfg->edns_udp_size, ext, 0,
+                               q->edns_flags & PD_DNS_EDNS_DO);
     }
     uint16_t flags = PD_DNS_F_QR | a->flags | (q->hdr.flags & (PD_DNS_F_RD | PD_DNS_F_CD)) |
                      (a->rcode & 0x0f);

@@ -15,6 +15,7 @@ void pd_dns_build_init(pd_dns_builder_t *b, uint8_t *buf, size_t cap)
     b->count[0] = b->count[1] = b->count[2] = 0;
     b->sec = 0;
     b->ncomp = 0;
+    b->qname = NULL;
     uint8_t *hdr = pd_wbuf_reserve(&b->w, PD_DNS_HDR_LEN);
     if (hdr)
         memset(hdr, 0, PD_DNS_HDR_LEN);
@@ -59,13 +60,24 @@ static int name_eq_at(const uint8_t *msg, size_t pos, const uint8_t *s)
     }
 }
 
-static int comp_find(const pd_dns_builder_t *b, const uint8_t *suffix, unsigned nlabels)
+/* The longest already-written suffix of `name` (label offsets off[0..n)): one pass over the
+ * remembered offsets, one comparison each. Returns its offset and label index, or -1. */
+static int comp_find(const pd_dns_builder_t *b, const uint8_t *name, const uint8_t *off, unsigned n,
+                     unsigned *at_label)
 {
-    for (unsigned i = 0; i < b->ncomp; i++) {
-        if (b->comp[i].nlabels == nlabels && name_eq_at(b->w.data, b->comp[i].off, suffix))
-            return b->comp[i].off;
+    int best = -1;
+    unsigned best_labels = 0;
+    for (unsigned i = 0; i < b->ncomp && best_labels < n; i++) {
+        unsigned nl = b->comp[i].nlabels;
+        if (nl <= best_labels || nl > n)
+            continue;
+        if (name_eq_at(b->w.data, b->comp[i].off, name + off[n - nl])) {
+            best = b->comp[i].off;
+            best_labels = nl;
+        }
     }
-    return -1;
+    *at_label = n - best_labels;
+    return best;
 }
 
 static void comp_add(pd_dns_builder_t *b, size_t off, unsigned nlabels)
@@ -88,12 +100,11 @@ static void put_name(pd_dns_builder_t *b, const uint8_t *name, int compress)
     }
     unsigned stop = n;
     int ptr = -1;
-    for (unsigned i = 0; compress && i < n; i++) {
-        ptr = comp_find(b, name + off[i], n - i);
-        if (ptr >= 0) {
-            stop = i;
-            break;
-        }
+    if (compress && name == b->qname) {
+        ptr = PD_DNS_HDR_LEN; /* the question's name, the owner of most records */
+        stop = 0;
+    } else if (compress) {
+        ptr = comp_find(b, name, off, n, &stop);
     }
     for (unsigned i = 0; i < stop; i++) {
         size_t at = b->w.len;
@@ -134,7 +145,10 @@ int pd_dns_build_question(pd_dns_builder_t *b, const uint8_t *name, uint16_t qty
     put_name(b, name, 1);
     pd_wbuf_u16(&b->w, qtype);
     pd_wbuf_u16(&b->w, qclass);
-    return commit(b, m, &b->qdcount);
+    int rc = commit(b, m, &b->qdcount);
+    if (rc == 0 && m.len == PD_DNS_HDR_LEN)
+        b->qname = name; /* written whole at offset 12: later uses are a pointer there */
+    return rc;
 }
 
 /* Owner, type, class IN, TTL; returns where RDLENGTH goes (NULL on overflow). */

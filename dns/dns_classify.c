@@ -2,6 +2,7 @@
  * label(s) that make its key. */
 #include "dns_classify.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static const uint8_t L_SVC[] = "\3svc";
@@ -44,7 +45,8 @@ static int has_proto(const pd_dns_service_t *s, uint8_t proto)
 }
 
 /* label "_name" (lowercase wire) against the service's ports. */
-static const pd_dns_port_t *port_find(const pd_dns_service_t *s, const uint8_t *label, uint8_t proto)
+static const pd_dns_port_t *port_find(const pd_dns_service_t *s, const uint8_t *label,
+                                      uint8_t proto)
 {
     if (label[0] < 2 || label[1] != '_')
         return NULL;
@@ -170,8 +172,17 @@ int pd_dns_reverse_parse(const uint8_t *lc, const pd_dns_name_t *n, uint8_t addr
 
 void pd_dns_classify(const pd_dns_table_t *t, const pd_dns_name_t *qname, pd_dns_match_t *out)
 {
-    cls_t c = {.t = t, .n = qname};
-    pd_dns_match_t m = {.kind = PD_DNS_M_FORWARD};
+    cls_t c; /* lc is filled below: no zeroing of the whole buffer */
+    c.t = t;
+    c.n = qname;
+    pd_dns_match_t m;
+    m.kind = PD_DNS_M_FORWARD;
+    m.zone = PD_DNS_ZONE_NONE;
+    m.svc = NULL;
+    m.task = NULL;
+    m.port = NULL;
+    m.node = NULL;
+    m.family = 0;
     unsigned n = qname->nlabels;
     pd_dns_name_lower(c.lc, qname->wire, qname->len);
     if (n == 0) {
@@ -193,5 +204,7 @@ void pd_dns_classify(const pd_dns_table_t *t, const pd_dns_name_t *qname, pd_dns
     }
     if (m.kind == PD_DNS_M_FORWARD)
         m.svc = NULL;
-    *out = m;
+    memcpy(out, &m, offsetof(pd_dns_match_t, addr));
+    if (m.kind == PD_DNS_M_PTR)
+        memcpy(out->addr, m.addr, sizeof m.addr);
 }

@@ -234,7 +234,8 @@ static void rev_commit(pd_dns_table_t *t, pd_dns_rev_t *r[2])
 static void rev_remove_one(pd_dns_table_t *t, int family, const uint8_t *addr, const uint8_t *name,
                            size_t name_len)
 {
-    for (pd_dns_rev_t **pp = &t->rev[rev_hash(family, addr) & t->rev_mask]; *pp; pp = &(*pp)->next) {
+    for (pd_dns_rev_t **pp = &t->rev[rev_hash(family, addr) & t->rev_mask]; *pp;
+         pp = &(*pp)->next) {
         pd_dns_rev_t *r = *pp;
         if (rev_match(r, family, addr) && r->name_len == name_len &&
             memcmp(r->name, name, name_len) == 0) {
@@ -286,7 +287,8 @@ const pd_dns_service_t *pd_dns_table_service_get(const pd_dns_table_t *t, const 
 }
 
 /* `<task>.tasks.<service>.svc.` */
-size_t pd_dns_task_fqdn(const pd_dns_service_t *s, const pd_dns_task_t *k, uint8_t out[PD_DNS_NAME_MAX])
+size_t pd_dns_task_fqdn(const pd_dns_service_t *s, const pd_dns_task_t *k,
+                        uint8_t out[PD_DNS_NAME_MAX])
 {
     size_t n = 0;
     out[n++] = k->id_len;
@@ -298,7 +300,8 @@ size_t pd_dns_task_fqdn(const pd_dns_service_t *s, const pd_dns_task_t *k, uint8
     return n + s->key_len + sizeof SVC_SUFFIX;
 }
 
-static pd_dns_service_t *service_new(pd_dns_table_t *t, const uint8_t *key, size_t len, uint32_t hash)
+static pd_dns_service_t *service_new(pd_dns_table_t *t, const uint8_t *key, size_t len,
+                                     uint32_t hash)
 {
     if (t->nservices >= t->lim.services_max)
         return NULL;
@@ -348,7 +351,7 @@ static int ports_check(const pd_dns_port_t *ports, size_t nports)
     return 0;
 }
 
-/* Finds a service by dotted name for update; *key_len_out etc. filled for creating it. */
+/* The table owns its services: a lookup for update may drop the const of the reader. */
 static pd_dns_service_t *service_lookup_mut(pd_dns_table_t *t, const uint8_t *key, size_t len,
                                            uint32_t hash)
 {
@@ -409,7 +412,8 @@ int pd_dns_table_service_remove(pd_dns_table_t *t, const char *name)
     int len = make_key(name, key, sizeof key, 1);
     if (len < 0)
         return -PD_EUSAGE;
-    pd_dns_service_t *s = service_lookup_mut(t, key, (size_t)len, pd_dns_key_hash(key, (size_t)len));
+    pd_dns_service_t *s =
+        service_lookup_mut(t, key, (size_t)len, pd_dns_key_hash(key, (size_t)len));
     if (!s)
         return -PD_ENOTFOUND;
     service_drop(t, s);
@@ -483,8 +487,10 @@ int pd_dns_table_task_remove(pd_dns_table_t *t, const char *service, const char 
     int idlen = make_key(task_id, idk, sizeof idk, 1);
     if (len < 0 || idlen < 0)
         return -PD_EUSAGE;
-    pd_dns_service_t *s = service_lookup_mut(t, key, (size_t)len, pd_dns_key_hash(key, (size_t)len));
-    pd_dns_task_t *k = s ? (pd_dns_task_t *)pd_dns_service_task_find(s, idk + 1, (size_t)idlen - 1) : NULL;
+    pd_dns_service_t *s =
+        service_lookup_mut(t, key, (size_t)len, pd_dns_key_hash(key, (size_t)len));
+    pd_dns_task_t *k =
+        s ? (pd_dns_task_t *)pd_dns_service_task_find(s, idk + 1, (size_t)idlen - 1) : NULL;
     if (!k)
         return -PD_ENOTFOUND;
     rev_remove(t, &k->addr, fq, pd_dns_task_fqdn(s, k, fq));

@@ -124,11 +124,13 @@ const pd_dns_node_t *pd_dns_table_node_find(const pd_dns_table_t *t, const uint8
 const pd_dns_task_t *pd_dns_service_task_find(const pd_dns_service_t *s, const uint8_t *id,
                                               size_t len);
 /* Names for an address (family 4: 4 bytes, 6: 16 bytes): first, then next until NULL. */
-const pd_dns_rev_t *pd_dns_table_rev_first(const pd_dns_table_t *t, int family, const uint8_t *addr);
+const pd_dns_rev_t *pd_dns_table_rev_first(const pd_dns_table_t *t, int family,
+                                           const uint8_t *addr);
 const pd_dns_rev_t *pd_dns_table_rev_next(const pd_dns_rev_t *r, int family, const uint8_t *addr);
 
 /* `<task>.tasks.<service>.svc.` as a wire name into out; returns its length. */
-size_t pd_dns_task_fqdn(const pd_dns_service_t *s, const pd_dns_task_t *k, uint8_t out[PD_DNS_NAME_MAX]);
+size_t pd_dns_task_fqdn(const pd_dns_service_t *s, const pd_dns_task_t *k,
+                        uint8_t out[PD_DNS_NAME_MAX]);
 
 /* Conveniences for tests and the shell (dotted names; not for the hot path). */
 const pd_dns_service_t *pd_dns_table_service_get(const pd_dns_table_t *t, const char *name);

@@ -22,6 +22,15 @@ void pd_dns_name_lower(uint8_t *dst, const uint8_t *src, size_t len)
         dst[i] = pd_dns_lower[src[i]];
 }
 
+/* Copies only the used part of a name (the struct is ~400 bytes, a name usually ~20). */
+static void name_copy(pd_dns_name_t *dst, const pd_dns_name_t *src)
+{
+    dst->len = src->len;
+    dst->nlabels = src->nlabels;
+    memcpy(dst->off, src->off, src->nlabels);
+    memcpy(dst->wire, src->wire, src->len);
+}
+
 int pd_dns_hdr_parse(const uint8_t *msg, size_t len, pd_dns_hdr_t *out)
 {
     if (!msg || len < PD_DNS_HDR_LEN)
@@ -81,7 +90,7 @@ int pd_dns_name_parse(pd_rbuf_t *r, pd_dns_name_t *out)
     }
     n.wire[n.len++] = 0;
     r->pos = after ? after : pos + 1;
-    memcpy(out, &n, sizeof n);
+    name_copy(out, &n);
     return 0;
 }
 
@@ -242,6 +251,13 @@ int pd_dns_query_parse(const uint8_t *msg, size_t len, pd_dns_query_t *out)
     }
     if (r.err)
         return r.err;
-    memcpy(out, &q, sizeof q);
+    out->hdr = q.hdr;
+    name_copy(&out->qname, &q.qname);
+    out->qtype = q.qtype;
+    out->qclass = q.qclass;
+    out->has_edns = q.has_edns;
+    out->edns_version = q.edns_version;
+    out->edns_flags = q.edns_flags;
+    out->udp_size = q.udp_size;
     return 0;
 }

@@ -152,6 +152,7 @@ typedef struct {
     uint8_t sec;         /* sections are written in order */
     uint8_t ncomp;
     pd_dns_comp_t comp[PD_DNS_COMP_MAX];
+    const uint8_t *qname; /* the question's name (by address): becomes a pointer to offset 12 */
 } pd_dns_builder_t;
 
 typedef struct {
@@ -166,8 +167,11 @@ void pd_dns_build_reserve(pd_dns_builder_t *b, size_t n);
 void pd_dns_build_release(pd_dns_builder_t *b);
 
 /* Each writer below is all-or-nothing: it returns 0, or -PD_ETOOBIG and leaves the message as it
- * was (so the caller may set TC and stop). Names are wire names; owner names are compressed. */
-int pd_dns_build_question(pd_dns_builder_t *b, const uint8_t *name, uint16_t qtype, uint16_t qclass);
+ * was (so the caller may set TC and stop). Names are wire names; owner names are compressed.
+ * Passing the very pointer given to build_question is the fast path (no suffix search); the
+ * buffer it points to must stay unchanged until finish. */
+int pd_dns_build_question(pd_dns_builder_t *b, const uint8_t *name, uint16_t qtype,
+                          uint16_t qclass);
 int pd_dns_build_a(pd_dns_builder_t *b, pd_dns_sec_t sec, const uint8_t *owner, uint32_t ttl_s,
                    const uint8_t addr[4]);
 int pd_dns_build_aaaa(pd_dns_builder_t *b, pd_dns_sec_t sec, const uint8_t *owner, uint32_t ttl_s,

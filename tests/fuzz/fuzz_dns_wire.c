@@ -59,7 +59,8 @@ static void roundtrip(const pd_dns_query_t *q)
         CHECK(pd_dns_build_opt(&b, q->udp_size, 0, q->edns_version, q->edns_flags) == 0);
     CHECK(pd_dns_build_finish(&b, q->hdr.id, q->hdr.flags, &len) == 0);
     CHECK(pd_dns_query_parse(buf, len, &back) == 0);
-    CHECK(back.qname.len == q->qname.len && memcmp(back.qname.wire, q->qname.wire, q->qname.len) == 0);
+    CHECK(back.qname.len == q->qname.len &&
+          memcmp(back.qname.wire, q->qname.wire, q->qname.len) == 0);
     CHECK(back.qtype == q->qtype && back.qclass == q->qclass && back.has_edns == q->has_edns);
     CHECK(back.udp_size == q->udp_size);
 }

@@ -71,7 +71,8 @@ static int setup(void **state)
     assert_int_equal(pd_dns_table_service_put(tab, "v6only", &v6vip, NULL, 0), 0);
     assert_int_equal(pd_dns_table_service_put(tab, "big", NULL, NULL, 0), 0);
     for (int i = 0; i < 100; i++) {
-        pd_dns_addrs_t a = {.has_v6 = 1, .v6 = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, (uint8_t)i}};
+        pd_dns_addrs_t a = {.has_v6 = 1,
+                            .v6 = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, (uint8_t)i}};
         snprintf(id, sizeof id, "b%d", i);
         assert_int_equal(pd_dns_table_task_put(tab, "big", id, &a, 1, 0), 0);
     }
@@ -228,8 +229,9 @@ static void test_round_robin_service(void **state)
 static void test_nxdomain_nodata_forward(void **state)
 {
     (void)state;
-    const char *nx[] = {"nope.svc", "tasks.nope.svc", "a.b.web.svc", "x.y.z.w.web.svc",
-                        "_http._udp.web.svc", "_x._tcp.web.svc", "nope.tasks.web.svc", "_udp.db.svc"};
+    const char *nx[] = {"nope.svc",           "tasks.nope.svc",     "a.b.web.svc",
+                        "x.y.z.w.web.svc",    "_http._udp.web.svc", "_x._tcp.web.svc",
+                        "nope.tasks.web.svc", "_udp.db.svc"};
     for (size_t i = 0; i < PD_ARRAY_LEN(nx); i++) {
         assert_int_equal(ask(nx[i], PD_DNS_T_A), PD_DNS_ANSWERED);
         assert_int_equal(rcode(), PD_DNS_R_NXDOMAIN);
@@ -312,7 +314,8 @@ static void test_ptr(void **state)
     expect_ptr("2.0.0.10.in-addr.arpa", "web.svc.");
     expect_ptr("7.1.0.10.IN-ADDR.ARPA", "t07.tasks.web.svc.");
     expect_ptr("10.1.168.192.in-addr.arpa", "host1.node.");
-    expect_ptr("2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa", "web.svc.");
+    expect_ptr("2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa",
+               "web.svc.");
     expect_ptr("1.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.E.F.ip6.arpa",
                "host2.lan.node.");
     /* the PTR target resolves forward */
@@ -408,7 +411,8 @@ static void test_truncation(void **state)
                      PD_DNS_ANSWERED);
     assert_true(n <= sizeof small);
     assert_true(pd_get_u16(small + 2) & PD_DNS_F_TC);
-    assert_int_equal(pd_dns_answer(tab, q, len, PD_DNS_UDP, &rng, &cfg, small, 511, &n), PD_DNS_DROP);
+    assert_int_equal(pd_dns_answer(tab, q, len, PD_DNS_UDP, &rng, &cfg, small, 511, &n),
+                     PD_DNS_DROP);
 }
 
 static void test_errors(void **state)

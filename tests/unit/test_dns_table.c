@@ -167,7 +167,8 @@ static void test_ptr_names_capped(void **state)
         assert_int_equal(pd_dns_table_task_put(t, "s", id, &a, 1, 0), 0);
     }
     unsigned n = 0;
-    for (const pd_dns_rev_t *r = pd_dns_table_rev_first(t, 4, a.v4); r; r = pd_dns_table_rev_next(r, 4, a.v4))
+    for (const pd_dns_rev_t *r = pd_dns_table_rev_first(t, 4, a.v4); r;
+         r = pd_dns_table_rev_next(r, 4, a.v4))
         n++;
     assert_int_equal(n, PD_DNS_PTR_NAMES_MAX);
     for (int i = 0; i < 20; i++) {

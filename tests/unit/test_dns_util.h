@@ -42,8 +42,8 @@ static inline void t_dotted(const uint8_t *wire, char *out)
 }
 
 /* A query built with pd_dns_build_*: edns_size < 0 means no OPT. */
-static inline size_t t_query(uint8_t *buf, size_t cap, uint16_t id, const char *name, uint16_t qtype,
-                             int edns_size)
+static inline size_t t_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
+                             uint16_t qtype, int edns_size)
 {
     uint8_t w[PD_DNS_NAME_MAX + 2];
     pd_dns_builder_t b;

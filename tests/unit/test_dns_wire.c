@@ -74,7 +74,8 @@ static void test_compression_pointers(void **state)
     pd_dns_name_t n;
     size_t end;
     char s[300];
-    /* 12: "\3svc\0", 17: "\3web" -> 12, 23: "\5tasks" -> 17 (pointer to a name ending in a pointer) */
+    /* 12: "\3svc\0", 17: "\3web" -> 12, 23: "\5tasks" -> 17 (pointer to a name ending in a pointer)
+     */
     const uint8_t ok[] = {3, 's', 'v', 'c', 0, 3, 'w', 'e', 'b', 0xc0, 12,
                           5, 't', 'a', 's', 'k', 's', 0xc0, 17};
     assert_int_equal(parse_at(ok, sizeof ok, 11, &n, &end), 0);
@@ -186,6 +187,28 @@ static void test_query_shapes(void **state)
     assert_int_equal(pd_dns_query_parse(buf, len, &q), -PD_EMALFORMED);
 }
 
+static void test_query_with_compressed_records(void **state)
+{
+    (void)state;
+    uint8_t buf[600];
+    pd_dns_query_t q;
+    size_t len = t_query(buf, sizeof buf, 1, "tasks.web.svc", PD_DNS_T_A, -1);
+    /* authority: "x" + pointer to "svc" (offset 22) TXT, then an OPT with a COOKIE option */
+    const uint8_t rrs[] = {1, 'x', 0xc0, 22, 0, 16, 0, 1, 0, 0, 0, 0, 0, 1, 0,
+                           0, 0, 41, 8, 0, 0, 0, 0x80, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+    memcpy(buf + len, rrs, sizeof rrs);
+    buf[9] = 1;
+    buf[11] = 1;
+    assert_int_equal(pd_dns_query_parse(buf, len + sizeof rrs, &q), 0);
+    assert_true(q.has_edns);
+    assert_int_equal(q.udp_size, 2048);
+    assert_int_equal(q.edns_flags, PD_DNS_EDNS_DO);
+    assert_int_equal(pd_dns_msg_check(buf, len + sizeof rrs), 0);
+    /* the pointer made forward: refused */
+    buf[len + 3] = (uint8_t)(len + 10);
+    assert_int_equal(pd_dns_query_parse(buf, len + sizeof rrs, &q), -PD_EMALFORMED);
+}
+
 static void test_opt_owner_must_be_root(void **state)
 {
     (void)state;
@@ -287,7 +310,8 @@ static void test_msg_check(void **state)
     buf[len] = 0;
     assert_int_equal(pd_dns_msg_check(buf, len + 1), -PD_EMALFORMED); /* trailing byte */
     /* an A record with rdlen 3 */
-    uint8_t m[] = {0, 1, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1, 0, 0, 0, 5, 0, 3, 1, 2, 3};
+    uint8_t m[] = {0, 1, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 'a',
+                   0, 0, 1,    0, 1, 0, 0, 0, 5, 0, 3, 1, 2, 3};
     assert_int_equal(pd_dns_msg_check(m, sizeof m), -PD_EMALFORMED);
     m[24] = 4;
     assert_true(pd_dns_msg_check(m, sizeof m) < 0); /* now truncated */
@@ -301,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_compression_pointers),
         cmocka_unit_test(test_name_limits),
         cmocka_unit_test(test_query_shapes),
+        cmocka_unit_test(test_query_with_compressed_records),
         cmocka_unit_test(test_opt_owner_must_be_root),
         cmocka_unit_test(test_builder_roundtrip),
         cmocka_unit_test(test_builder_all_or_nothing),
