@@ -337,15 +337,13 @@ int pd_swim_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
 
 int pd_swim_join(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_addr_t *seeds, size_t n)
 {
-    (void)rng;
-    int sent = 0, rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (pd_swim_addr_eq(&seeds[i], &s->self->addr))
-            continue;
-        rc = pd_swim__pushpull_send(s, now_ms, &seeds[i], NULL, 1);
-        sent += rc == 0;
+    s->n_seeds = 0;
+    for (size_t i = 0; i < n && s->n_seeds < PD_SWIM_SEEDS_MAX; i++) {
+        if (!pd_swim_addr_eq(&seeds[i], &s->self->addr))
+            s->seeds[s->n_seeds++] = seeds[i];
     }
-    return sent > 0 || n == 0 ? 0 : rc;
+    s->next_join_ms = now_ms;
+    return pd_swim__join_tick(s, now_ms, rng);
 }
 
 int pd_swim_leave(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
@@ -413,6 +411,8 @@ uint64_t pd_swim_next_deadline_ms(const pd_swim_t *s)
     uint64_t d = min_u64(s->next_gossip_ms, s->next_reap_ms);
     d = min_u64(d, pd_swim__probe_deadline(s));
     d = min_u64(d, pd_swim__suspicions_deadline(s));
+    if (s->n_seeds)
+        d = min_u64(d, s->next_join_ms);
     return min_u64(d, pd_swim__pushpull_deadline(s));
 }
 

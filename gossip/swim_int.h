@@ -70,6 +70,9 @@ struct pd_swim {
     swim_pp_t pp[PD_SWIM_PUSHPULL_CONCURRENT_MAX];
     uint32_t n_pp;
     uint64_t pp_window_ms;
+    pd_swim_addr_t seeds[PD_SWIM_SEEDS_MAX]; /* retried while we know nobody else */
+    uint32_t n_seeds;
+    uint64_t next_join_ms;
     uint32_t pp_window_count;
 
     pd_swim_packet_t *out_pkts;
@@ -130,6 +133,8 @@ int pd_swim__pushpull_send(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *
 void pd_swim__on_pushpull(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_addr_t *from,
                           const pd_swim_msg_t *m);
 uint64_t pd_swim__pushpull_deadline(const pd_swim_t *s);
+/* Join push/pulls to the seeds, repeated (with jitter) until someone else is known. */
+int pd_swim__join_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng);
 uint64_t pd_swim__pushpull_interval(uint64_t base_ms, uint32_t n);
 /* Pick up to k random members other than self and `not`, matching the filter. */
 uint32_t pd_swim__pick(pd_swim_t *s, pd_rng_t *rng, uint64_t now_ms, uint32_t k, const swim_member_t *not,

@@ -128,8 +128,27 @@ int pd_swim__pushpull_send(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *
     return 0;
 }
 
+int pd_swim__join_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
+{
+    if (s->n_seeds == 0 || now_ms < s->next_join_ms)
+        return 0;
+    if (pd_swim__live(s) > 1 || s->leaving) {
+        s->n_seeds = 0; /* joined: periodic push/pull takes over */
+        return 0;
+    }
+    /* A busy seed may refuse (pushpull_accept_per_s): retry after 2-3 probe intervals. */
+    s->next_join_ms = now_ms + 2ull * s->cfg.probe_interval_ms + pd_rng_below(rng, s->cfg.probe_interval_ms);
+    int sent = 0, rc = 0;
+    for (uint32_t i = 0; i < s->n_seeds; i++) {
+        rc = pd_swim__pushpull_send(s, now_ms, &s->seeds[i], NULL, 1);
+        sent += rc == 0;
+    }
+    return sent > 0 ? 0 : rc;
+}
+
 void pd_swim__pushpull_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
 {
+    pd_swim__join_tick(s, now_ms, rng);
     for (uint32_t i = s->n_pp; i > 0; i--) {
         if (s->pp[i - 1].deadline_ms <= now_ms)
             s->pp[i - 1] = s->pp[--s->n_pp]; /* unanswered: forget it */

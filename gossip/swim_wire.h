@@ -26,7 +26,8 @@ enum {
     PD_SWIM_AWARENESS_MAX = 16,        /* ceiling of the configurable awareness max */
     PD_SWIM_SUSPICION_CONFIRM_MAX = 8, /* independent confirmations tracked per suspicion */
     PD_SWIM_PUSHPULL_CONCURRENT_MAX = 128,
-    PD_SWIM_OUTBOX_PACKETS_MAX = 65536, /* packets one turn may emit before the shell drains */
+    PD_SWIM_OUTBOX_PACKETS_MAX = 65536,
+    PD_SWIM_SEEDS_MAX = 8, /* join addresses retried until someone answers */ /* packets one turn may emit before the shell drains */
 };
 #define PD_SWIM_PUSHPULL_MAX (20u * 1024u * 1024u) /* one push/pull state, as memberlist */
 #define PD_SWIM_USER_STATE_MAX (8u * 1024u * 1024u) /* delegate part of a push/pull state */
