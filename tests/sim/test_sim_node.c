@@ -17,6 +17,7 @@
 
 #include "pd_alloc.h"
 #include "pd_assert.h"
+#include "pd_buggify.h"
 #include "pd_err.h"
 #include "sim.h"
 
@@ -298,6 +299,38 @@ static void test_boot_failure(void **state)
     pd_sim_destroy(sim); /* nodes still up are destroyed: ASan checks nothing leaks */
 }
 
+/* ---- buggify ---------------------------------------------------------------------------------- */
+
+#ifdef PD_SIMULATION
+static unsigned buggify_fires(uint64_t seed)
+{
+    pd_sim_opts_t o = pd_sim_opts_default(&keeper_ops, 1, seed);
+    o.ctx = &g;
+    o.buggify_enable_p = 1.0;
+    o.buggify_fire_p = 0.5;
+    pd_sim_t *sim = NULL;
+    assert_int_equal(pd_sim_new(&o, &sim), 0);
+    unsigned fires = 0;
+    for (int i = 0; i < 1000; i++)
+        fires += PD_BUGGIFY() != 0;
+    pd_sim_destroy(sim);
+    assert_int_equal(PD_BUGGIFY(), 0); /* off again once the run is over */
+    return fires;
+}
+#endif
+
+static void test_buggify_follows_seed(void **state)
+{
+#ifdef PD_SIMULATION
+    unsigned a = buggify_fires(8), b = buggify_fires(8), c = buggify_fires(9);
+    assert_in_range(a, 400, 600);
+    assert_int_equal(a, b);
+    assert_true(a != c);
+#else
+    skip();
+#endif
+}
+
 /* ---- seeds and the failure report ------------------------------------------------------------- */
 
 /* Run fn with stderr captured into buf. */
@@ -393,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_crash_outcomes_by_seed),
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_boot_failure),
+        cmocka_unit_test(test_buggify_follows_seed),
         cmocka_unit_test_teardown(test_seed_env, pd_sim_cmocka_teardown),
         cmocka_unit_test(test_sim_assert_prints_seed),
     };

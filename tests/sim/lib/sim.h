@@ -133,7 +133,8 @@ pd_sim_opts_t pd_sim_opts_default(const pd_sim_node_ops_t *ops, uint32_t nodes, 
 /* Create a simulator with every node down (boot them with pd_sim_start_all or
  * pd_sim_node_start). Returns 0, -ENOMEM or -PD_EUSAGE (bad options). */
 int pd_sim_new(const pd_sim_opts_t *opts, pd_sim_t **out);
-/* Destroy every running node (ops->destroy), then all pending events, disks and the simulator. */
+/* Destroy every running node (ops->destroy), then all pending events, disks and the simulator.
+ * Not from inside a callback or a scheduled call. */
 void pd_sim_destroy(pd_sim_t *sim);
 
 uint64_t pd_sim_seed(const pd_sim_t *sim);
@@ -203,7 +204,7 @@ int pd_sim_link_block_both(pd_sim_t *sim, uint32_t a, uint32_t b);
 /* Clog a link until until_ms: messages sent on it meanwhile are held and arrive only after the
  * clog ends (their delay counts from until_ms). What is already in flight is not affected. */
 int pd_sim_link_clog(pd_sim_t *sim, uint32_t from, uint32_t to, uint64_t until_ms);
-/* Clog everything into and out of one node until until_ms. */
+/* Clog everything into and out of one node until until_ms (in-flight messages unaffected). */
 void pd_sim_node_clog(pd_sim_t *sim, uint32_t node, uint64_t until_ms);
 /* Undo every partition, block and clog (groups back to 0). Latency/loss options stay. */
 void pd_sim_heal(pd_sim_t *sim);
@@ -213,7 +214,8 @@ bool pd_sim_reachable(const pd_sim_t *sim, uint32_t from, uint32_t to);
 
 /* ---- Running -------------------------------------------------------------------------------- */
 
-/* Run the next event. Returns 1 if one ran, 0 if none is pending, -PD_ELIMIT past steps_max. */
+/* Run the next event. Returns 1 if one ran, 0 if none is pending, -PD_ELIMIT past steps_max.
+ * The run functions are not re-entrant: never call them from a callback or a scheduled call. */
 int pd_sim_step(pd_sim_t *sim);
 /* Run every event due at or before t_ms, then move the clock to t_ms (if later). Returns 0 or
  * -PD_ELIMIT. */
@@ -327,7 +329,7 @@ bool pd_sim_report_failure(void);
 int pd_sim_cmocka_teardown(void **state);
 
 /* What PD_SIM_ASSERT does after printing (default: abort). A cmocka test may install a handler
- * that calls fail(). */
+ * that calls fail() (it longjmps out). If a handler returns, execution goes on after the check. */
 typedef void (*pd_sim_fail_fn)(const char *file, int line);
 void pd_sim_set_fail_handler(pd_sim_fail_fn fn);
 void pd_sim_fail(const pd_sim_t *sim, const char *file, int line, const char *expr);

@@ -82,6 +82,7 @@ struct pd_sim {
     pd_sim_links_t links;
     uint64_t group_block[PD_SIM_GROUPS_MAX]; /* bit b of [a]: a -> b blocked */
     uint32_t in_node;       /* node whose callback is running, or PD_SIM_NO_POS */
+    bool in_step;           /* an event is running: the loop and destroy are off limits */
     pd_sim_stats_t stats;
 };
 

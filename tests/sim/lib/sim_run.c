@@ -123,7 +123,7 @@ void pd_sim_destroy(pd_sim_t *sim)
     if (sim->opts.buggify_enable_p > 0)
         pd_buggify_enable(NULL, 0, 0);
 #endif
-    PD_ASSERT(sim->in_node == PD_SIM_NO_POS); /* not from inside a node's callback */
+    PD_ASSERT(!sim->in_step); /* not from inside a callback or a scheduled call */
     for (uint32_t i = 0; sim->nodes && i < sim->opts.nodes; i++) {
         if (sim->nodes[i].up)
             pd_sim_node_teardown(sim, i);
@@ -188,7 +188,7 @@ static void run_event(pd_sim_t *sim, pd_sim_event_t *ev)
 
 int pd_sim_step(pd_sim_t *sim)
 {
-    PD_ASSERT(sim->in_node == PD_SIM_NO_POS); /* the loop is not re-entrant */
+    PD_ASSERT(!sim->in_step); /* the loop is not re-entrant */
     if (sim->opts.steps_max && sim->stats.steps >= sim->opts.steps_max)
         return -PD_ELIMIT;
     uint64_t at = 0;
@@ -198,6 +198,7 @@ int pd_sim_step(pd_sim_t *sim)
     PD_ASSERT(at >= sim->clock.now); /* time never runs backwards */
     pd_clock_sim_set(&sim->clock, at);
     sim->stats.steps++;
+    sim->in_step = true;
     if (src == 1) {
         run_event(sim, pd_sim_evheap_pop(&sim->events).ev);
     } else {
@@ -205,6 +206,7 @@ int pd_sim_step(pd_sim_t *sim)
         pd_sim_timerheap_set(&sim->timers, sim->nodes, node, PD_SIM_NEVER, 0);
         pd_sim_node_fire_timer(sim, node);
     }
+    sim->in_step = false;
     return 1;
 }
 
