@@ -152,10 +152,8 @@ static void apply_to(pd_raft_t *r, uint64_t to)
         raft_become_follower(r, r->term, PD_RAFT_NONE);
         return;
     }
-    if (raft_maybe_commit(r)) /* the quorum may have shrunk */
-        raft_bcast_append(r);
-    else
-        raft_bcast_append(r); /* new members get their first append */
+    raft_maybe_commit(r);  /* the quorum may have shrunk */
+    raft_bcast_append(r); /* new commit index; new members get their first append */
 }
 
 void pd_raft_advance(pd_raft_t *r)
