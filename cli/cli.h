@@ -45,5 +45,6 @@ void pd_cli_print_map_counters(const msgpack_object *data, int json);
 
 extern const pd_cli_cmd_t pd_cli_system_cmds[];
 extern const pd_cli_cmd_t pd_cli_gossip_cmds[];
+extern const pd_cli_cmd_t pd_cli_service_cmds[];
 
 #endif

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl_endpoints.h"
 #include "ctl_gossip.h"
 #include "daemon.h"
+#include "gossip_keys.h"
 #include "pd_err.h"
 #include "pd_mp.h"
 
@@ -62,6 +64,13 @@ static const struct {
     {"stats", h_stats},
     {"members", pd_ctl_members},
     {"gossip.stats", pd_ctl_gossip_stats},
+    {"gossip.key.list", pd_ctl_gossip_key_list},
+    {"service.register", pd_ctl_service_register},
+    {"service.deregister", pd_ctl_service_deregister},
+    {"service.endpoints", pd_ctl_service_endpoints},
+    {"gossip.key.install", pd_ctl_gossip_key_install},
+    {"gossip.key.use", pd_ctl_gossip_key_use},
+    {"gossip.key.remove", pd_ctl_gossip_key_remove},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)

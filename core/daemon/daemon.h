@@ -41,6 +41,7 @@ typedef struct {
     char advertise_host[64];
     pd_keyring_t keyring;    /* gossip keys as loaded; the live copy is the agent's */
     pd_gossip_io_t *gossip;
+    uv_timer_t keys_timer; /* republishes key ids / persists the keyring after a change */
 } pd_daemon_t;
 
 /* One control operation: packs exactly one data object on success, or returns a negative code

@@ -56,7 +56,6 @@ struct stream_conn {
     int handles;
     int closing;
     uv_connect_t connect;
-    uv_write_t write;
 };
 
 /* ---------------------------------------------------------------- addresses */
@@ -251,11 +250,44 @@ static void on_stream_conn(uv_stream_t *server, int status)
     uv_read_start((uv_stream_t *)&c->tcp, stream_alloc, stream_read);
 }
 
-static void out_write_done(uv_write_t *w, int status)
+typedef struct {
+    uv_write_t req;
+    stream_conn_t *c;
+    uint8_t *buf;
+} stream_write_t;
+
+/* A reply written on an inbound connection ends it; an outbound request keeps its connection open
+ * to read the reply (the responder closes when done, or the idle timer does). */
+static void stream_write_done(uv_write_t *w, int status)
 {
-    stream_conn_t *c = w->data;
-    /* One frame per connection: the answer, if any, comes back as a new stream to our port. */
-    stream_close(c);
+    stream_write_t *sw = (stream_write_t *)w;
+    stream_conn_t *c = sw->c;
+    pd_free(sw->buf);
+    pd_free(sw);
+    if (status < 0 || c->inbound)
+        stream_close(c);
+}
+
+static int stream_write(stream_conn_t *c, const uint8_t *frame, size_t len)
+{
+    stream_write_t *sw = pd_calloc(1, sizeof *sw);
+    uint8_t *buf = pd_malloc(len + 4);
+    if (!sw || !buf) {
+        pd_free(sw);
+        pd_free(buf);
+        return -ENOMEM;
+    }
+    pd_put_u32(buf, (uint32_t)len);
+    memcpy(buf + 4, frame, len);
+    sw->c = c;
+    sw->buf = buf;
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)(len + 4));
+    int rc = uv_write(&sw->req, (uv_stream_t *)&c->tcp, &b, 1, stream_write_done);
+    if (rc) {
+        pd_free(buf);
+        pd_free(sw);
+    }
+    return rc;
 }
 
 static void out_connected(uv_connect_t *req, int status)
@@ -265,25 +297,41 @@ static void out_connected(uv_connect_t *req, int status)
         stream_close(c);
         return;
     }
-    uv_buf_t b = uv_buf_init((char *)c->buf, (unsigned)c->len);
-    c->write.data = c;
-    if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, out_write_done) != 0)
+    int rc = stream_write(c, c->buf, c->len);
+    pd_free(c->buf); /* the frame was copied into the write; the buffer now collects the reply */
+    c->buf = NULL;
+    c->len = c->cap = 0;
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&c->tcp, stream_alloc, stream_read);
+    if (rc)
         stream_close(c);
+}
+
+static int same_addr(const pd_swim_addr_t *a, const pd_swim_addr_t *b)
+{
+    return a->family == b->family && a->port == b->port && memcmp(a->ip, b->ip, a->family == 6 ? 16 : 4) == 0;
 }
 
 static void send_stream(pd_gossip_io_t *g, const pd_gagent_pkt_t *p)
 {
+    /* An answer to a request that arrived on a connection goes back on that connection. */
+    for (stream_conn_t *c = g->streams; c; c = c->next) {
+        if (c->inbound && !c->closing && same_addr(&c->peer, &p->to)) {
+            if (stream_write(c, p->data, p->len) != 0)
+                stream_close(c);
+            return;
+        }
+    }
     stream_conn_t *c = stream_new(g, 0);
     if (!c)
         return;
-    c->buf = pd_malloc(p->len + 4);
+    c->buf = pd_malloc(p->len);
     if (!c->buf) {
         stream_close(c);
         return;
     }
-    pd_put_u32(c->buf, (uint32_t)p->len);
-    memcpy(c->buf + 4, p->data, p->len);
-    c->len = c->cap = p->len + 4;
+    memcpy(c->buf, p->data, p->len);
+    c->len = c->cap = p->len;
     c->peer = p->to;
     struct sockaddr_storage ss;
     to_sockaddr(&p->to, &ss);

@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "gossip_io.h"
+#include "gossip_keys.h"
 #include "gossip_setup.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
@@ -266,8 +267,11 @@ void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
     uv_close((uv_handle_t *)&d->ctl_server, NULL);
     while (d->clients)
         client_close(d->clients);
-    if (d->gossip)
+    if (d->gossip) {
+        if (d->keys_timer.loop) /* only once gossip started and the timer exists */
+            pd_gossip_keys_stop(d);
         pd_gossip_io_stop(d->gossip, 1000, gossip_stopped, d); /* say "left" before going */
+    }
     else
         gossip_stopped(d);
 }
@@ -305,6 +309,8 @@ int pd_daemon_run(pd_daemon_t *d)
         d->exit_code = 1;
         d->stopping = 0;
         pd_daemon_shutdown(d, "gossip failed to start");
+    } else {
+        pd_gossip_keys_start(d);
     }
     PD_INFO(&d->log, "peerd ready node_id=%s socket=%s data_dir=%s", d->dd.node_id, d->cfg.socket_path,
             d->cfg.data_dir);

@@ -2,7 +2,8 @@
 # peerd per host. Source it, then call e2e_setup N. Everything it creates (namespaces, processes,
 # nftables tables, the work dir) is torn down by an EXIT/INT/TERM trap, even when a test fails.
 #
-#   e2e_setup N                 create hosts h1..hN (10.99.0.1..N/24) and start peerd on each
+#   e2e_setup N                 create hosts h1..hN (10.99.0.1..N/24) and start peerd on each;
+#                               hosts 2..N join host 1 with its gossip key (E2E_AUTOJOIN=0: no join)
 #   e2e_start I [ARGS...]       (re)start peerd on host I;  e2e_stop I [SIG] stops it by PID
 #   e2e_ctl I ARGS...           peerctl against host I's daemon, run inside its namespace
 #   e2e_exec I CMD...           any command inside host I's namespace (dig, nft, ...)
@@ -114,8 +115,21 @@ e2e_setup() {
     mkdir -p "$E2E_WORK/h$i"
     E2E_PIDS[$i]=""
   done
-  for i in $(seq "$E2E_N"); do e2e_start "$i"; done
+  for i in $(seq "$E2E_N"); do
+    if [ "$i" -gt 1 ] && [ "${E2E_AUTOJOIN:-1}" = 1 ]; then e2e_start "$i" $(e2e_join_args); else e2e_start "$i"; fi
+  done
 }
+
+# Flags that make a host join host 1 with the cluster's gossip key.
+e2e_join_args() { echo "--join $(e2e_addr 1) --gossip-key-file $E2E_WORK/h1/data/gossip.keyring"; }
+
+e2e_node_id() { e2e_ctl "$1" info --json | grep -o '"node_id": "[0-9a-z]*"' | cut -d'"' -f4; }
+
+# Status of node ID as host I's gossip sees it (alive|suspect|failed|left, or "" if unknown).
+e2e_member_status() { e2e_ctl "$1" members | awk -v id="$2" '$1 == id { print $4 }'; }
+
+# True when host I sees exactly N members alive.
+e2e_alive_count_is() { [ "$(e2e_ctl "$1" members | awk 'NR > 1 && $4 == "alive"' | wc -l)" -eq "$2" ]; }
 
 e2e_exec() {
   local i=$1

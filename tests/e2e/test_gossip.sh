@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Five peerd in five namespaces: join; kill -9 one (all others mark it failed and drop its endpoints);
+# restart it (alive again); graceful leave (left, never failed); 10% loss for 60 s (no false failure);
+# a node with the wrong key neither joins nor appears; the gossip key rotated live with no failure.
+source "$(dirname "$0")/lib/cluster.sh"
+N=5
+LOSS_SECS=${E2E_LOSS_SECS:-60}
+
+all_see() { # all_see ID STATUS HOSTS...
+  local id=$1 want=$2
+  shift 2
+  for h in "$@"; do [ "$(e2e_member_status "$h" "$id")" = "$want" ] || return 1; done
+}
+endpoint_count() { e2e_ctl "$1" service endpoints "$2" | awk 'NR > 1' | wc -l; }
+endpoint_gone_everywhere() {
+  local svc=$1
+  shift
+  for h in "$@"; do [ "$(endpoint_count "$h" "$svc")" -eq 0 ] || return 1; done
+}
+endpoint_count_is() { [ "$(endpoint_count "$1" "$2")" -eq "$3" ]; }
+# keys_where COL VALUE N: exactly N rows of `gossip key list` (on h1) have VALUE in column COL.
+keys_where() { [ "$(e2e_ctl 1 gossip key list | awk -v c="$1" -v v="$2" 'NR > 1 && $c == v' | wc -l)" -eq "$3" ]; }
+key_rows_are() { [ "$(e2e_ctl 1 gossip key list | awk 'NR > 1' | wc -l)" -eq "$1" ]; }
+failed_total() { # failures declared by any of the given hosts
+  local t=0 n
+  for h in "$@"; do
+    n=$(e2e_ctl "$h" gossip stats --json | grep -o '"deads_declared": [0-9]*' | grep -o '[0-9]*$')
+    t=$((t + ${n:-0}))
+  done
+  echo $t
+}
+
+run() {
+  e2e_setup $N
+  local ids=() i
+  for i in $(seq $N); do ids[$i]=$(e2e_node_id "$i"); done
+  for i in $(seq $N); do
+    e2e_wait_for 15 e2e_alive_count_is "$i" $N || e2e_fail "h$i does not see $N alive members"
+  done
+  e2e_log "joined: all $N see $N alive"
+
+  # An endpoint owned by h5 reaches every node.
+  e2e_ctl 5 service register web --addr "$(e2e_addr 5):8080" --port http:8080/tcp >/dev/null
+  for i in 1 2 3 4; do
+    e2e_wait_for 5 endpoint_count_is "$i" web 1 ||
+      e2e_fail "h$i did not learn web's endpoint"
+  done
+
+  # kill -9 h5: everyone marks it failed, and its endpoint leaves every table.
+  local t0=$SECONDS
+  e2e_stop 5 KILL || true
+  e2e_wait_for 30 all_see "${ids[5]}" failed 1 2 3 4 || e2e_fail "h5 not marked failed everywhere"
+  e2e_log "kill -9 h5: failed everywhere after $((SECONDS - t0)) s"
+  e2e_wait_for 5 endpoint_gone_everywhere web 1 2 3 4 || e2e_fail "dead node's endpoint still served"
+
+  # Restart h5: alive again everywhere, with the same identity.
+  e2e_start 5 $(e2e_join_args)
+  [ "$(e2e_node_id 5)" = "${ids[5]}" ] || e2e_fail "h5 changed identity"
+  e2e_wait_for 20 all_see "${ids[5]}" alive 1 2 3 4 || e2e_fail "restarted h5 not alive again"
+
+  # Graceful leave of h4: seen as left, never as failed.
+  local before
+  before=$(failed_total 1 2 3 5)
+  e2e_stop 4 TERM || e2e_fail "h4 did not exit 0"
+  e2e_wait_for 10 all_see "${ids[4]}" left 1 2 3 5 || e2e_fail "h4's leave not seen as left"
+  sleep 3
+  [ "$(failed_total 1 2 3 5)" -eq "$before" ] || e2e_fail "a graceful leave was counted as a failure"
+  e2e_start 4 $(e2e_join_args)
+  e2e_wait_for 20 all_see "${ids[4]}" alive 1 2 3 5 || e2e_fail "h4 did not rejoin"
+
+  # 10% loss on every host for LOSS_SECS: nobody is declared failed.
+  before=$(failed_total 1 2 3 4 5)
+  for i in $(seq $N); do e2e_loss "$i" 10; done
+  sleep "$LOSS_SECS"
+  for i in $(seq $N); do e2e_heal "$i"; done
+  local after
+  after=$(failed_total 1 2 3 4 5)
+  [ "$after" -eq "$before" ] || e2e_fail "false failures under 10% loss: $((after - before))"
+  for i in $(seq $N); do e2e_alive_count_is "$i" $N || e2e_fail "h$i lost a member under 10% loss"; done
+  e2e_log "10% loss for ${LOSS_SECS}s: no false failure"
+
+  # Live key rotation: install, use, remove, with no member marked failed.
+  local k1 k2
+  k1=$(head -1 "$E2E_WORK/h1/data/gossip.keyring")
+  k2=$("$PEERCTL" gossip key generate)
+  before=$(failed_total 1 2 3 4 5)
+  e2e_ctl 2 gossip key install "$k2" >/dev/null
+  e2e_wait_for 10 keys_where 3 "$N/$N" 2 ||
+    e2e_fail "new key not installed everywhere: $(e2e_ctl 1 gossip key list)"
+  e2e_ctl 3 gossip key use "$k2" >/dev/null
+  e2e_wait_for 10 keys_where 2 "$N/$N" 1 ||
+    e2e_fail "new key not primary everywhere"
+  e2e_ctl 4 gossip key remove "$k1" >/dev/null
+  e2e_wait_for 10 key_rows_are 1 ||
+    e2e_fail "old key not removed everywhere: $(e2e_ctl 1 gossip key list)"
+  sleep 3
+  [ "$(failed_total 1 2 3 4 5)" -eq "$before" ] || e2e_fail "key rotation caused failures"
+  for i in $(seq $N); do e2e_alive_count_is "$i" $N || e2e_fail "h$i lost members during rotation"; done
+  grep -q "$k2" "$E2E_WORK/h5/data/gossip.keyring" && ! grep -q "$k1" "$E2E_WORK/h5/data/gossip.keyring" ||
+    e2e_fail "rotated keyring not persisted on h5"
+  e2e_log "key rotation: done with no failure"
+
+  # A node holding the old (now removed) key can neither join nor appear anywhere.
+  local bad_key="$E2E_WORK/old.keyring"
+  echo "$k1" >"$bad_key"
+  e2e_stop 5 TERM
+  rm -rf "$E2E_WORK/h5/data"
+  local st=0
+  e2e_exec 5 "$PEERD" --data-dir "$E2E_WORK/h5/data" --socket "$E2E_WORK/h5/bad.sock" \
+    --advertise-addr "$(e2e_addr 5)" --join "$(e2e_addr 1)" --gossip-key-file "$bad_key" --join-retries 2 \
+    >"$E2E_WORK/h5/bad.log" 2>&1 || st=$?
+  [ $st -eq 1 ] || e2e_fail "wrong-key node exited $st, want 1"
+  grep -q "could not join" "$E2E_WORK/h5/bad.log" || e2e_fail "no clear join error: $(tail -3 "$E2E_WORK/h5/bad.log")"
+  for i in 1 2 3 4; do
+    [ "$(e2e_ctl "$i" members | awk 'NR>1' | wc -l)" -eq $N ] || e2e_fail "h$i lists an unexpected member"
+  done
+  local auth
+  auth=$(e2e_ctl 1 gossip stats --json | grep -o '"unknown_key": [0-9]*\|"auth_failures": [0-9]*' | grep -o '[0-9]*$' | paste -sd+ | bc)
+  [ "${auth:-0}" -gt 0 ] || e2e_fail "frames under the wrong key were not counted"
+}
+e2e_main run
