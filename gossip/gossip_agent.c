@@ -102,8 +102,13 @@ int pd_gagent_create(const pd_gagent_config_t *cfg, uint64_t now_ms, pd_gagent_t
     if (rc == 0)
         rc = pd_gtable_create(&tc, &a->table);
     pd_swim_delegate_t del = {a, d_local_state, d_merge_state, d_notify_msg, d_notify_gone};
+    /* SWIM's packet budget is for its plaintext; the sealed frame must still fit one datagram. */
+    pd_swim_config_t sc = cfg->swim;
+    size_t frame_extra = PD_GCRYPTO_OVERHEAD + 2 + (cfg->label ? strlen(cfg->label) : 0);
+    if (sc.packet_max > frame_extra + PD_SWIM_PACKET_MIN)
+        sc.packet_max -= (uint32_t)frame_extra;
     if (rc == 0)
-        rc = pd_swim_create(&cfg->swim, a->node_id, &cfg->addr, cfg->meta, cfg->meta_len, &del, &a->log,
+        rc = pd_swim_create(&sc, a->node_id, &cfg->addr, cfg->meta, cfg->meta_len, &del, &a->log,
                             now_ms, &a->swim);
     if (rc == 0) {
         a->open_cap = 64 * 1024;
