@@ -40,8 +40,15 @@ void pd_cli_human_duration(uint64_t seconds, char *out, size_t cap);
 /* Get a string field or "" */
 const char *pd_cli_str(const msgpack_object *map, const char *key, char *buf, size_t cap);
 
+/* A read command: accept only --json, call op with no arguments, print the data as JSON with
+ * --json or else through `table`. Returns the exit code. */
+int pd_cli_read_cmd(pd_cli_t *cli, const char *op, void (*table)(const msgpack_object *data));
+/* Send op with `nargs` key/value pairs packed by pack(pk, ctx) and wait for the reply. On a
+ * transport or daemon error prints it and returns PD_CLI_FAIL; on success rep borrows from conn. */
+int pd_cli_request(pd_cli_t *cli, pd_ctl_client_t *conn, const char *op, uint32_t nargs,
+                   void (*pack)(msgpack_packer *pk, void *ctx), void *ctx, pd_ctl_reply_t *rep);
 /* Print a flat map of counters as "name value" lines, or as JSON. */
-void pd_cli_print_map_counters(const msgpack_object *data, int json);
+void pd_cli_print_counters(const msgpack_object *data);
 
 extern const pd_cli_cmd_t pd_cli_system_cmds[];
 extern const pd_cli_cmd_t pd_cli_gossip_cmds[];

@@ -56,11 +56,14 @@ int pd_cli_print_error(const pd_ctl_reply_t *rep)
     return PD_CLI_FAIL;
 }
 
-int pd_cli_call0(pd_cli_t *cli, pd_ctl_client_t *conn, const char *op, pd_ctl_reply_t *rep)
+int pd_cli_request(pd_cli_t *cli, pd_ctl_client_t *conn, const char *op, uint32_t nargs,
+                   void (*pack)(msgpack_packer *pk, void *ctx), void *ctx, pd_ctl_reply_t *rep)
 {
     pd_ctl_msg_t m;
     pd_ctl_msg_init(&m);
-    pd_ctl_msg_request(&m, conn->next_id++, op, 0);
+    pd_ctl_msg_request(&m, conn->next_id++, op, nargs);
+    if (pack)
+        pack(&m.pk, ctx);
     int rc = pd_ctl_client_call(conn, &m, rep);
     pd_ctl_msg_destroy(&m);
     if (rc) {
@@ -68,6 +71,29 @@ int pd_cli_call0(pd_cli_t *cli, pd_ctl_client_t *conn, const char *op, pd_ctl_re
         return PD_CLI_FAIL;
     }
     return rep->ok ? PD_CLI_OK : pd_cli_print_error(rep);
+}
+
+int pd_cli_call0(pd_cli_t *cli, pd_ctl_client_t *conn, const char *op, pd_ctl_reply_t *rep)
+{
+    return pd_cli_request(cli, conn, op, 0, NULL, NULL, rep);
+}
+
+int pd_cli_read_cmd(pd_cli_t *cli, const char *op, void (*table)(const msgpack_object *data))
+{
+    int rc = pd_cli_parse_simple(cli, 1, 0, NULL, NULL);
+    if (rc)
+        return rc;
+    pd_ctl_client_t conn;
+    if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
+        return PD_CLI_FAIL;
+    pd_ctl_reply_t rep;
+    rc = pd_cli_call0(cli, &conn, op, &rep);
+    if (rc == PD_CLI_OK && cli->json)
+        pd_cli_print_json(rep.data);
+    else if (rc == PD_CLI_OK && rep.data)
+        table(rep.data);
+    pd_ctl_client_close(&conn);
+    return rc;
 }
 
 void pd_cli_print_json(const msgpack_object *data)
@@ -100,13 +126,9 @@ const char *pd_cli_str(const msgpack_object *map, const char *key, char *buf, si
     return buf;
 }
 
-void pd_cli_print_map_counters(const msgpack_object *data, int json)
+void pd_cli_print_counters(const msgpack_object *data)
 {
-    if (json) {
-        pd_cli_print_json(data);
-        return;
-    }
-    if (!data || data->type != MSGPACK_OBJECT_MAP)
+    if (data->type != MSGPACK_OBJECT_MAP)
         return;
     for (uint32_t i = 0; i < data->via.map.size; i++) {
         const msgpack_object_kv *kv = &data->via.map.ptr[i];

@@ -6,80 +6,47 @@
 #include "cli.h"
 #include "pd_mp.h"
 
-static int cmd_members(pd_cli_t *cli)
+static void print_members(const msgpack_object *data)
 {
-    int rc = pd_cli_parse_simple(cli, 1, 0, NULL, NULL);
-    if (rc)
-        return rc;
-    pd_ctl_client_t conn;
-    if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
-        return PD_CLI_FAIL;
-    pd_ctl_reply_t rep;
-    rc = pd_cli_call0(cli, &conn, "members", &rep);
-    if (rc == PD_CLI_OK && cli->json) {
-        pd_cli_print_json(rep.data);
-    } else if (rc == PD_CLI_OK && rep.data && rep.data->type == MSGPACK_OBJECT_ARRAY) {
-        printf("%-27s %-20s %-22s %-8s %-8s %s\n", "NODE ID", "HOSTNAME", "ADDRESS", "STATUS", "ROLE", "AGE");
-        for (uint32_t i = 0; i < rep.data->via.array.size; i++) {
-            const msgpack_object *m = &rep.data->via.array.ptr[i];
-            char id[64], host[256], addr[64], st[16], role[16], age[64];
-            uint64_t age_s = 0;
-            pd_mp_get_u64(m, "state_age_s", &age_s);
-            pd_cli_human_duration(age_s, age, sizeof age);
-            printf("%-27s %-20s %-22s %-8s %-8s %s\n", pd_cli_str(m, "node_id", id, sizeof id),
-                   pd_cli_str(m, "hostname", host, sizeof host), pd_cli_str(m, "address", addr, sizeof addr),
-                   pd_cli_str(m, "status", st, sizeof st), pd_cli_str(m, "role", role, sizeof role), age);
-        }
+    if (data->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    printf("%-27s %-20s %-22s %-8s %-8s %s\n", "NODE ID", "HOSTNAME", "ADDRESS", "STATUS", "ROLE", "AGE");
+    for (uint32_t i = 0; i < data->via.array.size; i++) {
+        const msgpack_object *m = &data->via.array.ptr[i];
+        char id[64], host[256], addr[64], st[16], role[16], age[64];
+        uint64_t age_s = 0;
+        pd_mp_get_u64(m, "state_age_s", &age_s);
+        pd_cli_human_duration(age_s, age, sizeof age);
+        printf("%-27s %-20s %-22s %-8s %-8s %s\n", pd_cli_str(m, "node_id", id, sizeof id),
+               pd_cli_str(m, "hostname", host, sizeof host), pd_cli_str(m, "address", addr, sizeof addr),
+               pd_cli_str(m, "status", st, sizeof st), pd_cli_str(m, "role", role, sizeof role), age);
     }
-    pd_ctl_client_close(&conn);
-    return rc;
 }
 
-static int cmd_gossip_stats(pd_cli_t *cli)
+static int cmd_members(pd_cli_t *cli) { return pd_cli_read_cmd(cli, "members", print_members); }
+static int cmd_gossip_stats(pd_cli_t *cli) { return pd_cli_read_cmd(cli, "gossip.stats", pd_cli_print_counters); }
+
+static void print_keys(const msgpack_object *data)
 {
-    int rc = pd_cli_parse_simple(cli, 1, 0, NULL, NULL);
-    if (rc)
-        return rc;
-    pd_ctl_client_t conn;
-    if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
-        return PD_CLI_FAIL;
-    pd_ctl_reply_t rep;
-    rc = pd_cli_call0(cli, &conn, "gossip.stats", &rep);
-    if (rc == PD_CLI_OK)
-        pd_cli_print_map_counters(rep.data, cli->json);
-    pd_ctl_client_close(&conn);
-    return rc;
+    if (data->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    printf("%-10s %-12s %-12s\n", "KEY ID", "PRIMARY ON", "INSTALLED ON");
+    for (uint32_t i = 0; i < data->via.array.size; i++) {
+        const msgpack_object *m = &data->via.array.ptr[i];
+        char id[16], p[32], in[32];
+        uint64_t prim = 0, inst = 0, nodes = 0;
+        pd_mp_get_u64(m, "primary_on", &prim);
+        pd_mp_get_u64(m, "installed_on", &inst);
+        pd_mp_get_u64(m, "members_alive", &nodes);
+        snprintf(p, sizeof p, "%llu/%llu", (unsigned long long)prim, (unsigned long long)nodes);
+        snprintf(in, sizeof in, "%llu/%llu", (unsigned long long)inst, (unsigned long long)nodes);
+        printf("%-10s %-12s %-12s\n", pd_cli_str(m, "key_id", id, sizeof id), p, in);
+    }
 }
 
-static int cmd_key_list(pd_cli_t *cli)
-{
-    int rc = pd_cli_parse_simple(cli, 1, 0, NULL, NULL);
-    if (rc)
-        return rc;
-    pd_ctl_client_t conn;
-    if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
-        return PD_CLI_FAIL;
-    pd_ctl_reply_t rep;
-    rc = pd_cli_call0(cli, &conn, "gossip.key.list", &rep);
-    if (rc == PD_CLI_OK && cli->json) {
-        pd_cli_print_json(rep.data);
-    } else if (rc == PD_CLI_OK && rep.data && rep.data->type == MSGPACK_OBJECT_ARRAY) {
-        printf("%-10s %-12s %-12s\n", "KEY ID", "PRIMARY ON", "INSTALLED ON");
-        for (uint32_t i = 0; i < rep.data->via.array.size; i++) {
-            const msgpack_object *m = &rep.data->via.array.ptr[i];
-            char id[16], p[32], in[32];
-            uint64_t prim = 0, inst = 0, nodes = 0;
-            pd_mp_get_u64(m, "primary_on", &prim);
-            pd_mp_get_u64(m, "installed_on", &inst);
-            pd_mp_get_u64(m, "members_alive", &nodes);
-            snprintf(p, sizeof p, "%llu/%llu", (unsigned long long)prim, (unsigned long long)nodes);
-            snprintf(in, sizeof in, "%llu/%llu", (unsigned long long)inst, (unsigned long long)nodes);
-            printf("%-10s %-12s %-12s\n", pd_cli_str(m, "key_id", id, sizeof id), p, in);
-        }
-    }
-    pd_ctl_client_close(&conn);
-    return rc;
-}
+static int cmd_key_list(pd_cli_t *cli) { return pd_cli_read_cmd(cli, "gossip.key.list", print_keys); }
+
+static void pack_key(msgpack_packer *pk, void *ctx) { pd_mp_pack_kv_str(pk, "key", ctx); }
 
 /* install / use / remove: one positional key. */
 static int key_op(pd_cli_t *cli, const char *op, const char *verb)
@@ -94,19 +61,9 @@ static int key_op(pd_cli_t *cli, const char *op, const char *verb)
     pd_ctl_client_t conn;
     if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
         return PD_CLI_FAIL;
-    pd_ctl_msg_t m;
-    pd_ctl_msg_init(&m);
-    pd_ctl_msg_request(&m, conn.next_id++, op, 1);
-    pd_mp_pack_kv_str(&m.pk, "key", pos[0]);
     pd_ctl_reply_t rep;
-    rc = pd_ctl_client_call(&conn, &m, &rep);
-    pd_ctl_msg_destroy(&m);
-    if (rc) {
-        fprintf(stderr, "peerctl: request to peerd at %s failed\n", cli->socket_path);
-        rc = PD_CLI_FAIL;
-    } else if (!rep.ok) {
-        rc = pd_cli_print_error(&rep);
-    } else {
+    rc = pd_cli_request(cli, &conn, op, 1, pack_key, (void *)pos[0], &rep);
+    if (rc == PD_CLI_OK) {
         char id[16];
         printf("Key %s %s; the change spreads to every member by gossip (see 'peerctl gossip key list')\n",
                pd_cli_str(rep.data, "key_id", id, sizeof id), verb);

@@ -7,16 +7,24 @@
 
 enum { PORTS_MAX = 8 };
 
-static int call_and_close(pd_cli_t *cli, pd_ctl_client_t *conn, pd_ctl_msg_t *m, pd_ctl_reply_t *rep)
+typedef struct {
+    const char *name, *addr;
+    const char **ports;
+    int nports;
+} reg_args_t;
+
+static void pack_register(msgpack_packer *pk, void *ctx)
 {
-    int rc = pd_ctl_client_call(conn, m, rep);
-    pd_ctl_msg_destroy(m);
-    if (rc) {
-        fprintf(stderr, "peerctl: request to peerd at %s failed\n", cli->socket_path);
-        return PD_CLI_FAIL;
-    }
-    return rep->ok ? PD_CLI_OK : pd_cli_print_error(rep);
+    reg_args_t *r = ctx;
+    pd_mp_pack_kv_str(pk, "name", r->name);
+    pd_mp_pack_kv_str(pk, "addr", r->addr);
+    pd_mp_pack_cstr(pk, "ports");
+    msgpack_pack_array(pk, (size_t)r->nports);
+    for (int i = 0; i < r->nports; i++)
+        pd_mp_pack_cstr(pk, r->ports[i]);
 }
+
+static void pack_name(msgpack_packer *pk, void *ctx) { pd_mp_pack_kv_str(pk, "name", ctx); }
 
 static int cmd_register(pd_cli_t *cli)
 {
@@ -44,17 +52,9 @@ static int cmd_register(pd_cli_t *cli)
     pd_ctl_client_t conn;
     if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
         return PD_CLI_FAIL;
-    pd_ctl_msg_t m;
-    pd_ctl_msg_init(&m);
-    pd_ctl_msg_request(&m, conn.next_id++, "service.register", 3);
-    pd_mp_pack_kv_str(&m.pk, "name", name);
-    pd_mp_pack_kv_str(&m.pk, "addr", addr);
-    pd_mp_pack_cstr(&m.pk, "ports");
-    msgpack_pack_array(&m.pk, (size_t)nports);
-    for (int i = 0; i < nports; i++)
-        pd_mp_pack_cstr(&m.pk, ports[i]);
+    reg_args_t args = {name, addr, ports, nports};
     pd_ctl_reply_t rep;
-    int rc = call_and_close(cli, &conn, &m, &rep);
+    int rc = pd_cli_request(cli, &conn, "service.register", 3, pack_register, &args, &rep);
     if (rc == PD_CLI_OK)
         printf("%s\n", name);
     pd_ctl_client_close(&conn);
@@ -73,12 +73,8 @@ static int cmd_deregister(pd_cli_t *cli)
     pd_ctl_client_t conn;
     if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
         return PD_CLI_FAIL;
-    pd_ctl_msg_t m;
-    pd_ctl_msg_init(&m);
-    pd_ctl_msg_request(&m, conn.next_id++, "service.deregister", 1);
-    pd_mp_pack_kv_str(&m.pk, "name", pos[0]);
     pd_ctl_reply_t rep;
-    rc = call_and_close(cli, &conn, &m, &rep);
+    rc = pd_cli_request(cli, &conn, "service.deregister", 1, pack_name, (void *)pos[0], &rep);
     if (rc == PD_CLI_OK)
         printf("%s\n", pos[0]);
     pd_ctl_client_close(&conn);
@@ -95,13 +91,9 @@ static int cmd_endpoints(pd_cli_t *cli)
     pd_ctl_client_t conn;
     if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
         return PD_CLI_FAIL;
-    pd_ctl_msg_t m;
-    pd_ctl_msg_init(&m);
-    pd_ctl_msg_request(&m, conn.next_id++, "service.endpoints", npos ? 1 : 0);
-    if (npos)
-        pd_mp_pack_kv_str(&m.pk, "name", pos[0]);
     pd_ctl_reply_t rep;
-    rc = call_and_close(cli, &conn, &m, &rep);
+    rc = pd_cli_request(cli, &conn, "service.endpoints", npos ? 1 : 0, npos ? pack_name : NULL,
+                        (void *)(npos ? pos[0] : NULL), &rep);
     if (rc == PD_CLI_OK && cli->json) {
         pd_cli_print_json(rep.data);
     } else if (rc == PD_CLI_OK && rep.data && rep.data->type == MSGPACK_OBJECT_ARRAY) {

@@ -36,54 +36,27 @@ static int cmd_version(pd_cli_t *cli)
     return rc;
 }
 
-static int cmd_info(pd_cli_t *cli)
+static void print_info(const msgpack_object *data)
 {
-    int rc = pd_cli_parse_simple(cli, 1, 0, NULL, NULL);
-    if (rc)
-        return rc;
-    pd_ctl_client_t conn;
-    if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
-        return PD_CLI_FAIL;
-    pd_ctl_reply_t rep;
-    rc = pd_cli_call0(cli, &conn, "info", &rep);
-    if (rc == PD_CLI_OK && cli->json) {
-        pd_cli_print_json(rep.data);
-    } else if (rc == PD_CLI_OK) {
-        static const struct {
-            const char *key, *label;
-        } rows[] = {{"node_id", "Node ID"},       {"hostname", "Hostname"},
-                    {"version", "Version"},       {"role", "Role"},
-                    {"data_dir", "Data dir"},     {"advertise_addr", "Advertise address"},
-                    {"listen_addr", "Listen address"}, {"socket", "Control socket"}};
-        char buf[4200];
-        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-            const char *v = pd_cli_str(rep.data, rows[i].key, buf, sizeof buf);
-            printf("%-18s %s\n", rows[i].label, *v ? v : "-");
-        }
-        uint64_t up = 0;
-        pd_mp_get_u64(rep.data, "uptime_s", &up);
-        pd_cli_human_duration(up, buf, sizeof buf);
-        printf("%-18s %s\n", "Uptime", buf);
+    static const struct {
+        const char *key, *label;
+    } rows[] = {{"node_id", "Node ID"},       {"hostname", "Hostname"},
+                {"version", "Version"},       {"role", "Role"},
+                {"data_dir", "Data dir"},     {"advertise_addr", "Advertise address"},
+                {"listen_addr", "Listen address"}, {"socket", "Control socket"}};
+    char buf[4200];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *v = pd_cli_str(data, rows[i].key, buf, sizeof buf);
+        printf("%-18s %s\n", rows[i].label, *v ? v : "-");
     }
-    pd_ctl_client_close(&conn);
-    return rc;
+    uint64_t up = 0;
+    pd_mp_get_u64(data, "uptime_s", &up);
+    pd_cli_human_duration(up, buf, sizeof buf);
+    printf("%-18s %s\n", "Uptime", buf);
 }
 
-static int cmd_stats(pd_cli_t *cli)
-{
-    int rc = pd_cli_parse_simple(cli, 1, 0, NULL, NULL);
-    if (rc)
-        return rc;
-    pd_ctl_client_t conn;
-    if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
-        return PD_CLI_FAIL;
-    pd_ctl_reply_t rep;
-    rc = pd_cli_call0(cli, &conn, "stats", &rep);
-    if (rc == PD_CLI_OK)
-        pd_cli_print_map_counters(rep.data, cli->json);
-    pd_ctl_client_close(&conn);
-    return rc;
-}
+static int cmd_info(pd_cli_t *cli) { return pd_cli_read_cmd(cli, "info", print_info); }
+static int cmd_stats(pd_cli_t *cli) { return pd_cli_read_cmd(cli, "stats", pd_cli_print_counters); }
 
 const pd_cli_cmd_t pd_cli_system_cmds[] = {
     {"version", cmd_version, "[--json]", "Show the peerctl and peerd versions"},
