@@ -270,7 +270,9 @@ void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
     if (d->gossip) {
         if (d->keys_timer.loop) /* only once gossip started and the timer exists */
             pd_gossip_keys_stop(d);
-        pd_gossip_io_stop(d->gossip, 1000, gossip_stopped, d); /* say "left" before going */
+        /* Say "left" and give it a second to spread, unless nobody is there to hear it. */
+        int peers = pd_swim_count(pd_gagent_swim(pd_gossip_io_agent(d->gossip)), PD_SWIM_ALIVE) > 1;
+        pd_gossip_io_stop(d->gossip, peers ? 1000 : 0, gossip_stopped, d);
     }
     else
         gossip_stopped(d);

@@ -2,6 +2,7 @@
  * runs the event loop until SIGINT/SIGTERM. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,6 +37,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "peerd: %s\n", err);
         return 1;
     }
+    char abs_dir[PD_PATH_MAX];
+    if (realpath(d.cfg.data_dir, abs_dir)) /* logs and `peerctl info` show where state really is */
+        snprintf(d.cfg.data_dir, sizeof d.cfg.data_dir, "%s", abs_dir);
     if (pd_datadir_node_id(&d.dd, d.cfg.data_dir, err, sizeof err) != 0) {
         fprintf(stderr, "peerd: %s\n", err);
         pd_datadir_unlock(&d.dd);
