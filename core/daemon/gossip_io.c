@@ -14,6 +14,9 @@
 enum {
     STREAM_IDLE_MS = 10000,
     STREAMS_IN_MAX = 128,
+    /* Unauthenticated bytes buffered across all streams; a peer trickling a huge frame on many
+     * connections cannot pin more than this. */
+    STREAM_BUFFERED_MAX = 64 * 1024 * 1024,
     JOIN_CHECK_MS = 2000,
     JOIN_BACKOFF_MAX_MS = 30000,
 };
@@ -39,6 +42,7 @@ struct pd_gossip_io {
     int handles_open;
     stream_conn_t *streams;
     int n_streams_in;
+    size_t stream_buffered; /* sum of stream buffer capacities */
     pd_gossip_io_config_t cfg;
     void (*done)(void *);
     void *done_ctx;
@@ -134,6 +138,7 @@ static void stream_free_cb(uv_handle_t *h)
     stream_conn_t *c = h->data;
     if (--c->handles == 0) {
         pd_gossip_io_t *g = c->g;
+        g->stream_buffered -= c->cap;
         pd_free(c->buf);
         pd_free(c);
         if (--g->handles_open == 0 && g->done)
@@ -189,7 +194,8 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     stream_conn_t *c = h->data;
     if (c->cap - c->len < 65536) {
         size_t ncap = c->cap ? c->cap * 2 : 65536;
-        if (ncap > PD_GCRYPTO_FRAME_MAX + 4 + 65536) {
+        if (ncap > PD_GCRYPTO_FRAME_MAX + 4 + 65536 ||
+            c->g->stream_buffered + (ncap - c->cap) > STREAM_BUFFERED_MAX) {
             *buf = uv_buf_init(NULL, 0);
             return;
         }
@@ -198,6 +204,7 @@ static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
             *buf = uv_buf_init(NULL, 0);
             return;
         }
+        c->g->stream_buffered += ncap - c->cap;
         c->buf = nb;
         c->cap = ncap;
     }
@@ -299,6 +306,7 @@ static void out_connected(uv_connect_t *req, int status)
     }
     int rc = stream_write(c, c->buf, c->len);
     pd_free(c->buf); /* the frame was copied into the write; the buffer now collects the reply */
+    c->g->stream_buffered -= c->cap;
     c->buf = NULL;
     c->len = c->cap = 0;
     if (rc == 0)
@@ -332,6 +340,7 @@ static void send_stream(pd_gossip_io_t *g, const pd_gagent_pkt_t *p)
     }
     memcpy(c->buf, p->data, p->len);
     c->len = c->cap = p->len;
+    g->stream_buffered += c->cap;
     c->peer = p->to;
     struct sockaddr_storage ss;
     to_sockaddr(&p->to, &ss);
