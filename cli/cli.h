@@ -53,5 +53,6 @@ void pd_cli_print_counters(const msgpack_object *data);
 extern const pd_cli_cmd_t pd_cli_system_cmds[];
 extern const pd_cli_cmd_t pd_cli_gossip_cmds[];
 extern const pd_cli_cmd_t pd_cli_service_cmds[];
+extern const pd_cli_cmd_t pd_cli_dns_cmds[];
 
 #endif

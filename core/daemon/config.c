@@ -10,7 +10,9 @@
 
 enum opt_kind {
     OPT_PATH, OPT_SOCKET, OPT_ADDR, OPT_LEVEL, OPT_CONFIG, OPT_JOIN, OPT_PORT, OPT_KEYFILE, OPT_RETRIES,
+    OPT_DNS_ADDR, OPT_DNS_UPSTREAM, OPT_DNS_TTL, OPT_DNS_TIMEOUT,
     OPT_BOOL_PLAINTEXT, /* value-less flags from here on */
+    OPT_BOOL_NO_DNS,
     OPT_FLAG_HELP, OPT_FLAG_VERSION
 };
 
@@ -32,6 +34,11 @@ static const opt_t opts[] = {
     {"gossip-port", OPT_PORT, "gossip UDP+TCP port (default 7946)"},
     {"gossip-key-file", OPT_KEYFILE, "the cluster's gossip keyring (base64 keys, primary first)"},
     {"gossip-plaintext", OPT_BOOL_PLAINTEXT, "DEBUGGING ONLY: gossip without encryption"},
+    {"dns-addr", OPT_DNS_ADDR, "serve DNS on IP[:PORT] (default 127.0.0.11:53)"},
+    {"dns-upstream", OPT_DNS_UPSTREAM, "forward other names to IP[:PORT]; repeatable"},
+    {"dns-ttl", OPT_DNS_TTL, "TTL of our DNS answers in seconds (default 5)"},
+    {"dns-timeout-ms", OPT_DNS_TIMEOUT, "forwarded DNS queries: total timeout (default 2000)"},
+    {"no-dns", OPT_BOOL_NO_DNS, "do not start the DNS server"},
     {"help", OPT_FLAG_HELP, "print this help"},
     {"version", OPT_FLAG_VERSION, "print the version"},
 };
@@ -50,6 +57,11 @@ const char *pd_config_usage(void)
            "  --gossip-port PORT      gossip UDP+TCP port (default 7946)\n"
            "  --gossip-key-file FILE  the cluster's gossip keyring (made on first start otherwise)\n"
            "  --gossip-plaintext      DEBUGGING ONLY: gossip without encryption\n"
+           "  --dns-addr IP[:PORT]    serve DNS here (default 127.0.0.11:53)\n"
+           "  --dns-upstream IP[:PORT]  forward other names here (repeatable; default /etc/resolv.conf)\n"
+           "  --dns-ttl SECONDS       TTL of our DNS answers (default 5, at most 300)\n"
+           "  --dns-timeout-ms MS     total timeout of a forwarded query (default 2000)\n"
+           "  --no-dns                do not start the DNS server\n"
            "  --help, --version\n";
 }
 
@@ -64,6 +76,9 @@ void pd_config_defaults(pd_config_t *cfg)
     cfg->log_level = PD_LOG_INFO;
     cfg->gossip_port = 7946;
     cfg->join_retries = 10;
+    snprintf(cfg->dns_addr, sizeof cfg->dns_addr, "127.0.0.11:53");
+    cfg->dns_ttl_s = 5;
+    cfg->dns_timeout_ms = 2000;
 }
 
 static int parse_uint(const char *val, unsigned long lo, unsigned long hi, unsigned long *out)
@@ -185,6 +200,33 @@ static int apply(pd_config_t *cfg, const opt_t *o, const char *val, const char *
     case OPT_BOOL_PLAINTEXT:
         cfg->gossip_plaintext = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
         return 0;
+    case OPT_BOOL_NO_DNS:
+        cfg->no_dns = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
+        return 0;
+    case OPT_DNS_ADDR:
+    case OPT_DNS_UPSTREAM:
+        if (pd_config_parse_hostport(val, host, sizeof host, &port) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not IP[:PORT]", where, val);
+            return -PD_EUSAGE;
+        }
+        if (o->kind == OPT_DNS_ADDR)
+            return copy_value(cfg->dns_addr, PD_ADDR_MAX, val, where, err, errlen);
+        if (cfg->n_dns_upstream == PD_DNS_UPSTREAM_MAX) {
+            snprintf(err, errlen, "%s: at most %d upstreams", where, PD_DNS_UPSTREAM_MAX);
+            return -PD_EUSAGE;
+        }
+        return copy_value(cfg->dns_upstream[cfg->n_dns_upstream++], PD_ADDR_MAX, val, where, err, errlen);
+    case OPT_DNS_TTL:
+    case OPT_DNS_TIMEOUT: {
+        unsigned long v;
+        int ttl = o->kind == OPT_DNS_TTL;
+        if (parse_uint(val, ttl ? 0 : 100, ttl ? 300 : 60000, &v) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not a number in %s", where, val, ttl ? "0..300" : "100..60000");
+            return -PD_EUSAGE;
+        }
+        *(ttl ? &cfg->dns_ttl_s : &cfg->dns_timeout_ms) = (unsigned)v;
+        return 0;
+    }
     case OPT_LEVEL:
         if (pd_log_level_parse(val, &cfg->log_level) != 0) {
             snprintf(err, errlen, "%s: '%s' is not one of debug|info|warn|error|off", where, val);
@@ -264,9 +306,9 @@ static int parse_args(pd_config_t *cfg, int argc, char **argv, int only_config, 
                 *action = o->kind == OPT_FLAG_HELP ? PD_CONFIG_HELP : PD_CONFIG_VERSION;
             continue;
         }
-        if (o->kind == OPT_BOOL_PLAINTEXT && !eq) {
+        if ((o->kind == OPT_BOOL_PLAINTEXT || o->kind == OPT_BOOL_NO_DNS) && !eq) {
             if (!only_config)
-                cfg->gossip_plaintext = 1;
+                *(o->kind == OPT_BOOL_NO_DNS ? &cfg->no_dns : &cfg->gossip_plaintext) = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);

@@ -10,6 +10,7 @@
 #define PD_PATH_MAX 4096
 #define PD_ADDR_MAX 64
 #define PD_JOIN_MAX 16
+#define PD_DNS_UPSTREAM_MAX 8
 
 typedef struct {
     char data_dir[PD_PATH_MAX];
@@ -25,6 +26,13 @@ typedef struct {
     unsigned join_retries;                /* attempts before giving up */
     char gossip_key_file[PD_PATH_MAX];
     int gossip_plaintext;                 /* debugging only */
+    /* DNS */
+    char dns_addr[PD_ADDR_MAX];           /* 127.0.0.11:53 */
+    char dns_upstream[PD_DNS_UPSTREAM_MAX][PD_ADDR_MAX]; /* none: /etc/resolv.conf */
+    unsigned n_dns_upstream;
+    unsigned dns_ttl_s;                   /* 5 */
+    unsigned dns_timeout_ms;              /* 2000: forwarded queries, total */
+    int no_dns;
 } pd_config_t;
 
 typedef enum { PD_CONFIG_RUN, PD_CONFIG_HELP, PD_CONFIG_VERSION } pd_config_action_t;

@@ -6,6 +6,7 @@
 #include "ctl_endpoints.h"
 #include "ctl_gossip.h"
 #include "daemon.h"
+#include "dns_setup.h"
 #include "gossip_keys.h"
 #include "pd_err.h"
 #include "pd_mp.h"
@@ -71,6 +72,7 @@ static const struct {
     {"gossip.key.install", pd_ctl_gossip_key_install},
     {"gossip.key.use", pd_ctl_gossip_key_use},
     {"gossip.key.remove", pd_ctl_gossip_key_remove},
+    {"dns.stats", pd_ctl_dns_stats},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)

@@ -14,6 +14,7 @@
 
 typedef struct pd_ctl_client pd_ctl_client_t;
 typedef struct pd_gossip_io pd_gossip_io_t;
+typedef struct pd_dns_server pd_dns_server_t;
 
 typedef struct {
     uint64_t requests;     /* control requests answered */
@@ -42,6 +43,7 @@ typedef struct {
     pd_keyring_t keyring;    /* gossip keys as loaded; the live copy is the agent's */
     pd_gossip_io_t *gossip;
     uv_timer_t keys_timer; /* republishes key ids / persists the keyring after a change */
+    pd_dns_server_t *dns;  /* NULL with --no-dns */
 } pd_daemon_t;
 
 /* One control operation: packs exactly one data object on success, or returns a negative code

@@ -46,6 +46,10 @@ struct pd_gossip_io {
     pd_gossip_io_config_t cfg;
     void (*done)(void *);
     void *done_ctx;
+    struct {
+        pd_gossip_io_member_fn fn;
+        void *ctx;
+    } member_watch[PD_GOSSIP_IO_MEMBER_WATCHERS];
 };
 
 struct stream_conn {
@@ -380,8 +384,13 @@ static void flush(pd_gossip_io_t *g)
         uv_buf_t b = uv_buf_init((char *)p->data, (unsigned)p->len);
         uv_udp_try_send(&g->udp, &b, 1, (struct sockaddr *)&ss); /* UDP: a drop is a lost packet */
     }
-    for (size_t i = 0; i < r.n_events; i++)
+    for (size_t i = 0; i < r.n_events; i++) {
         log_event(g, &r.events[i]);
+        for (size_t w = 0; w < PD_GOSSIP_IO_MEMBER_WATCHERS; w++) {
+            if (g->member_watch[w].fn)
+                g->member_watch[w].fn(g->member_watch[w].ctx, &r.events[i]);
+        }
+    }
     int changed = r.n_events > 0;
     uint64_t now = uv_now(g->loop);
     uint64_t due = r.next_deadline_ms > now ? r.next_deadline_ms - now : 0;
@@ -393,6 +402,26 @@ static void flush(pd_gossip_io_t *g)
 }
 
 void pd_gossip_io_flush(pd_gossip_io_t *g) { flush(g); }
+
+int pd_gossip_io_watch_members(pd_gossip_io_t *g, pd_gossip_io_member_fn fn, void *ctx)
+{
+    for (size_t w = 0; w < PD_GOSSIP_IO_MEMBER_WATCHERS; w++) {
+        if (!g->member_watch[w].fn) {
+            g->member_watch[w].fn = fn;
+            g->member_watch[w].ctx = ctx;
+            return 0;
+        }
+    }
+    return -PD_ELIMIT;
+}
+
+void pd_gossip_io_unwatch_members(pd_gossip_io_t *g, pd_gossip_io_member_fn fn, void *ctx)
+{
+    for (size_t w = 0; w < PD_GOSSIP_IO_MEMBER_WATCHERS; w++) {
+        if (g->member_watch[w].fn == fn && g->member_watch[w].ctx == ctx)
+            g->member_watch[w].fn = NULL;
+    }
+}
 
 static void tick_cb(uv_timer_t *t)
 {

@@ -9,6 +9,11 @@
 
 typedef struct pd_gossip_io pd_gossip_io_t;
 
+/* Membership events as they happen (after they are logged), e.g. for DNS node records. The event
+ * is borrowed for the call; the callback must not call into the gossip agent. */
+#define PD_GOSSIP_IO_MEMBER_WATCHERS 4
+typedef void (*pd_gossip_io_member_fn)(void *ctx, const pd_swim_event_t *ev);
+
 typedef struct {
     const char *node_id;
     const char *bind_host;      /* "0.0.0.0", "::", or an address */
@@ -38,6 +43,9 @@ pd_gagent_t *pd_gossip_io_agent(pd_gossip_io_t *g);
 /* Run the agent's outbox now (after a local write through the agent). */
 void pd_gossip_io_flush(pd_gossip_io_t *g);
 uint64_t pd_gossip_io_now(pd_gossip_io_t *g);
+/* 0 or -PD_ELIMIT (all PD_GOSSIP_IO_MEMBER_WATCHERS slots taken). */
+int pd_gossip_io_watch_members(pd_gossip_io_t *g, pd_gossip_io_member_fn fn, void *ctx);
+void pd_gossip_io_unwatch_members(pd_gossip_io_t *g, pd_gossip_io_member_fn fn, void *ctx);
 
 int pd_swim_addr_from_sockaddr(const struct sockaddr *sa, pd_swim_addr_t *out);
 int pd_swim_addr_parse(const char *s, uint16_t default_port, pd_swim_addr_t *out);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dns_setup.h"
 #include "gossip_io.h"
 #include "gossip_keys.h"
 #include "gossip_setup.h"
@@ -267,6 +268,7 @@ void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
     uv_close((uv_handle_t *)&d->ctl_server, NULL);
     while (d->clients)
         client_close(d->clients);
+    pd_daemon_dns_stop(d); /* before gossip: DNS watches its table */
     if (d->gossip) {
         if (d->keys_timer.loop) /* only once gossip started and the timer exists */
             pd_gossip_keys_stop(d);
@@ -313,11 +315,18 @@ int pd_daemon_run(pd_daemon_t *d)
         pd_daemon_shutdown(d, "gossip failed to start");
     } else {
         pd_gossip_keys_start(d);
+        if (!d->cfg.no_dns && (rc = pd_daemon_dns_start(d, err, sizeof err)) != 0) {
+            PD_ERROR(&d->log, "%s", err);
+            fprintf(stderr, "peerd: %s\n", err);
+            d->exit_code = 1;
+            pd_daemon_shutdown(d, "dns failed to start");
+        }
     }
     PD_INFO(&d->log, "peerd ready node_id=%s socket=%s data_dir=%s", d->dd.node_id, d->cfg.socket_path,
             d->cfg.data_dir);
     uv_run(&loop, UV_RUN_DEFAULT);
     unlink(d->cfg.socket_path);
+    pd_daemon_dns_free(d);
     pd_gossip_io_free(d->gossip);
     d->gossip = NULL;
     pd_keyring_free(&d->keyring);
