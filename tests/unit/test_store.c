@@ -550,10 +550,19 @@ static void test_snapshot_round_trip(void **state)
     pd_free(b2);
     snap(s, &b2, &n2);
     assert_snap_eq(t, b2, n2);
-    /* Broken snapshots: every truncation, wrong version, duplicate ids; the store stays empty. */
-    pd_store_t *e = new_store(1, 0);
-    uint8_t *empty;
-    size_t empty_len;
+    pd_free(b2);
+    pd_free(b1);
+    pd_store_free(t);
+    pd_store_free(s);
+}
+
+static void test_snapshot_rejects(void **state)
+{
+    (void)state; /* every truncation, wrong version, duplicate object, version past the index */
+    pd_store_t *s = populated_store(22, 100), *e = new_store(1, 0);
+    uint8_t *b1, *b2, *empty;
+    size_t n1, n2, empty_len;
+    snap(s, &b1, &n1);
     snap(e, &empty, &empty_len);
     for (size_t cut = 0; cut < n1; cut += 1 + cut / 8) {
         assert_int_not_equal(pd_store_snapshot_restore(e, b1, cut), 0);
@@ -561,8 +570,6 @@ static void test_snapshot_round_trip(void **state)
     }
     const uint8_t badver[] = {0x84, 0xa1, 'v', 0x02, 0xa1, 'i', 0x00, 0xa1, 't', 0x00, 0xa1, 'o', 0x90};
     assert_int_equal(pd_store_snapshot_restore(e, badver, sizeof badver), -PD_EVERSION);
-    pd_free(b2);
-    /* An object whose version is past the snapshot's index, then a duplicated object. */
     pd_store_t *one = new_store(1, 0);
     assert_int_equal(run1(one, op_create(PD_STORE_SERVICE, "s1", "web", NULL)), 0);
     snap(one, &b2, &n2);
@@ -571,7 +578,7 @@ static void test_snapshot_round_trip(void **state)
     size_t at = 0;
     while (memcmp(dup + at, "\xa1o\x91", 3) != 0)
         at++;
-    at += 3; /* the object's map */
+    at += 3; /* the object's map: append a second copy, count 1 -> 2 */
     size_t objlen = n2 - at;
     memcpy(dup + n2, b2 + at, objlen);
     dup[at - 1] = 0x92;
@@ -581,13 +588,13 @@ static void test_snapshot_round_trip(void **state)
     assert_int_equal(dup[5], 'i');
     dup[6] = 0x00; /* "i": 1 -> 0, below the object's version */
     assert_int_equal(pd_store_snapshot_restore(e, dup, n2), -PD_EMALFORMED);
+    assert_snap_eq(e, empty, empty_len);
     free(dup);
     pd_free(b2);
     pd_free(empty);
     pd_free(b1);
     pd_store_free(one);
     pd_store_free(e);
-    pd_store_free(t);
     pd_store_free(s);
 }
 
@@ -907,6 +914,7 @@ int main(void)
         cmocka_unit_test(test_wire_round_trip),
         cmocka_unit_test(test_deterministic_apply),
         cmocka_unit_test(test_snapshot_round_trip),
+        cmocka_unit_test(test_snapshot_rejects),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_oom_apply),
         cmocka_unit_test(test_oom_restore_and_new),
