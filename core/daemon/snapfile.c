@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,20 +144,28 @@ int pd_snapfile_write(const char *dir, uint64_t index, uint64_t term, const void
                 membership_len, data_len);
         return -PD_ETOOBIG;
     }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        set_err(err, errlen, "snapfile: cannot create %s: %s", dir, strerror(errno));
-        return -errno;
-    }
     char name[64], tmp[4200], path[4200];
+    int rc = 0;
+    if (mkdir(dir, 0700) == 0) { /* new: make its name in the parent durable too */
+        snprintf(tmp, sizeof tmp, "%s", dir);
+        rc = fsync_dir(dirname(tmp));
+    } else if (errno != EEXIST) {
+        rc = -errno;
+    }
+    if (rc) {
+        set_err(err, errlen, "snapfile: cannot create %s: %s", dir, pd_strerror(rc));
+        return rc;
+    }
     make_name(name, sizeof name, (snap_id_t){term, index});
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        set_err(err, errlen, "snapfile: cannot create %s: %s", tmp, strerror(errno));
-        return -errno;
+        rc = -errno;
+        set_err(err, errlen, "snapfile: cannot create %s: %s", tmp, pd_strerror(rc));
+        return rc;
     }
-    int rc = write_body(fd, index, term, membership, membership_len, data, data_len);
+    rc = write_body(fd, index, term, membership, membership_len, data, data_len);
     close(fd);
     if (!rc && rename(tmp, path) != 0)
         rc = -errno;

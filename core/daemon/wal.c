@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,11 @@ typedef struct {
     uint64_t last_index;
 } wal_view_t;
 
+typedef struct {
+    size_t len;                           /* bytes in the batch */
+    uint64_t max_index, records, entries; /* highest entry index; record counts */
+} wal_pend_t;
+
 struct pd_wal {
     char *dir;
     const pd_log_t *log;
@@ -253,18 +259,16 @@ struct pd_wal {
     uint64_t seg_size;
     wal_seg_t *segs;   /* oldest first; the last one is active */
     uint32_t n_segs, cap_segs;
-    uint8_t *buf;      /* the pending batch */
-    size_t buf_len, buf_cap;
-    uint64_t pend_max; /* highest entry index in the batch */
-    uint64_t pend_records, pend_entries;
+    uint8_t *buf;      /* the pending batch: pend.len bytes of buf_cap */
+    size_t buf_cap;
+    wal_pend_t pend;
     wal_view_t view;   /* including the batch */
     wal_view_t dur;    /* durable */
     int err;           /* sticky write error */
     pd_wal_stats_t st;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen)
         return;
@@ -280,33 +284,19 @@ static void seg_name(char *out, size_t cap, const char *dir, const wal_seg_t *s,
              suffix);
 }
 
-static int parse_hex16(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return 0;
-        v = (v << 4) | (uint64_t)d;
-    }
-    *out = v;
-    return 1;
-}
-
-/* "wal-<16 hex>-<16 hex>.log" -> 1; the same plus ".tmp" -> 2; anything else 0. */
+/* "wal-<16 hex>-<16 hex>.log" -> 1; the same plus ".tmp" -> 2; anything else (even a
+ * non-canonical spelling of the same numbers) 0. */
 static int parse_name(const char *name, wal_seg_t *s)
 {
     size_t n = strlen(name);
-    if ((n != NAME_LEN && n != NAME_LEN + 4) || memcmp(name, "wal-", 4) != 0 || name[20] != '-' ||
-        memcmp(name + 37, ".log", 4) != 0)
+    if ((n != NAME_LEN && n != NAME_LEN + 4) ||
+        sscanf(name, "wal-%16" SCNx64 "-%16" SCNx64, &s->seq, &s->first_index) != 2)
         return 0;
-    if (!parse_hex16(name + 4, &s->seq) || !parse_hex16(name + 21, &s->first_index))
-        return 0;
+    char canon[NAME_LEN + 8];
+    snprintf(canon, sizeof canon, "wal-%016" PRIx64 "-%016" PRIx64 ".log%s", s->seq, s->first_index,
+             n == NAME_LEN ? "" : ".tmp");
     s->max_index = 0;
-    if (n == NAME_LEN)
-        return 1;
-    return strcmp(name + NAME_LEN, ".tmp") == 0 ? 2 : 0;
+    return strcmp(name, canon) != 0 ? 0 : n == NAME_LEN ? 1 : 2;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
@@ -525,8 +515,9 @@ static int list_segments(pd_wal_t *w, char *err, size_t errlen)
 {
     DIR *d = opendir(w->dir);
     if (!d) {
-        set_err(err, errlen, "wal: cannot open directory %s: %s", w->dir, strerror(errno));
-        return -errno;
+        int e = errno;
+        set_err(err, errlen, "wal: cannot open directory %s: %s", w->dir, strerror(e));
+        return -e;
     }
     struct dirent *de;
     int rc = 0;
@@ -552,7 +543,7 @@ static int list_segments(pd_wal_t *w, char *err, size_t errlen)
         if (w->segs[i].seq != w->segs[i - 1].seq + 1) {
             char path[4200];
             seg_name(path, sizeof path, w->dir, &w->segs[i], "");
-            set_err(err, errlen, "wal: gap in segment sequence before %s (expected seq %016" PRIx64
+            set_err(err, errlen, "wal: gap (or duplicate) in segment sequence at %s (expected seq %016" PRIx64
                     "); refusing to open", path, w->segs[i - 1].seq + 1);
             return -PD_ECORRUPT;
         }
@@ -580,15 +571,15 @@ static int replay_all(pd_wal_t *w, replay_t *rp, char *err, size_t errlen)
     }
     char path[4200];
     seg_name(path, sizeof path, w->dir, &w->segs[w->n_segs - 1], "");
-    if ((w->fd = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
-        set_err(err, errlen, "wal: cannot open %s: %s", path, strerror(errno));
-        return -errno;
+    int e = 0;
+    if ((w->fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 ||
+        (torn_at && (ftruncate(w->fd, (off_t)torn_at) != 0 || fsync(w->fd) != 0)))
+        e = errno;
+    if (e) {
+        set_err(err, errlen, "wal: cannot open or truncate %s: %s", path, strerror(e));
+        return -e;
     }
     if (torn_at) {
-        if (ftruncate(w->fd, (off_t)torn_at) != 0 || fsync(w->fd) != 0) {
-            set_err(err, errlen, "wal: cannot truncate torn tail of %s: %s", path, strerror(errno));
-            return -errno;
-        }
         st->truncated_bytes = w->seg_size - torn_at;
         w->seg_size = torn_at;
     }
@@ -661,58 +652,51 @@ static int rotate(pd_wal_t *w)
 
 int pd_wal_sync(pd_wal_t *w)
 {
-    if (w->err)
+    if (w->err || !w->pend.len)
         return w->err;
-    if (!w->buf_len)
-        return 0;
     int rc = w->seg_size >= w->seg_cap ? rotate(w) : 0;
     if (rc)
         return rc;
-    rc = write_all(w->fd, w->buf, w->buf_len, w->seg_size);
+    rc = write_all(w->fd, w->buf, w->pend.len, w->seg_size);
     if (!rc && fdatasync(w->fd) != 0)
         rc = -errno;
     if (rc) {
         PD_ERROR(w->log, "wal write failed dir=%s bytes=%zu err=%s; refusing further writes", w->dir,
-                 w->buf_len, pd_strerror(rc));
+                 w->pend.len, pd_strerror(rc));
         return w->err = rc;
     }
     wal_seg_t *act = &w->segs[w->n_segs - 1];
-    act->max_index = w->pend_max > act->max_index ? w->pend_max : act->max_index;
-    w->seg_size += w->buf_len;
-    w->st.bytes_written += w->buf_len;
-    w->st.records += w->pend_records;
-    w->st.entries += w->pend_entries;
+    act->max_index = w->pend.max_index > act->max_index ? w->pend.max_index : act->max_index;
+    w->seg_size += w->pend.len;
+    w->st.bytes_written += w->pend.len;
+    w->st.records += w->pend.records;
+    w->st.entries += w->pend.entries;
     w->st.syncs++;
     w->st.fdatasyncs++;
-    w->buf_len = 0;
-    w->pend_max = w->pend_records = w->pend_entries = 0;
+    memset(&w->pend, 0, sizeof w->pend);
     w->dur = w->view;
     return 0;
 }
 
-/* Room for `more` bytes in the batch. */
-static int batch_reserve(pd_wal_t *w, size_t more)
+/* Room for `more` bytes in the batch, and a writer over it. */
+static int batch_open(pd_wal_t *w, size_t more, pd_wbuf_t *wb)
 {
     if (w->err)
         return w->err;
-    if (more > PD_WAL_BATCH_MAX - w->buf_len)
+    if (more > PD_WAL_BATCH_MAX - w->pend.len)
         return -PD_ELIMIT;
-    if (w->buf_len + more <= w->buf_cap)
-        return 0;
-    size_t cap = w->buf_cap ? w->buf_cap : BATCH_INITIAL;
-    while (cap < w->buf_len + more)
-        cap *= 2;
-    uint8_t *nb = pd_realloc(w->buf, cap);
-    if (!nb)
-        return -ENOMEM;
-    w->buf = nb;
-    w->buf_cap = cap;
+    if (w->pend.len + more > w->buf_cap) {
+        size_t cap = w->buf_cap ? w->buf_cap : BATCH_INITIAL;
+        while (cap < w->pend.len + more)
+            cap *= 2;
+        uint8_t *nb = pd_realloc(w->buf, cap);
+        if (!nb)
+            return -ENOMEM;
+        w->buf = nb;
+        w->buf_cap = cap;
+    }
+    pd_wbuf_init(wb, w->buf + w->pend.len, w->buf_cap - w->pend.len);
     return 0;
-}
-
-static void batch_wbuf(pd_wal_t *w, pd_wbuf_t *wb)
-{
-    pd_wbuf_init(wb, w->buf + w->buf_len, w->buf_cap - w->buf_len);
 }
 
 int pd_wal_append_entries(pd_wal_t *w, const pd_raft_entry_t *entries, size_t n)
@@ -728,32 +712,31 @@ int pd_wal_append_entries(pd_wal_t *w, const pd_raft_entry_t *entries, size_t n)
         last = e->index;
         bytes += pd_wal_entry_record_len(e);
     }
-    int rc = batch_reserve(w, bytes);
+    pd_wbuf_t wb;
+    int rc = batch_open(w, bytes, &wb);
     if (rc || !n)
         return rc;
-    pd_wbuf_t wb;
-    batch_wbuf(w, &wb);
     for (size_t i = 0; i < n; i++) {
         pd_wal_encode_entry(&wb, &entries[i]);
-        w->pend_max = entries[i].index > w->pend_max ? entries[i].index : w->pend_max;
+        if (entries[i].index > w->pend.max_index)
+            w->pend.max_index = entries[i].index;
     }
-    w->buf_len += wb.len;
-    w->pend_records += n;
-    w->pend_entries += n;
+    w->pend.len += wb.len;
+    w->pend.records += n;
+    w->pend.entries += n;
     w->view.last_index = last;
     return 0;
 }
 
 int pd_wal_append_hard_state(pd_wal_t *w, const pd_raft_hard_state_t *hs)
 {
-    int rc = batch_reserve(w, PD_WAL_REC_HDR_LEN + PD_WAL_HARD_STATE_LEN);
+    pd_wbuf_t wb;
+    int rc = batch_open(w, PD_WAL_REC_HDR_LEN + PD_WAL_HARD_STATE_LEN, &wb);
     if (rc)
         return rc;
-    pd_wbuf_t wb;
-    batch_wbuf(w, &wb);
     pd_wal_encode_hard_state(&wb, hs);
-    w->buf_len += wb.len;
-    w->pend_records++;
+    w->pend.len += wb.len;
+    w->pend.records++;
     w->view.has_hs = 1;
     w->view.hs = *hs;
     return 0;
@@ -765,14 +748,13 @@ int pd_wal_append_snapshot(pd_wal_t *w, uint64_t index, uint64_t term, unsigned 
     if ((flags & ~PD_WAL_SNAP_INSTALL) || index == 0 ||
         (!install && (index > w->view.last_index || index < w->view.snap_index)))
         return -PD_EUSAGE;
-    int rc = batch_reserve(w, PD_WAL_REC_HDR_LEN + PD_WAL_SNAPSHOT_LEN);
+    pd_wbuf_t wb;
+    int rc = batch_open(w, PD_WAL_REC_HDR_LEN + PD_WAL_SNAPSHOT_LEN, &wb);
     if (rc)
         return rc;
-    pd_wbuf_t wb;
-    batch_wbuf(w, &wb);
     pd_wal_encode_snapshot(&wb, index, term, (uint8_t)flags);
-    w->buf_len += wb.len;
-    w->pend_records++;
+    w->pend.len += wb.len;
+    w->pend.records++;
     w->view.has_snap = 1;
     w->view.snap_index = index;
     w->view.snap_term = term;
@@ -784,8 +766,7 @@ int pd_wal_append_snapshot(pd_wal_t *w, uint64_t index, uint64_t term, unsigned 
 int pd_wal_append_ready(pd_wal_t *w, const pd_raft_ready_t *rd)
 {
     wal_view_t view = w->view;
-    size_t len = w->buf_len;
-    uint64_t pmax = w->pend_max, precs = w->pend_records, pents = w->pend_entries;
+    wal_pend_t pend = w->pend;
     int rc = 0;
     if (rd->snapshot)
         rc = pd_wal_append_snapshot(w, rd->snapshot->meta.index, rd->snapshot->meta.term,
@@ -796,10 +777,7 @@ int pd_wal_append_ready(pd_wal_t *w, const pd_raft_ready_t *rd)
         rc = pd_wal_append_entries(w, rd->entries, rd->n_entries);
     if (rc) { /* all or nothing */
         w->view = view;
-        w->buf_len = len;
-        w->pend_max = pmax;
-        w->pend_records = precs;
-        w->pend_entries = pents;
+        w->pend = pend;
     }
     return rc;
 }
@@ -844,37 +822,16 @@ int pd_wal_release(pd_wal_t *w, uint64_t first_index, unsigned *removed_out)
 
 static int ensure_dir(const char *dir, char *err, size_t errlen)
 {
-    if (mkdir(dir, 0700) != 0) {
-        if (errno == EEXIST)
-            return 0;
-        set_err(err, errlen, "wal: cannot create %s: %s", dir, strerror(errno));
-        return -errno;
+    if (mkdir(dir, 0700) == 0) { /* new: make its name in the parent durable */
+        char parent[4200];
+        snprintf(parent, sizeof parent, "%s", dir);
+        return fsync_dir(dirname(parent));
     }
-    char parent[4200];
-    snprintf(parent, sizeof parent, "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (slash == parent)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(parent, sizeof parent, ".");
-    return fsync_dir(parent);
-}
-
-/* The first segment of a brand-new WAL. */
-static int create_first(pd_wal_t *w, char *err, size_t errlen)
-{
-    int rc = segs_reserve(w, 1);
-    wal_seg_t s = {.seq = 1, .first_index = 1};
-    if (!rc)
-        rc = seg_create(w, &s, &w->fd, &w->seg_size);
-    if (rc) {
-        set_err(err, errlen, "wal: cannot create the first segment in %s: %s", w->dir, pd_strerror(rc));
-        return rc;
-    }
-    w->segs[w->n_segs++] = s;
-    return 0;
+    int e = errno;
+    if (e == EEXIST)
+        return 0;
+    set_err(err, errlen, "wal: cannot create %s: %s", dir, strerror(e));
+    return -e;
 }
 
 static int wal_load(pd_wal_t *w, replay_t *rp, char *err, size_t errlen)
@@ -882,11 +839,15 @@ static int wal_load(pd_wal_t *w, replay_t *rp, char *err, size_t errlen)
     int rc = ensure_dir(w->dir, err, errlen);
     if (!rc)
         rc = list_segments(w, err, errlen);
-    if (rc)
+    if (!rc && !w->n_segs) { /* a brand-new WAL */
+        wal_seg_t s = {.seq = 1, .first_index = 1};
+        if (!(rc = segs_reserve(w, 1)) && !(rc = seg_create(w, &s, &w->fd, &w->seg_size)))
+            w->segs[w->n_segs++] = s;
+        else
+            set_err(err, errlen, "wal: cannot create a segment in %s: %s", w->dir, pd_strerror(rc));
         return rc;
-    if (!w->n_segs)
-        return create_first(w, err, errlen);
-    if ((rc = replay_all(w, rp, err, errlen)) != 0)
+    }
+    if (rc || (rc = replay_all(w, rp, err, errlen)) != 0)
         return rc;
     pd_wal_state_t *st = &rp->st;
     wal_view_t v = {.has_hs = st->has_hs, .has_snap = st->has_snap, .hs = st->hs,
@@ -905,14 +866,11 @@ int pd_wal_open(const pd_wal_opts_t *opts, pd_wal_t **wal_out, pd_wal_state_t *s
         return -PD_EUSAGE;
     }
     pd_wal_t *w = pd_calloc(1, sizeof *w);
-    char *dir = pd_strdup(opts->dir);
-    if (!w || !dir) {
+    if (!w || !(w->dir = pd_strdup(opts->dir))) {
         pd_free(w);
-        pd_free(dir);
         set_err(err, errlen, "wal: out of memory");
         return -ENOMEM;
     }
-    w->dir = dir;
     w->fd = -1;
     w->log = opts->log ? opts->log : &pd_log_null;
     w->seg_cap = opts->segment_bytes ? opts->segment_bytes : PD_WAL_SEGMENT_BYTES_DEFAULT;
@@ -966,5 +924,5 @@ uint64_t pd_wal_snap_index(const pd_wal_t *w) { return w->view.snap_index; }
 void pd_wal_stats(const pd_wal_t *w, pd_wal_stats_t *out)
 {
     *out = w->st;
-    out->pending_bytes = w->buf_len;
+    out->pending_bytes = w->pend.len;
 }

@@ -32,7 +32,10 @@
  * tail) is cut off with ftruncate + fsync and logged. Anything else (a bad record followed by valid
  * data, a bad record anywhere in an older segment, a missing segment in the sequence, a bad
  * segment header, entries that start above the snapshot marker) refuses to open with -PD_ECORRUPT
- * and an error naming the file and byte offset.
+ * and an error naming the file and byte offset. One case errs on the side of refusing: on power
+ * loss during the final batch's write, a later page may reach the disk while an earlier one does not;
+ * that reads as a bad record followed by valid data. The batch was never acknowledged (its
+ * fdatasync did not return), so an operator may cut the file at the named offset.
  *
  * Errors while writing (EIO, ENOSPC, a failed fdatasync) are sticky: the WAL refuses every later
  * append and sync with the same code, since what reached the disk is unknown; restart and recover.
