@@ -19,6 +19,7 @@ void pd_swim_config_default(pd_swim_config_t *c)
     c->probe_timeout_ms = 500;
     c->indirect_checks = 3;
     c->retransmit_mult = 4;
+    c->retransmit_min = 12;
     c->suspicion_mult = 4;
     c->suspicion_max_timeout_mult = 6;
     c->suspicion_confirmations = 3;
@@ -40,7 +41,8 @@ int pd_swim_config_check(const pd_swim_config_t *c)
 {
     int ok = c->probe_interval_ms > 0 && c->probe_timeout_ms > 0 &&
              c->probe_timeout_ms <= c->probe_interval_ms && c->indirect_checks <= PD_SWIM_INDIRECT_MAX &&
-             c->retransmit_mult > 0 && c->suspicion_mult > 0 && c->suspicion_max_timeout_mult >= 1 &&
+             c->retransmit_mult > 0 && c->retransmit_min <= PD_SWIM_RETRANSMIT_MAX &&
+             c->suspicion_mult > 0 && c->suspicion_max_timeout_mult >= 1 &&
              c->suspicion_confirmations <= PD_SWIM_SUSPICION_CONFIRM_MAX && c->awareness_max >= 1 &&
              c->awareness_max <= PD_SWIM_AWARENESS_MAX && c->gossip_interval_ms > 0 &&
              c->pushpull_max_inflight <= PD_SWIM_PUSHPULL_CONCURRENT_MAX &&
@@ -68,6 +70,41 @@ uint32_t pd_swim__next_seq(pd_swim_t *s)
 
 /* ---- outbox ---- */
 
+/* Outbox arenas above this are given back at advance (a big push/pull must not pin memory). */
+enum { OUTBOX_KEEP = 64 * 1024 };
+
+static int out_reserve(pd_swim_t *s, size_t len, size_t *off)
+{
+    if (len > SIZE_MAX / 2 - s->out_len)
+        return -PD_ETOOBIG;
+    if (s->out_len + len > s->out_cap) {
+        size_t ncap = s->out_cap ? s->out_cap : 4096;
+        while (ncap < s->out_len + len)
+            ncap *= 2;
+        uint8_t *nb = pd_realloc(s->out_buf, ncap);
+        if (!nb)
+            return -ENOMEM;
+        s->out_buf = nb, s->out_cap = ncap;
+    }
+    *off = s->out_len;
+    s->out_len += len;
+    return 0;
+}
+
+static int grow_pkts(pd_swim_t *s)
+{
+    uint32_t ncap = s->cap_out_pkts ? s->cap_out_pkts * 2 : 16;
+    pd_swim_packet_t *np = pd_realloc(s->out_pkts, ncap * sizeof *np);
+    if (!np)
+        return -ENOMEM;
+    s->out_pkts = np;
+    size_t *no = pd_realloc(s->out_pkt_off, ncap * sizeof *no);
+    if (!no)
+        return -ENOMEM;
+    s->out_pkt_off = no, s->cap_out_pkts = ncap;
+    return 0;
+}
+
 int pd_swim__emit_packet(pd_swim_t *s, const pd_swim_addr_t *to, const char *node, const uint8_t *data,
                          size_t len, uint32_t flags)
 {
@@ -75,47 +112,57 @@ int pd_swim__emit_packet(pd_swim_t *s, const pd_swim_addr_t *to, const char *nod
         s->stats.outbox_dropped++;
         return -PD_ELIMIT;
     }
-    if (s->n_out_pkts == s->cap_out_pkts) {
-        uint32_t ncap = s->cap_out_pkts ? s->cap_out_pkts * 2 : 16;
-        pd_swim_packet_t *np = pd_realloc(s->out_pkts, ncap * sizeof *np);
-        if (!np)
-            return -ENOMEM;
-        s->out_pkts = np, s->cap_out_pkts = ncap;
-    }
-    uint8_t *copy = pd_malloc(len);
-    if (!copy)
+    size_t off;
+    if ((s->n_out_pkts == s->cap_out_pkts && grow_pkts(s) != 0) || out_reserve(s, len, &off) != 0) {
+        s->stats.outbox_dropped++;
         return -ENOMEM;
-    memcpy(copy, data, len);
-    pd_swim_packet_t *p = &s->out_pkts[s->n_out_pkts++];
-    memset(p, 0, sizeof *p);
+    }
+    memcpy(s->out_buf + off, data, len);
+    pd_swim_packet_t *p = &s->out_pkts[s->n_out_pkts];
+    s->out_pkt_off[s->n_out_pkts++] = off;
     p->addr = *to;
-    if (node)
-        snprintf(p->node, sizeof p->node, "%s", node);
-    p->data = copy;
+    size_t nl = node ? strnlen(node, PD_SWIM_ID_MAX) : 0;
+    memcpy(p->node, node ? node : "", nl);
+    p->node[nl] = '\0';
+    p->data = NULL; /* set by pd_swim_ready: the arena may still move */
     p->len = len;
     p->flags = flags;
     return 0;
 }
 
+static int grow_evs(pd_swim_t *s)
+{
+    uint32_t ncap = s->cap_out_evs ? s->cap_out_evs * 2 : 16;
+    pd_swim_event_t *ne = pd_realloc(s->out_evs, ncap * sizeof *ne);
+    if (!ne)
+        return -ENOMEM;
+    s->out_evs = ne;
+    size_t *no = pd_realloc(s->out_ev_off, ncap * sizeof *no);
+    if (!no)
+        return -ENOMEM;
+    s->out_ev_off = no, s->cap_out_evs = ncap;
+    return 0;
+}
+
 void pd_swim__emit_event(pd_swim_t *s, int type, const swim_member_t *m)
 {
-    if (s->n_out_evs == s->cap_out_evs) {
-        uint32_t ncap = s->cap_out_evs ? s->cap_out_evs * 2 : 16;
-        pd_swim_event_t *ne = pd_realloc(s->out_evs, ncap * sizeof *ne);
-        if (!ne) {
-            s->stats.outbox_dropped++;
-            return;
-        }
-        s->out_evs = ne, s->cap_out_evs = ncap;
+    if (s->n_out_evs == s->cap_out_evs && grow_evs(s) != 0) {
+        s->stats.outbox_dropped++;
+        return;
     }
-    pd_swim_event_t *e = &s->out_evs[s->n_out_evs++];
+    size_t off = SIZE_MAX;
+    int with_meta = m->meta_len && (type == PD_SWIM_EV_JOIN || type == PD_SWIM_EV_UPDATE ||
+                                    type == PD_SWIM_EV_ALIVE_AGAIN);
+    if (with_meta && out_reserve(s, m->meta_len, &off) == 0)
+        memcpy(s->out_buf + off, m->meta, m->meta_len);
+    pd_swim_event_t *e = &s->out_evs[s->n_out_evs];
+    s->out_ev_off[s->n_out_evs++] = off;
     e->type = (uint8_t)type;
     memcpy(e->node, m->id, (size_t)m->id_len + 1);
     e->addr = m->addr;
     e->inc = m->inc;
-    e->meta_len = m->meta_len;
-    if (m->meta_len)
-        memcpy(e->meta, m->meta, m->meta_len);
+    e->meta_len = off == SIZE_MAX ? 0 : m->meta_len;
+    e->meta = NULL;
     PD_DEBUG(&s->log, "swim event type=%d node=%s inc=%u", type, m->id, m->inc);
 }
 
@@ -134,38 +181,36 @@ static void piggy_emit(void *ctx, const uint8_t *data, size_t len)
     pg->used += len;
 }
 
+uint32_t pd_swim__retransmit_limit(const pd_swim_t *s)
+{
+    uint32_t limit = pd_swim_retransmit_limit(s->cfg.retransmit_mult, pd_swim__live(s));
+    return limit < s->cfg.retransmit_min ? s->cfg.retransmit_min : limit;
+}
+
 int pd_swim__send_udp(pd_swim_t *s, const pd_swim_addr_t *to, const char *node,
                       const pd_swim_bytes_t *parts, uint32_t n)
 {
-    size_t budget = s->cfg.packet_max, fixed = 0;
+    size_t budget = s->cfg.packet_max, fixed = 0, scratch_cap = 2 * (size_t)budget + 64;
     for (uint32_t i = 0; i < n; i++)
         fixed += parts[i].len + PD_SWIM_COMPOUND_PART_OVERHEAD;
     if (n == 1 && fixed > budget)
         return pd_swim__emit_packet(s, to, node, parts[0].p, parts[0].len, 0);
-    uint8_t *scratch = pd_malloc(2 * (size_t)budget + 64);
-    pd_swim_bytes_t *all = pd_malloc(PD_SWIM_COMPOUND_MAX * sizeof *all);
-    int rc = -ENOMEM;
-    if (scratch && all) {
-        if (n)
-            memcpy(all, parts, n * sizeof *parts);
-        piggy_t pg = {all, n, scratch, 0};
-        size_t left = budget > fixed + PD_SWIM_COMPOUND_OVERHEAD ? budget - fixed - PD_SWIM_COMPOUND_OVERHEAD : 0;
-        uint32_t limit = pd_swim_retransmit_limit(s->cfg.retransmit_mult, pd_swim__live(s));
-        pd_swim_queue_fill(&s->queue, limit, left, PD_SWIM_COMPOUND_PART_OVERHEAD,
-                           PD_SWIM_COMPOUND_MAX - n, piggy_emit, &pg);
-        uint8_t *out = scratch + pg.used;
-        size_t len = 0;
-        if (pg.n == 0)
-            rc = 0; /* nothing to send (gossip with an empty queue) */
-        else if (pg.n == 1)
-            rc = pd_swim__emit_packet(s, to, node, all[0].p, all[0].len, 0);
-        else if ((rc = pd_swim_wire_encode_compound(all, pg.n, out, 2 * (size_t)budget + 64 - pg.used,
-                                                    &len)) == 0)
-            rc = pd_swim__emit_packet(s, to, node, out, len, 0);
-    }
-    pd_free(scratch);
-    pd_free(all);
-    return rc;
+    pd_swim_bytes_t *all = s->piggy;
+    if (n)
+        memcpy(all, parts, n * sizeof *parts);
+    piggy_t pg = {all, n, s->scratch, 0};
+    size_t left = budget > fixed + PD_SWIM_COMPOUND_OVERHEAD ? budget - fixed - PD_SWIM_COMPOUND_OVERHEAD : 0;
+    /* The queued messages are copied into the first half of the scratch (they fit the budget);
+     * the compound is encoded after them. */
+    pd_swim_queue_fill(&s->queue, pd_swim__retransmit_limit(s), left, PD_SWIM_COMPOUND_PART_OVERHEAD,
+                       PD_SWIM_COMPOUND_MAX - n, piggy_emit, &pg);
+    if (pg.n == 0)
+        return 0; /* nothing to send (gossip with an empty queue) */
+    if (pg.n == 1)
+        return pd_swim__emit_packet(s, to, node, all[0].p, all[0].len, 0);
+    size_t len = 0;
+    int rc = pd_swim_wire_encode_compound(all, pg.n, s->scratch + pg.used, scratch_cap - pg.used, &len);
+    return rc ? rc : pd_swim__emit_packet(s, to, node, s->scratch + pg.used, len, 0);
 }
 
 int pd_swim__send_msg(pd_swim_t *s, const pd_swim_addr_t *to, const char *node, const pd_swim_msg_t *m,
@@ -184,6 +229,9 @@ int pd_swim__send_msg(pd_swim_t *s, const pd_swim_addr_t *to, const char *node, 
 
 int pd_swim__queue_msg(pd_swim_t *s, const pd_swim_msg_t *m)
 {
+    if (s->quiet_merge && (m->type == PD_SWIM_MSG_ALIVE || m->type == PD_SWIM_MSG_DEAD) &&
+        !(m->node.len == s->self->id_len && memcmp(m->node.p, s->self->id, m->node.len) == 0))
+        return 0;
     uint8_t buf[2048], key[1 + PD_SWIM_ID_MAX];
     size_t len;
     int rc = pd_swim_wire_encode(m, buf, sizeof buf, &len);
@@ -217,6 +265,12 @@ int pd_swim_create(const pd_swim_config_t *cfg, const char *id, const pd_swim_ad
         s->dg = *delegate;
     pd_swim__members_init(s);
     pd_swim_queue_init(&s->queue, cfg->queue_max);
+    s->scratch = pd_malloc(2 * (size_t)cfg->packet_max + 64);
+    s->rx = pd_malloc(sizeof *s->rx);
+    if (!s->scratch || !s->rx) {
+        pd_swim_destroy(s);
+        return -ENOMEM;
+    }
     pd_swim_awareness_init(&s->aw, (int)cfg->awareness_max);
     pd_swim_msg_t me = {.type = PD_SWIM_MSG_ALIVE, .inc = 1, .addr = *addr,
                         .node = {(const uint8_t *)id, (uint32_t)id_len}, .meta = {meta, (uint32_t)meta_len}};
@@ -241,7 +295,13 @@ void pd_swim_destroy(pd_swim_t *s)
         return;
     pd_swim_advance(s);
     pd_free(s->out_pkts);
+    pd_free(s->out_pkt_off);
     pd_free(s->out_evs);
+    pd_free(s->out_ev_off);
+    pd_free(s->out_buf);
+    pd_free(s->scratch);
+    pd_free(s->rx);
+    pd_free(s->pp_nodes);
     pd_swim_queue_free(&s->queue);
     pd_swim__members_free(s);
     pd_free(s);
@@ -291,13 +351,10 @@ int pd_swim_recv(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_add
         count_error(s, -PD_ETOOBIG);
         return -PD_ETOOBIG;
     }
-    pd_swim_msg_t *m = pd_malloc(sizeof *m);
-    if (!m)
-        return -ENOMEM;
+    pd_swim_msg_t *m = s->rx; /* not re-entrant: delegates may only call pd_swim_broadcast */
     int rc = pd_swim_wire_decode(data, len, m);
     if (rc) {
         count_error(s, rc);
-        pd_free(m);
         return rc;
     }
     if (m->type != PD_SWIM_MSG_COMPOUND) {
@@ -315,7 +372,6 @@ int pd_swim_recv(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_add
         }
     }
     pd_swim_wire_release(m);
-    pd_free(m);
     return 0;
 }
 
@@ -378,6 +434,7 @@ int pd_swim_set_meta(pd_swim_t *s, uint64_t now_ms, const uint8_t *meta, size_t 
     s->self->meta_len = (uint16_t)len;
     s->self->inc++;
     s->self->state_change_ms = now_ms;
+    s->members_gen++;
     return pd_swim__queue_alive_self(s);
 }
 
@@ -418,6 +475,10 @@ uint64_t pd_swim_next_deadline_ms(const pd_swim_t *s)
 
 void pd_swim_ready(pd_swim_t *s, pd_swim_ready_t *out)
 {
+    for (uint32_t i = 0; i < s->n_out_pkts; i++)
+        s->out_pkts[i].data = s->out_buf + s->out_pkt_off[i];
+    for (uint32_t i = 0; i < s->n_out_evs; i++)
+        s->out_evs[i].meta = s->out_ev_off[i] == SIZE_MAX ? NULL : s->out_buf + s->out_ev_off[i];
     out->packets = s->out_pkts;
     out->n_packets = s->n_out_pkts;
     out->events = s->out_evs;
@@ -427,10 +488,14 @@ void pd_swim_ready(pd_swim_t *s, pd_swim_ready_t *out)
 
 void pd_swim_advance(pd_swim_t *s)
 {
-    for (uint32_t i = 0; i < s->n_out_pkts; i++)
-        pd_free(s->out_pkts[i].data);
     s->n_out_pkts = 0;
     s->n_out_evs = 0;
+    s->out_len = 0;
+    if (s->out_cap > OUTBOX_KEEP) {
+        pd_free(s->out_buf);
+        s->out_buf = NULL;
+        s->out_cap = 0;
+    }
 }
 
 /* ---- queries ---- */

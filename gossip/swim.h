@@ -29,6 +29,8 @@ typedef struct {
     uint32_t probe_timeout_ms;           /* 500: direct ack wait before going indirect (scaled) */
     uint32_t indirect_checks;            /* 3: ping-req relays per failed direct probe */
     uint32_t retransmit_mult;            /* 4: limit = mult * ceil(log10(N + 1)) */
+    uint32_t retransmit_min;             /* 12: floor of that limit, so news from the first
+                                          * seconds of a cluster (N tiny) still travels far */
     uint32_t suspicion_mult;             /* 4: min suspicion = mult * max(1, log10 N) * interval */
     uint32_t suspicion_max_timeout_mult; /* 6: max suspicion = min * this */
     uint32_t suspicion_confirmations;    /* 3: confirmations that bring the timeout to min */
@@ -36,7 +38,9 @@ typedef struct {
     uint32_t gossip_interval_ms;         /* 200 */
     uint32_t gossip_nodes;               /* 3 */
     uint32_t gossip_to_dead_ms;          /* 30000: keep telling dead nodes, so they can refute */
-    uint32_t pushpull_interval_ms;       /* 30000, times ceil(log2(N) - log2(32)) + 1 above 32 */
+    uint32_t pushpull_interval_ms;       /* 30000, times ceil(log2(N) - log2(32)) + 1 above 32;
+                                          * plus one catch-up push/pull with a random member 1-3
+                                          * probe intervals after our join succeeds */
     uint32_t pushpull_timeout_ms;        /* 10000: an unanswered push/pull is forgotten */
     uint32_t pushpull_max_inflight;      /* 16 outgoing (<= PD_SWIM_PUSHPULL_CONCURRENT_MAX) */
     uint32_t pushpull_accept_per_s;      /* 128 incoming requests answered per second */
@@ -89,13 +93,16 @@ typedef enum {
     PD_SWIM_EV_ALIVE_AGAIN, /* a suspect refuted, or a dead/left node rejoined */
 } pd_swim_event_type_t;
 
+/* Metadata rides only on JOIN, UPDATE and ALIVE_AGAIN (where it may be new); it is a copy of
+ * exactly meta_len bytes in the outbox, borrowed until pd_swim_advance. Other events have
+ * meta_len 0 and meta NULL (pd_swim_member has the current value). */
 typedef struct {
     uint8_t type; /* pd_swim_event_type_t */
     char node[PD_SWIM_ID_MAX + 1];
     pd_swim_addr_t addr;
     uint32_t inc;
     uint16_t meta_len;
-    uint8_t meta[PD_SWIM_META_MAX];
+    const uint8_t *meta;
 } pd_swim_event_t;
 
 typedef struct {

@@ -10,24 +10,27 @@
 #include "swim_queue.h"
 #include "swim_suspicion.h"
 
+/* One tracked member. Compact (64 bytes plus the id) because a node tracks every member of the
+ * cluster: at N=10,000 that is 10,000 records per node, and a simulation holds N of those tables. */
 typedef struct {
-    char id[PD_SWIM_ID_MAX + 1];
-    uint8_t id_len;
-    uint8_t state;
-    uint16_t meta_len;
-    uint32_t inc;
-    pd_swim_addr_t addr;
-    uint8_t *meta; /* pd_malloc'd, NULL when empty */
     uint64_t state_change_ms;
+    uint8_t *meta; /* pd_malloc'd, NULL when empty */
+    pd_swim_suspicion_t *susp;
+    pd_swim_addr_t addr;
+    uint32_t inc;
     uint32_t probe_idx; /* position in s->nodes */
     int32_t susp_idx;   /* position in s->suspects, -1 when not suspected */
-    pd_swim_suspicion_t *susp;
+    uint32_t reap_seq;  /* matches the reap FIFO entry that may forget it (0: none) */
+    uint16_t meta_len;
+    uint8_t id_len;
+    uint8_t state;
+    char id[]; /* id_len bytes + NUL */
 } swim_member_t;
 
 typedef enum { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT } swim_probe_phase_t;
 
 typedef struct {
-    uint8_t used, nack, nack_sent;
+    uint8_t nack, nack_sent;
     uint32_t local_seq, orig_seq;
     pd_swim_addr_t requester;
     uint64_t nack_deadline_ms, expire_ms;
@@ -38,6 +41,15 @@ typedef struct {
     uint8_t join;
     uint64_t deadline_ms;
 } swim_pp_t;
+
+/* Dead/left members in the order they died: reaping pops expired entries from the front, so it
+ * costs O(changes), not O(members), per tick. An entry whose seq no longer matches its member's
+ * reap_seq is stale (the member came back) and is skipped. */
+typedef struct {
+    swim_member_t *m;
+    uint32_t seq;
+    uint64_t at_ms;
+} swim_reap_t;
 
 struct pd_swim {
     pd_swim_config_t cfg;
@@ -65,8 +77,10 @@ struct pd_swim {
     } probe;
     uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms, next_reap_ms;
 
-    swim_relay_t relays[PD_SWIM_RELAY_MAX];
+    swim_relay_t relays[PD_SWIM_RELAY_MAX]; /* dense: [0, n_relays) in use */
     uint32_t n_relays;
+    swim_reap_t *reap; /* ring */
+    uint32_t reap_head, reap_n, reap_cap, reap_seq;
     swim_pp_t pp[PD_SWIM_PUSHPULL_CONCURRENT_MAX];
     uint32_t n_pp;
     uint64_t pp_window_ms;
@@ -74,11 +88,30 @@ struct pd_swim {
     uint32_t n_seeds;
     uint64_t next_join_ms;
     uint32_t pp_window_count;
+    uint8_t catchup_done;  /* the early push/pull after our join is scheduled */
+    uint8_t catchup_armed; /* the next push/pull is a catch-up */
+    uint32_t catchup_live; /* live members when the last catch-up was planned */
+    uint64_t catchup_delay_ms;
+    uint8_t quiet_merge;  /* merging a join answer: learn, do not re-broadcast */
+    /* Encoded member list of our last push/pull, reused while the table is unchanged. */
+    uint8_t *pp_nodes;
+    size_t pp_nodes_len, pp_nodes_cap;
+    uint32_t pp_nodes_count;
+    uint64_t pp_nodes_gen, pp_nodes_ms, members_gen; /* members_gen: bumped on any member change */
 
+    /* Outbox. Packet bytes and event metadata live in one arena (out_buf) that is reused turn
+     * after turn; offsets are turned into pointers by pd_swim_ready. No allocation per packet. */
     pd_swim_packet_t *out_pkts;
+    size_t *out_pkt_off;
     uint32_t n_out_pkts, cap_out_pkts;
     pd_swim_event_t *out_evs;
+    size_t *out_ev_off; /* SIZE_MAX: no metadata */
     uint32_t n_out_evs, cap_out_evs;
+    uint8_t *out_buf;
+    size_t out_len, out_cap;
+    uint8_t *scratch; /* compound assembly: 2 * packet_max + 64 */
+    pd_swim_bytes_t piggy[PD_SWIM_COMPOUND_MAX];
+    pd_swim_msg_t *rx; /* decoded datagram, reused */
 
     pd_swim_stats_t stats;
 };
@@ -97,6 +130,7 @@ int pd_swim__send_msg(pd_swim_t *s, const pd_swim_addr_t *to, const char *node, 
 /* Encode m and queue it for dissemination under the key of its subject node. */
 int pd_swim__queue_msg(pd_swim_t *s, const pd_swim_msg_t *m);
 uint32_t pd_swim__live(const pd_swim_t *s); /* alive + suspect: the cluster-size estimate */
+uint32_t pd_swim__retransmit_limit(const pd_swim_t *s); /* for the current size, with the floor */
 uint64_t pd_swim__scaled(const pd_swim_t *s, uint64_t base_ms);
 uint32_t pd_swim__next_seq(pd_swim_t *s);
 

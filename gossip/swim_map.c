@@ -27,10 +27,8 @@ void pd_swim_map_init(pd_swim_map_t *m, pd_swim_map_key_fn key_of)
 
 void pd_swim_map_free(pd_swim_map_t *m)
 {
-    pd_free(m->hashes);
-    pd_free(m->vals);
-    m->hashes = NULL;
-    m->vals = NULL;
+    pd_free(m->slots);
+    m->slots = NULL;
     m->cap = m->n = 0;
 }
 
@@ -48,11 +46,12 @@ static void *find(const pd_swim_map_t *m, const void *key, size_t len, uint64_t 
         return NULL;
     uint32_t mask = m->cap - 1;
     for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
-        if (m->hashes[i] == 0)
+        const pd_swim_map_slot_t *sl = &m->slots[i];
+        if (sl->hash == 0)
             return NULL;
-        if (m->hashes[i] == h && key_eq(m, m->vals[i], key, len)) {
+        if (sl->hash == h && key_eq(m, sl->val, key, len)) {
             *slot = i;
-            return m->vals[i];
+            return sl->val;
         }
     }
 }
@@ -66,32 +65,25 @@ void *pd_swim_map_get(const pd_swim_map_t *m, const void *key, size_t len)
 static void place(pd_swim_map_t *m, uint64_t h, void *val)
 {
     uint32_t mask = m->cap - 1, i = (uint32_t)h & mask;
-    while (m->hashes[i] != 0)
+    while (m->slots[i].hash != 0)
         i = (i + 1) & mask;
-    m->hashes[i] = h;
-    m->vals[i] = val;
+    m->slots[i] = (pd_swim_map_slot_t){h, val};
 }
 
 static int grow(pd_swim_map_t *m)
 {
     uint32_t ncap = m->cap ? m->cap * 2 : 16;
-    uint64_t *nh = pd_calloc(ncap, sizeof *nh);
-    void **nv = pd_calloc(ncap, sizeof *nv);
-    if (!nh || !nv) {
-        pd_free(nh);
-        pd_free(nv);
+    pd_swim_map_slot_t *ns = pd_calloc(ncap, sizeof *ns);
+    if (!ns)
         return -ENOMEM;
-    }
-    uint64_t *oh = m->hashes;
-    void **ov = m->vals;
+    pd_swim_map_slot_t *os = m->slots;
     uint32_t ocap = m->cap;
-    m->hashes = nh, m->vals = nv, m->cap = ncap;
+    m->slots = ns, m->cap = ncap;
     for (uint32_t i = 0; i < ocap; i++) {
-        if (oh[i])
-            place(m, oh[i], ov[i]);
+        if (os[i].hash)
+            place(m, os[i].hash, os[i].val);
     }
-    pd_free(oh);
-    pd_free(ov);
+    pd_free(os);
     return 0;
 }
 
@@ -120,17 +112,15 @@ int pd_swim_map_del(pd_swim_map_t *m, const void *val)
         return 0;
     /* Backward-shift: pull later entries of the same cluster into the hole. */
     uint32_t mask = m->cap - 1;
-    for (uint32_t j = (i + 1) & mask; m->hashes[j] != 0; j = (j + 1) & mask) {
-        uint32_t home = (uint32_t)m->hashes[j] & mask;
+    for (uint32_t j = (i + 1) & mask; m->slots[j].hash != 0; j = (j + 1) & mask) {
+        uint32_t home = (uint32_t)m->slots[j].hash & mask;
         /* Move j into i when its home is not cyclically within (i, j]. */
         if (((j - home) & mask) >= ((j - i) & mask)) {
-            m->hashes[i] = m->hashes[j];
-            m->vals[i] = m->vals[j];
+            m->slots[i] = m->slots[j];
             i = j;
         }
     }
-    m->hashes[i] = 0;
-    m->vals[i] = NULL;
+    m->slots[i] = (pd_swim_map_slot_t){0, NULL};
     m->n--;
     return 1;
 }

@@ -10,8 +10,12 @@
 typedef void (*pd_swim_map_key_fn)(const void *val, const uint8_t **key, size_t *len);
 
 typedef struct {
-    uint64_t *hashes; /* 0 marks an empty slot */
-    void **vals;
+    uint64_t hash; /* 0 marks an empty slot */
+    void *val;
+} pd_swim_map_slot_t;
+
+typedef struct {
+    pd_swim_map_slot_t *slots; /* hash and value side by side: one cache line per probe */
     uint32_t cap;     /* power of two */
     uint32_t n;
     pd_swim_map_key_fn key_of;

@@ -39,6 +39,7 @@ void pd_swim__members_free(pd_swim_t *s)
         member_free(s->nodes[i]);
     pd_free(s->nodes);
     pd_free(s->suspects);
+    pd_free(s->reap);
     pd_swim_map_free(&s->by_id);
     s->nodes = NULL;
     s->suspects = NULL;
@@ -50,12 +51,36 @@ swim_member_t *pd_swim__find(const pd_swim_t *s, const uint8_t *id, size_t len)
     return pd_swim_map_get(&s->by_id, id, len);
 }
 
+/* Remember a member that just died or left, for pd_swim__reap. On allocation failure the member
+ * is simply never forgotten (it stays dead in the table). */
+static void reap_push(pd_swim_t *s, swim_member_t *m, uint64_t now_ms)
+{
+    if (s->reap_n == s->reap_cap) {
+        uint32_t ncap = s->reap_cap ? s->reap_cap * 2 : 16;
+        swim_reap_t *nr = pd_malloc(ncap * sizeof *nr);
+        if (!nr)
+            return;
+        for (uint32_t i = 0; i < s->reap_n; i++)
+            nr[i] = s->reap[(s->reap_head + i) % s->reap_cap];
+        pd_free(s->reap);
+        s->reap = nr, s->reap_cap = ncap, s->reap_head = 0;
+    }
+    if (++s->reap_seq == 0)
+        s->reap_seq = 1;
+    m->reap_seq = s->reap_seq;
+    s->reap[(s->reap_head + s->reap_n++) % s->reap_cap] = (swim_reap_t){m, s->reap_seq, now_ms};
+}
+
 static void set_state(pd_swim_t *s, swim_member_t *m, int state, uint64_t now_ms)
 {
     s->n_state[m->state]--;
     s->n_state[state]++;
     m->state = (uint8_t)state;
     m->state_change_ms = now_ms;
+    m->reap_seq = 0; /* any older reap entry is stale now */
+    s->members_gen++;
+    if ((state == PD_SWIM_DEAD || state == PD_SWIM_LEFT) && m != s->self)
+        reap_push(s, m, now_ms);
 }
 
 static int set_meta(swim_member_t *m, const uint8_t *meta, size_t len)
@@ -104,7 +129,7 @@ static swim_member_t *member_new(pd_swim_t *s, pd_rng_t *rng, const pd_swim_msg_
             return NULL;
         s->nodes = nn, s->cap_nodes = ncap;
     }
-    swim_member_t *m = pd_calloc(1, sizeof *m);
+    swim_member_t *m = pd_calloc(1, sizeof *m + a->node.len + 1);
     if (!m)
         return NULL;
     memcpy(m->id, a->node.p, a->node.len);
@@ -120,6 +145,7 @@ static swim_member_t *member_new(pd_swim_t *s, pd_rng_t *rng, const pd_swim_msg_
     s->nodes[s->n_nodes] = m;
     m->probe_idx = s->n_nodes++;
     s->n_state[PD_SWIM_ALIVE]++;
+    s->members_gen++;
     if (rng)
         swap_nodes(s, m->probe_idx, (uint32_t)pd_rng_below(rng, s->n_nodes));
     return m;
@@ -148,6 +174,7 @@ void pd_swim__remove(pd_swim_t *s, swim_member_t *m)
         s->probe_pos = s->n_nodes;
     pd_swim_map_del(&s->by_id, m);
     s->n_state[m->state]--;
+    s->members_gen++;
     if (s->probe.target == m) {
         s->probe.target = NULL;
         s->probe.phase = PROBE_IDLE;
@@ -178,6 +205,7 @@ void pd_swim__refute(pd_swim_t *s, uint32_t accused_inc)
     if (accused_inc >= inc)
         inc = accused_inc + 1;
     s->self->inc = inc;
+    s->members_gen++;
     s->stats.refutes++;
     /* Having to refute means we were too slow to answer someone: Lifeguard raises awareness. */
     pd_swim_awareness_apply(&s->aw, 1);
@@ -230,6 +258,7 @@ void pd_swim__on_alive(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_sw
     suspicion_clear(s, m);
     m->inc = a->inc;
     m->addr = a->addr;
+    s->members_gen++;
     if (old != PD_SWIM_ALIVE)
         set_state(s, m, PD_SWIM_ALIVE, now_ms);
     pd_swim__queue_msg(s, a);
@@ -339,13 +368,16 @@ void pd_swim__suspicions_tick(pd_swim_t *s, uint64_t now_ms)
 
 void pd_swim__reap(pd_swim_t *s, uint64_t now_ms)
 {
-    for (uint32_t i = s->n_nodes; i > 0; i--) {
-        if (i > s->n_nodes)
-            continue;
-        swim_member_t *m = s->nodes[i - 1];
-        if (m == s->self || (m->state != PD_SWIM_DEAD && m->state != PD_SWIM_LEFT))
-            continue;
-        if (now_ms - m->state_change_ms >= s->cfg.dead_reap_ms)
-            pd_swim__remove(s, m);
+    while (s->reap_n > 0) {
+        swim_reap_t *e = &s->reap[s->reap_head];
+        if (now_ms < e->at_ms || now_ms - e->at_ms < s->cfg.dead_reap_ms)
+            break; /* the FIFO is in death order: the rest are younger */
+        swim_reap_t x = *e;
+        s->reap_head = (s->reap_head + 1) % s->reap_cap;
+        s->reap_n--;
+        /* A stale entry's member may have been freed already, but only when a newer entry for it
+         * was popped first, which cannot be: entries leave in the order they came. */
+        if (x.m->reap_seq == x.seq && (x.m->state == PD_SWIM_DEAD || x.m->state == PD_SWIM_LEFT))
+            pd_swim__remove(s, x.m);
     }
 }

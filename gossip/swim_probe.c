@@ -114,21 +114,22 @@ static void relay_send(pd_swim_t *s, swim_relay_t *r, int type)
     pd_swim__send_msg(s, &r->requester, NULL, &m, 0);
 }
 
+static void relay_drop(pd_swim_t *s, uint32_t i)
+{
+    s->relays[i] = s->relays[--s->n_relays];
+}
+
 static void relays_tick(pd_swim_t *s, uint64_t now_ms)
 {
-    for (uint32_t i = 0; i < PD_SWIM_RELAY_MAX && s->n_relays > 0; i++) {
-        swim_relay_t *r = &s->relays[i];
-        if (!r->used)
-            continue;
+    for (uint32_t i = s->n_relays; i > 0; i--) {
+        swim_relay_t *r = &s->relays[i - 1];
         if (r->nack && !r->nack_sent && now_ms >= r->nack_deadline_ms) {
             relay_send(s, r, PD_SWIM_MSG_NACK);
             r->nack_sent = 1;
             s->stats.nacks_sent++;
         }
-        if (now_ms >= r->expire_ms) {
-            r->used = 0;
-            s->n_relays--;
-        }
+        if (now_ms >= r->expire_ms)
+            relay_drop(s, i - 1);
     }
 }
 
@@ -150,10 +151,8 @@ uint64_t pd_swim__probe_deadline(const pd_swim_t *s)
         d = s->probe.direct_deadline_ms;
     if (s->probe.phase != PROBE_IDLE && s->probe.end_ms < d)
         d = s->probe.end_ms;
-    for (uint32_t i = 0; i < PD_SWIM_RELAY_MAX && s->n_relays > 0; i++) {
+    for (uint32_t i = 0; i < s->n_relays; i++) {
         const swim_relay_t *r = &s->relays[i];
-        if (!r->used)
-            continue;
         if (r->nack && !r->nack_sent && r->nack_deadline_ms < d)
             d = r->nack_deadline_ms;
         if (r->expire_ms < d)
@@ -177,15 +176,12 @@ void pd_swim__on_ping(pd_swim_t *s, const pd_swim_addr_t *from, const pd_swim_ms
 
 void pd_swim__on_ping_req(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *from, const pd_swim_msg_t *m)
 {
-    swim_relay_t *r = NULL;
-    for (uint32_t i = 0; i < PD_SWIM_RELAY_MAX && !r; i++)
-        r = s->relays[i].used ? NULL : &s->relays[i];
-    if (!r) {
+    if (s->n_relays >= PD_SWIM_RELAY_MAX) {
         s->stats.relays_dropped++;
         return;
     }
+    swim_relay_t *r = &s->relays[s->n_relays];
     memset(r, 0, sizeof *r);
-    r->used = 1;
     r->nack = m->nack;
     r->local_seq = pd_swim__next_seq(s);
     r->orig_seq = m->seq;
@@ -194,7 +190,7 @@ void pd_swim__on_ping_req(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *f
      * probe interval, which started a probe timeout before this ping-req, ends. */
     r->nack_deadline_ms = now_ms + s->cfg.probe_timeout_ms * 4ull / 5;
     r->expire_ms = now_ms + 2ull * s->cfg.probe_interval_ms;
-    s->n_relays++;
+    s->n_relays++; /* r stays valid: nothing below touches the relays */
     pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = r->local_seq, .node = m->node, .from = self_id(s)};
     char node[PD_SWIM_ID_MAX + 1];
     memcpy(node, m->node.p, m->node.len);
@@ -212,12 +208,11 @@ void pd_swim__on_ack(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m)
         s->stats.probe_acks++;
         return;
     }
-    for (uint32_t i = 0; i < PD_SWIM_RELAY_MAX && s->n_relays > 0; i++) {
+    for (uint32_t i = 0; i < s->n_relays; i++) {
         swim_relay_t *r = &s->relays[i];
-        if (r->used && r->local_seq == m->seq) {
+        if (r->local_seq == m->seq) {
             relay_send(s, r, PD_SWIM_MSG_ACK);
-            r->used = 0;
-            s->n_relays--;
+            relay_drop(s, i);
             return;
         }
     }

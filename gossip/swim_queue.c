@@ -25,92 +25,109 @@ void pd_swim_queue_init(pd_swim_queue_t *q, uint32_t max)
 void pd_swim_queue_free(pd_swim_queue_t *q)
 {
     for (uint32_t i = 0; i < q->n; i++)
-        pd_free(q->heap[i]);
+        pd_free(q->heap[i].b);
     pd_free(q->heap);
     pd_swim_map_free(&q->keys);
     q->heap = NULL;
-    q->n = q->cap = 0;
+    q->n = q->cap = q->live = 0;
 }
 
 uint32_t pd_swim_queue_len(const pd_swim_queue_t *q)
 {
-    return q->n;
+    return q->live;
 }
 
-/* a goes before b: fewer transmits, then newer. */
-static int before(const pd_swim_bcast_t *a, const pd_swim_bcast_t *b)
-{
-    return a->transmits != b->transmits ? a->transmits < b->transmits : a->id > b->id;
-}
+#define ID_BITS 40
+#define ID_MASK ((UINT64_C(1) << ID_BITS) - 1)
 
-static void set_at(pd_swim_queue_t *q, uint32_t i, pd_swim_bcast_t *b)
+/* Fewer transmits first, then newer (ids wrap after 2^40 pushes: harmless, order only). */
+static uint64_t order_of(const pd_swim_bcast_t *b)
 {
-    q->heap[i] = b;
-    b->heap_idx = i;
+    return ((uint64_t)b->transmits << ID_BITS) | (ID_MASK - (b->id & ID_MASK));
 }
 
 static void sift_up(pd_swim_queue_t *q, uint32_t i)
 {
-    pd_swim_bcast_t *b = q->heap[i];
+    pd_swim_qslot_t x = q->heap[i];
     while (i > 0) {
         uint32_t p = (i - 1) / 2;
-        if (!before(b, q->heap[p]))
+        if (q->heap[p].order <= x.order)
             break;
-        set_at(q, i, q->heap[p]);
+        q->heap[i] = q->heap[p];
         i = p;
     }
-    set_at(q, i, b);
+    q->heap[i] = x;
 }
 
 static void sift_down(pd_swim_queue_t *q, uint32_t i)
 {
-    pd_swim_bcast_t *b = q->heap[i];
+    pd_swim_qslot_t x = q->heap[i];
     for (;;) {
         uint32_t c = 2 * i + 1;
         if (c >= q->n)
             break;
-        if (c + 1 < q->n && before(q->heap[c + 1], q->heap[c]))
+        if (c + 1 < q->n && q->heap[c + 1].order < q->heap[c].order)
             c++;
-        if (!before(q->heap[c], b))
+        if (q->heap[c].order >= x.order)
             break;
-        set_at(q, i, q->heap[c]);
+        q->heap[i] = q->heap[c];
         i = c;
     }
-    set_at(q, i, b);
+    q->heap[i] = x;
 }
 
-/* Detach b from the heap (and the key map) without freeing it. */
-static void heap_remove(pd_swim_queue_t *q, pd_swim_bcast_t *b)
+/* Take the first slot out (live or dropped). */
+static pd_swim_bcast_t *heap_pop(pd_swim_queue_t *q)
 {
-    uint32_t i = b->heap_idx;
-    PD_ASSERT(i < q->n && q->heap[i] == b);
-    pd_swim_map_del(&q->keys, b);
-    q->n--;
-    if (i == q->n)
-        return;
-    pd_swim_bcast_t *last = q->heap[q->n];
-    set_at(q, i, last);
-    sift_down(q, i);
-    if (q->heap[i] == last)
-        sift_up(q, i);
+    pd_swim_bcast_t *b = q->heap[0].b;
+    q->heap[0] = q->heap[--q->n];
+    if (q->n > 0)
+        sift_down(q, 0);
+    return b;
 }
 
-static int heap_insert(pd_swim_queue_t *q, pd_swim_bcast_t *b)
+static int heap_reserve(pd_swim_queue_t *q)
 {
-    if (q->n == q->cap) {
-        uint32_t ncap = q->cap ? q->cap * 2 : 64;
-        pd_swim_bcast_t **nh = pd_realloc(q->heap, ncap * sizeof *nh);
-        if (!nh)
-            return -ENOMEM;
-        q->heap = nh, q->cap = ncap;
-    }
-    int rc = pd_swim_map_put(&q->keys, b);
-    if (rc)
-        return rc;
-    q->heap[q->n] = b;
-    b->heap_idx = q->n++;
-    sift_up(q, b->heap_idx);
+    if (q->n < q->cap)
+        return 0;
+    uint32_t ncap = q->cap ? q->cap * 2 : 64;
+    pd_swim_qslot_t *nh = pd_realloc(q->heap, ncap * sizeof *nh);
+    if (!nh)
+        return -ENOMEM;
+    q->heap = nh, q->cap = ncap;
     return 0;
+}
+
+static void heap_add(pd_swim_queue_t *q, pd_swim_bcast_t *b)
+{
+    PD_ASSERT(q->n < q->cap);
+    q->heap[q->n] = (pd_swim_qslot_t){order_of(b), b};
+    sift_up(q, q->n++);
+}
+
+/* Free the dropped slots and re-heapify, once they outnumber the live ones. */
+static void heap_compact(pd_swim_queue_t *q)
+{
+    if (q->n - q->live <= q->live + 64)
+        return;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < q->n; i++) {
+        if (q->heap[i].b->dropped)
+            pd_free(q->heap[i].b);
+        else
+            q->heap[k++] = q->heap[i];
+    }
+    q->n = k;
+    for (uint32_t i = k / 2; i > 0; i--)
+        sift_down(q, i - 1);
+}
+
+/* Forget b: out of the key map now, out of the heap (and freed) when it surfaces. */
+static void mark_dropped(pd_swim_queue_t *q, pd_swim_bcast_t *b)
+{
+    pd_swim_map_del(&q->keys, b);
+    b->dropped = 1;
+    q->live--;
 }
 
 int pd_swim_queue_drop(pd_swim_queue_t *q, const void *key, size_t key_len)
@@ -118,9 +135,26 @@ int pd_swim_queue_drop(pd_swim_queue_t *q, const void *key, size_t key_len)
     pd_swim_bcast_t *old = pd_swim_map_get(&q->keys, key, key_len);
     if (!old)
         return 0;
-    heap_remove(q, old);
-    pd_free(old);
+    mark_dropped(q, old);
+    heap_compact(q);
     return 1;
+}
+
+/* Evict the worst live message: the heap's last slots are leaves (many transmits, old). */
+static void evict_one(pd_swim_queue_t *q)
+{
+    while (q->n > 0) {
+        pd_swim_bcast_t *b = q->heap[--q->n].b;
+        int was_live = !b->dropped;
+        if (was_live) {
+            pd_swim_map_del(&q->keys, b);
+            q->live--;
+            q->evicted++;
+        }
+        pd_free(b);
+        if (was_live)
+            return;
+    }
 }
 
 int pd_swim_queue_push(pd_swim_queue_t *q, const void *key, size_t key_len, const void *data,
@@ -138,31 +172,41 @@ int pd_swim_queue_push(pd_swim_queue_t *q, const void *key, size_t key_len, cons
     b->len = (uint32_t)len;
     memcpy(b->data, data, len);
     q->superseded += (uint64_t)pd_swim_queue_drop(q, key, key_len);
-    if (q->n >= q->max) {
-        pd_swim_bcast_t *leaf = q->heap[q->n - 1];
-        heap_remove(q, leaf);
-        pd_free(leaf);
-        q->evicted++;
-    }
-    int rc = heap_insert(q, b);
-    if (rc)
+    if (q->live >= q->max)
+        evict_one(q);
+    int rc = heap_reserve(q);
+    if (rc == 0)
+        rc = pd_swim_map_put(&q->keys, b);
+    if (rc) {
         pd_free(b);
-    return rc;
+        return rc;
+    }
+    heap_add(q, b);
+    q->live++;
+    return 0;
 }
 
 uint32_t pd_swim_queue_fill(pd_swim_queue_t *q, uint32_t limit, size_t budget, size_t part_overhead,
                             uint32_t max_items, pd_swim_queue_emit_fn emit, void *ctx)
 {
     pd_swim_bcast_t *seen[PD_SWIM_QUEUE_SCAN_MAX];
-    uint32_t n_seen = 0, n_sent = 0;
-    /* Pop in order; the examined ones are re-inserted afterwards with their new counts. */
-    while (q->n > 0 && n_seen < PD_SWIM_QUEUE_SCAN_MAX && n_sent < max_items &&
+    uint32_t n_seen = 0, n_sent = 0, misfits = 0;
+    /* Pop in order; the examined ones are re-inserted afterwards with their new counts. Only the
+     * heap moves: the key map keeps them, so a fill costs no hashing. A few misfits in a row
+     * mean the packet is as full as it gets. */
+    while (q->n > 0 && n_seen < PD_SWIM_QUEUE_SCAN_MAX && n_sent < max_items && misfits < 4 &&
            budget > part_overhead) {
-        pd_swim_bcast_t *b = q->heap[0];
-        heap_remove(q, b);
-        seen[n_seen++] = b;
-        if (b->len + part_overhead > budget)
+        pd_swim_bcast_t *b = heap_pop(q);
+        if (b->dropped) {
+            pd_free(b);
             continue;
+        }
+        seen[n_seen++] = b;
+        if (b->len + part_overhead > budget) {
+            misfits++;
+            continue;
+        }
+        misfits = 0;
         emit(ctx, b->data, b->len);
         budget -= b->len + part_overhead;
         b->transmits++;
@@ -170,9 +214,13 @@ uint32_t pd_swim_queue_fill(pd_swim_queue_t *q, uint32_t limit, size_t budget, s
     }
     for (uint32_t i = 0; i < n_seen; i++) {
         pd_swim_bcast_t *b = seen[i];
-        if (b->transmits >= limit || heap_insert(q, b) != 0) {
-            q->expired += b->transmits >= limit;
+        if (b->transmits >= limit) {
+            pd_swim_map_del(&q->keys, b);
+            q->live--;
+            q->expired++;
             pd_free(b);
+        } else {
+            heap_add(q, b); /* room: it was popped */
         }
     }
     return n_sent;

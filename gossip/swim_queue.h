@@ -1,8 +1,10 @@
 /* Broadcast queue (memberlist TransmitLimitedQueue): encoded messages waiting to be piggybacked.
  * Order: fewest transmissions first, then newest first. A message with the same key supersedes
  * the queued one (a newer alive/suspect/dead about a node, or a user broadcast with the same
- * key). After `limit` transmissions a message is dropped. Indexed binary heap + key map, so a
- * push, a supersede and each taken message cost O(log n). */
+ * key). After `limit` transmissions a message is dropped. Binary heap of (order key, message)
+ * slots + key map, so a push and each taken message cost O(log n) without touching the messages
+ * themselves (their memory is cold); a superseded message is only marked and freed when it
+ * surfaces (the heap is compacted when such dead slots outnumber the live ones). */
 #ifndef PD_SWIM_QUEUE_H
 #define PD_SWIM_QUEUE_H
 
@@ -19,7 +21,7 @@ enum {
 
 typedef struct {
     uint32_t transmits;
-    uint32_t heap_idx;
+    uint8_t dropped; /* superseded or dropped: out of the key map, freed when popped */
     uint64_t id; /* insertion order: larger is newer */
     uint8_t key_len;
     uint8_t key[PD_SWIM_QKEY_MAX];
@@ -28,8 +30,14 @@ typedef struct {
 } pd_swim_bcast_t;
 
 typedef struct {
-    pd_swim_bcast_t **heap;
-    uint32_t n, cap, max;
+    uint64_t order; /* transmits << 40 | (2^40 - 1 - id): smaller goes first */
+    pd_swim_bcast_t *b;
+} pd_swim_qslot_t;
+
+typedef struct {
+    pd_swim_qslot_t *heap;
+    uint32_t n, cap, max; /* n: heap slots, dropped ones included */
+    uint32_t live;        /* messages queued (pd_swim_queue_len) */
     uint64_t next_id;
     pd_swim_map_t keys;
     uint64_t superseded; /* counters */

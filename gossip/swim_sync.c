@@ -40,12 +40,28 @@ void pd_swim__gossip_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
 {
     swim_member_t *to[PD_SWIM_INDIRECT_MAX];
     uint32_t k = s->cfg.gossip_nodes < PD_SWIM_INDIRECT_MAX ? s->cfg.gossip_nodes : PD_SWIM_INDIRECT_MAX;
-    if (pd_swim_queue_len(&s->queue) == 0)
+    int queued = pd_swim_queue_len(&s->queue) > 0;
+    if (!queued && s->n_state[PD_SWIM_DEAD] == 0)
         return;
     uint32_t n = pd_swim__pick(s, rng, now_ms, k, NULL, 1, to);
-    for (uint32_t i = 0; i < n && pd_swim_queue_len(&s->queue) > 0; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         uint32_t before = s->n_out_pkts;
-        pd_swim__send_udp(s, &to[i]->addr, to[i]->id, NULL, 0);
+        if (to[i]->state == PD_SWIM_DEAD) {
+            /* Tell a node we think dead that it is, whatever the queue holds: after a partition
+             * heals this is how the wrongly accused hear it and refute, long after the dead
+             * broadcast itself ran out of retransmits. */
+            uint8_t buf[256];
+            size_t len;
+            pd_swim_msg_t d = {.type = PD_SWIM_MSG_DEAD, .inc = to[i]->inc,
+                               .node = {(const uint8_t *)to[i]->id, to[i]->id_len},
+                               .from = {(const uint8_t *)s->self->id, s->self->id_len}};
+            if (pd_swim_wire_encode(&d, buf, sizeof buf, &len) != 0)
+                continue;
+            pd_swim_bytes_t part = {buf, (uint32_t)len};
+            pd_swim__send_udp(s, &to[i]->addr, to[i]->id, &part, 1);
+        } else if (queued && pd_swim_queue_len(&s->queue) > 0) {
+            pd_swim__send_udp(s, &to[i]->addr, to[i]->id, NULL, 0);
+        }
         s->stats.gossip_sent += s->n_out_pkts - before;
     }
 }
@@ -59,22 +75,69 @@ uint64_t pd_swim__pushpull_interval(uint64_t base_ms, uint32_t n)
     return base_ms * mult;
 }
 
-/* Encode our whole state (every tracked member plus the delegate's state). */
-static int state_encode(pd_swim_t *s, uint32_t seq, int join, int reply, uint8_t **out, size_t *len_out)
+/* The encoded member array, rebuilt when the table changed. Under a join storm (more than
+ * PP_STALE_AFTER requests answered this second) a join reply may also reuse one up to a probe
+ * interval old: a seed then answers many joins per second while its table changes with each, and
+ * a slightly stale list is harmless (gossip and the joiner's catch-up push/pull bring the rest).
+ * Anything else gets the current table. */
+enum { PP_STALE_AFTER = 8 };
+static int nodes_encode(pd_swim_t *s, uint64_t now_ms, int join_reply)
 {
-    pd_swim_msg_t *m = pd_calloc(1, sizeof *m);
-    pd_swim_wire_node_t *nodes = pd_calloc(s->n_nodes, sizeof *nodes);
-    uint8_t *buf = NULL;
-    int rc = -ENOMEM;
-    if (!m || !nodes)
-        goto out;
+    if (s->pp_nodes && s->pp_nodes_gen == s->members_gen)
+        return 0;
+    if (s->pp_nodes && join_reply && s->pp_window_count > PP_STALE_AFTER &&
+        now_ms - s->pp_nodes_ms < s->cfg.probe_interval_ms)
+        return 0;
+    pd_swim_wire_node_t *nodes = pd_malloc((size_t)s->n_nodes * sizeof *nodes);
+    if (!nodes)
+        return -ENOMEM;
     for (uint32_t i = 0; i < s->n_nodes; i++) {
         const swim_member_t *x = s->nodes[i];
         nodes[i] = (pd_swim_wire_node_t){{(const uint8_t *)x->id, x->id_len}, x->addr, {x->meta, x->meta_len},
                                          x->inc, x->state};
     }
+    size_t cap = pd_swim_wire_nodes_size_max(nodes, s->n_nodes), len = 0;
+    int rc = 0;
+    if (cap > s->pp_nodes_cap || cap < s->pp_nodes_cap / 4) {
+        uint8_t *nb = pd_malloc(cap);
+        if (!nb)
+            rc = -ENOMEM;
+        else {
+            pd_free(s->pp_nodes);
+            s->pp_nodes = nb, s->pp_nodes_cap = cap;
+        }
+    }
+    if (rc == 0)
+        rc = pd_swim_wire_encode_nodes(nodes, s->n_nodes, s->pp_nodes, s->pp_nodes_cap, &len);
+    pd_free(nodes);
+    if (rc) {
+        pd_free(s->pp_nodes);
+        s->pp_nodes = NULL;
+        s->pp_nodes_cap = 0;
+        return rc;
+    }
+    s->pp_nodes_len = len;
+    s->pp_nodes_count = s->n_nodes;
+    s->pp_nodes_gen = s->members_gen;
+    s->pp_nodes_ms = now_ms;
+    return 0;
+}
+
+/* Encode our whole state (every tracked member plus the delegate's state). */
+static int state_encode(pd_swim_t *s, uint64_t now_ms, uint32_t seq, int join, int reply, uint8_t **out,
+                        size_t *len_out)
+{
+    int rc = nodes_encode(s, now_ms, join && reply);
+    if (rc)
+        return rc;
+    pd_swim_msg_t *m = pd_calloc(1, sizeof *m);
+    uint8_t *buf = NULL;
+    rc = -ENOMEM;
+    if (!m)
+        goto out;
     *m = (pd_swim_msg_t){.type = PD_SWIM_MSG_PUSHPULL, .seq = seq, .join = (uint8_t)join,
-                         .reply = (uint8_t)reply, .n_nodes = s->n_nodes, .nodes = nodes};
+                         .reply = (uint8_t)reply, .n_nodes = s->pp_nodes_count,
+                         .nodes_enc = {s->pp_nodes, (uint32_t)s->pp_nodes_len}};
     const uint8_t *ud = NULL;
     size_t ul = 0;
     if (s->dg.local_state && s->dg.local_state(s->dg.ctx, join, &ud, &ul) == 0 && ul <= PD_SWIM_USER_STATE_MAX)
@@ -88,7 +151,6 @@ static int state_encode(pd_swim_t *s, uint32_t seq, int join, int reply, uint8_t
         goto out;
     rc = pd_swim_wire_encode(m, buf, cap, len_out);
 out:
-    pd_free(nodes);
     pd_free(m);
     if (rc)
         pd_free(buf);
@@ -97,12 +159,12 @@ out:
     return rc;
 }
 
-static int state_send(pd_swim_t *s, const pd_swim_addr_t *to, const char *node, uint32_t seq, int join,
-                      int reply)
+static int state_send(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *to, const char *node, uint32_t seq,
+                      int join, int reply)
 {
     uint8_t *buf;
     size_t len;
-    int rc = state_encode(s, seq, join, reply, &buf, &len);
+    int rc = state_encode(s, now_ms, seq, join, reply, &buf, &len);
     if (rc) {
         PD_WARN(&s->log, "swim push/pull encode failed err=%s", pd_err_name(rc));
         return rc;
@@ -120,7 +182,7 @@ int pd_swim__pushpull_send(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *
         return -PD_ELIMIT;
     }
     uint32_t seq = pd_swim__next_seq(s);
-    int rc = state_send(s, to, node, seq, join, 0);
+    int rc = state_send(s, now_ms, to, node, seq, join, 0);
     if (rc)
         return rc;
     s->pp[s->n_pp++] = (swim_pp_t){seq, (uint8_t)join, now_ms + s->cfg.pushpull_timeout_ms};
@@ -146,6 +208,18 @@ int pd_swim__join_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
     return sent > 0 ? 0 : rc;
 }
 
+static void catchup_schedule(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
+{
+    uint64_t d = s->catchup_delay_ms;
+    uint64_t at = now_ms + d + (rng ? pd_rng_below(rng, 2 * d) : d);
+    if (at < s->next_pushpull_ms) {
+        s->next_pushpull_ms = at;
+        s->catchup_armed = 1;
+    } else {
+        s->catchup_delay_ms = 0; /* the periodic push/pull comes first anyway */
+    }
+}
+
 void pd_swim__pushpull_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
 {
     pd_swim__join_tick(s, now_ms, rng);
@@ -156,6 +230,15 @@ void pd_swim__pushpull_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
     if (now_ms < s->next_pushpull_ms)
         return;
     s->next_pushpull_ms = now_ms + pd_swim__pushpull_interval(s->cfg.pushpull_interval_ms, pd_swim__live(s));
+    if (s->catchup_armed) {
+        s->catchup_armed = 0;
+        uint32_t live = pd_swim__live(s);
+        if (live - s->catchup_live > s->catchup_live / 8 && live > s->catchup_live) {
+            s->catchup_live = live; /* still growing fast: once more, later */
+            s->catchup_delay_ms *= 2;
+            catchup_schedule(s, now_ms, rng);
+        }
+    }
     swim_member_t *peer;
     if (!s->leaving && pd_swim__pick(s, rng, now_ms, 1, NULL, 0, &peer) == 1 && peer->state == PD_SWIM_ALIVE)
         pd_swim__pushpull_send(s, now_ms, &peer->addr, peer->id, 0);
@@ -206,7 +289,7 @@ void pd_swim__on_pushpull(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd
             return;
         }
         s->pp_window_count++;
-        state_send(s, from, NULL, m->seq, m->join, 1);
+        state_send(s, now_ms, from, NULL, m->seq, m->join, 1);
     } else {
         uint32_t i = 0;
         while (i < s->n_pp && s->pp[i].seq != m->seq)
@@ -219,7 +302,21 @@ void pd_swim__on_pushpull(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd
         s->pp[i] = s->pp[--s->n_pp];
     }
     s->stats.pushpull_recv++;
+    /* The answer to our join is the seed's view, which the cluster already knows and gossips:
+     * learn it without queueing it again (at N=10,000 that would be 10,000 broadcasts per joiner). */
+    s->quiet_merge = m->reply && join;
     merge(s, now_ms, rng, m);
+    s->quiet_merge = 0;
+    if (m->reply && join && !s->catchup_done) {
+        /* Joined. What the cluster learnt while we were joining (news whose retransmits ran out
+         * while it was small, or that went round before anyone knew us) comes with an early
+         * push/pull with a random member; repeated with a doubling delay while the cluster is
+         * still growing fast (a join storm), see pd_swim__pushpull_tick. */
+        s->catchup_done = 1;
+        s->catchup_delay_ms = s->cfg.probe_interval_ms;
+        s->catchup_live = pd_swim__live(s);
+        catchup_schedule(s, now_ms, rng);
+    }
     if (s->dg.merge_remote_state && m->payload.len)
         s->dg.merge_remote_state(s->dg.ctx, m->payload.p, m->payload.len, join);
 }

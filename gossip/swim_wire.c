@@ -10,6 +10,7 @@
 #include "pd_alloc.h"
 #include "pd_buf.h"
 #include "pd_err.h"
+#include "pd_limits.h"
 #include "pd_mp.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -179,9 +180,13 @@ static void pack_body(msgpack_packer *pk, const pd_swim_msg_t *m)
         pack_u64(pk, "s", m->seq), pd_mp_pack_kv_bool(pk, "j", m->join);
         pd_mp_pack_kv_bool(pk, "r", m->reply);
         pack_key(pk, "N");
-        msgpack_pack_array(pk, m->n_nodes);
-        for (uint32_t i = 0; i < m->n_nodes; i++)
-            pack_node_rec(pk, &m->nodes[i]);
+        if (m->nodes_enc.len) {
+            pk->callback(pk->data, (const char *)m->nodes_enc.p, m->nodes_enc.len);
+        } else {
+            msgpack_pack_array(pk, m->n_nodes);
+            for (uint32_t i = 0; i < m->n_nodes; i++)
+                pack_node_rec(pk, &m->nodes[i]);
+        }
         pack_bin(pk, "u", m->payload);
         break;
     case PD_SWIM_MSG_USER: pack_bin(pk, "u", m->payload); break;
@@ -195,9 +200,41 @@ size_t pd_swim_wire_size_max(const pd_swim_msg_t *m)
     size_t n = 64 + m->node.len + m->from.len + m->meta.len + m->payload.len;
     for (uint32_t i = 0; i < m->n_parts; i++)
         n += m->parts[i].len + 5;
-    for (uint32_t i = 0; i < m->n_nodes; i++)
-        n += 64 + m->nodes[i].id.len + m->nodes[i].meta.len;
+    if (m->nodes_enc.len)
+        n += m->nodes_enc.len;
+    else
+        n += pd_swim_wire_nodes_size_max(m->nodes, m->n_nodes);
     return n;
+}
+
+size_t pd_swim_wire_nodes_size_max(const pd_swim_wire_node_t *nodes, uint32_t n)
+{
+    size_t sz = 5;
+    for (uint32_t i = 0; i < n; i++)
+        sz += 64 + nodes[i].id.len + nodes[i].meta.len;
+    return sz;
+}
+
+int pd_swim_wire_encode_nodes(const pd_swim_wire_node_t *nodes, uint32_t n, uint8_t *buf, size_t cap,
+                              size_t *len_out)
+{
+    if (n > PD_SWIM_MEMBERS_MAX)
+        return -PD_EUSAGE;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!id_ok(nodes[i].id) || nodes[i].meta.len > PD_SWIM_META_MAX)
+            return -PD_EUSAGE;
+    }
+    pd_wbuf_t w;
+    pd_wbuf_init(&w, buf, cap);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &w, wbuf_write);
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        pack_node_rec(&pk, &nodes[i]);
+    if (w.err)
+        return -PD_ETOOBIG;
+    *len_out = w.len;
+    return 0;
 }
 
 int pd_swim_wire_encode(const pd_swim_msg_t *m, uint8_t *buf, size_t cap, size_t *len_out)
@@ -415,15 +452,39 @@ static int decode_body(const msgpack_object *map, pd_swim_msg_t *m)
     }
 }
 
+/* One unpack zone per thread, cleared (not freed) after each decode: a datagram with 30 parts
+ * would otherwise cost 31 zone allocations. Its first chunk stays for the life of the thread. */
+static _Thread_local msgpack_zone tl_zone;
+static _Thread_local int tl_zone_ready;
+
+static int unpack(const uint8_t *buf, size_t len, msgpack_object *root)
+{
+    int rc = pd_mp_validate(buf, len, PD_MP_DEPTH_MAX);
+    if (rc)
+        return rc;
+    if (!tl_zone_ready) {
+        if (!msgpack_zone_init(&tl_zone, MSGPACK_ZONE_CHUNK_SIZE))
+            return -ENOMEM;
+        tl_zone_ready = 1;
+    }
+    size_t off = 0;
+    msgpack_unpack_return ret = msgpack_unpack((const char *)buf, len, &off, &tl_zone, root);
+    if (ret != MSGPACK_UNPACK_SUCCESS || off != len) {
+        msgpack_zone_clear(&tl_zone);
+        return ret == MSGPACK_UNPACK_NOMEM_ERROR ? -ENOMEM : -PD_EMALFORMED;
+    }
+    return 0;
+}
+
 int pd_swim_wire_decode(const uint8_t *buf, size_t len, pd_swim_msg_t *out)
 {
     if (len > PD_SWIM_PUSHPULL_MAX)
         return -PD_ETOOBIG;
-    msgpack_unpacked up;
-    int rc = pd_mp_unpack(buf, len, &up);
+    msgpack_object rootobj;
+    int rc = unpack(buf, len, &rootobj);
     if (rc)
         return rc;
-    const msgpack_object *root = &up.data;
+    const msgpack_object *root = &rootobj;
     uint32_t ver = 0, type = 0;
     pd_swim_msg_t m;
     memset(&m, 0, offsetof(pd_swim_msg_t, parts));
@@ -439,7 +500,7 @@ int pd_swim_wire_decode(const uint8_t *buf, size_t len, pd_swim_msg_t *out)
         m.type = (uint8_t)type;
         rc = decode_body(root, &m);
     }
-    msgpack_unpacked_destroy(&up); /* borrowed pointers point into buf, not the zone */
+    msgpack_zone_clear(&tl_zone); /* borrowed pointers point into buf, not the zone */
     if (rc) {
         pd_free(m.nodes);
         return rc;
@@ -448,6 +509,7 @@ int pd_swim_wire_decode(const uint8_t *buf, size_t len, pd_swim_msg_t *out)
     memcpy(out->parts, m.parts, m.n_parts * sizeof m.parts[0]);
     out->n_nodes = m.n_nodes;
     out->nodes = m.nodes;
+    out->nodes_enc = (pd_swim_bytes_t){NULL, 0};
     return 0;
 }
 

@@ -92,12 +92,20 @@ typedef struct {
     pd_swim_bytes_t parts[PD_SWIM_COMPOUND_MAX];
     uint32_t n_nodes; /* push/pull */
     pd_swim_wire_node_t *nodes; /* push/pull: owned (pd_malloc) when decoded */
+    /* push/pull encode only: the member array already encoded by pd_swim_wire_encode_nodes (for
+     * n_nodes members), written as is instead of `nodes`. Same bytes on the wire. */
+    pd_swim_bytes_t nodes_enc;
 } pd_swim_msg_t;
 
 /* Encoded size upper bound of m (exact encoders never exceed it). */
 size_t pd_swim_wire_size_max(const pd_swim_msg_t *m);
 /* Encode m into buf. -PD_ETOOBIG if it does not fit, -PD_EUSAGE on a field over its cap. */
 int pd_swim_wire_encode(const pd_swim_msg_t *m, uint8_t *buf, size_t cap, size_t *len_out);
+/* Encode the member array of a push/pull on its own, to be reused through msg.nodes_enc. Its
+ * size is at most pd_swim_wire_nodes_size_max. */
+size_t pd_swim_wire_nodes_size_max(const pd_swim_wire_node_t *nodes, uint32_t n);
+int pd_swim_wire_encode_nodes(const pd_swim_wire_node_t *nodes, uint32_t n, uint8_t *buf, size_t cap,
+                              size_t *len_out);
 /* Encode a compound of already-encoded parts. */
 int pd_swim_wire_encode_compound(const pd_swim_bytes_t *parts, uint32_t n, uint8_t *buf, size_t cap,
                                  size_t *len_out);
