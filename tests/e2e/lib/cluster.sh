@@ -5,6 +5,9 @@
 #   e2e_setup N                 create hosts h1..hN (10.99.0.1..N/24) and start peerd on each;
 #                               hosts 2..N join host 1 with its gossip key (E2E_AUTOJOIN=0: no join)
 #   e2e_start I [ARGS...]       (re)start peerd on host I;  e2e_stop I [SIG] stops it by PID
+#                               ($E2E_PEERD_ARGS, when set, is appended to every start, e2e_setup's too)
+#   e2e_bg I CMD...             a helper process (e.g. a test DNS upstream) in host I's namespace,
+#                               output in h<I>/bg.log, PID in $E2E_BG_PID; killed at teardown
 #   e2e_ctl I ARGS...           peerctl against host I's daemon, run inside its namespace
 #   e2e_exec I CMD...           any command inside host I's namespace (dig, nft, ...)
 #   e2e_loss I PCT              drop PCT% of packets arriving at host I (nftables, numgen)
@@ -22,6 +25,8 @@ E2E_WORK=""
 E2E_N=0
 E2E_SUBNET="10.99.0"
 declare -a E2E_PIDS=()
+declare -a E2E_BG_PIDS=()
+E2E_BG_PID=""
 
 e2e_log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2; }
 e2e_fail() { e2e_log "FAIL: $*"; exit 1; }
@@ -46,6 +51,12 @@ e2e_teardown() {
   for i in "${!E2E_PIDS[@]}"; do
     pid=${E2E_PIDS[$i]}
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${E2E_BG_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
   for i in "${!E2E_PIDS[@]}"; do
     pid=${E2E_PIDS[$i]}
@@ -159,10 +170,19 @@ e2e_start() {
   local ns
   ns=$(e2e_ns "$i")
   ip netns exec "$ns" "$PEERD" --data-dir "$E2E_WORK/h$i/data" --socket "$(e2e_sock "$i")" \
-    --advertise-addr "$(e2e_addr "$i")" --log-level debug "$@" >>"$E2E_WORK/h$i/peerd.log" 2>&1 &
+    --advertise-addr "$(e2e_addr "$i")" --log-level debug "$@" ${E2E_PEERD_ARGS:-} >>"$E2E_WORK/h$i/peerd.log" 2>&1 &
   E2E_PIDS[$i]=$!
   echo "pid $!" >>"$E2E_STATE"
   e2e_wait_for 10 e2e_ctl "$i" info || e2e_fail "peerd on h$i did not come up"
+}
+
+e2e_bg() {
+  local i=$1
+  shift
+  ip netns exec "$(e2e_ns "$i")" "$@" >>"$E2E_WORK/h$i/bg.log" 2>&1 &
+  E2E_BG_PID=$!
+  E2E_BG_PIDS+=("$E2E_BG_PID")
+  echo "pid $E2E_BG_PID" >>"$E2E_STATE"
 }
 
 e2e_stop() {
