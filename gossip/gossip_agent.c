@@ -19,6 +19,7 @@ struct pd_gagent {
     pd_log_t log;
     int deterministic_nonces;
     uint64_t now_ms; /* of the call in progress, for delegate callbacks */
+    uint64_t next_sweep_ms;
 
     uint8_t *state_buf; /* local push/pull state, rebuilt per request */
     size_t state_cap;
@@ -174,10 +175,56 @@ int pd_gagent_recv(pd_gagent_t *a, uint64_t now_ms, pd_rng_t *rng, const pd_swim
     return rc;
 }
 
+/* Entries are visible only while their owner is a member. An update still being gossiped, or a
+ * push/pull state from a node that restarted meanwhile, can bring back entries of a node that
+ * died and was forgotten here, and the table shows an owner it never heard of as alive. Once a
+ * second, hide the entries of owners SWIM does not hold alive or suspect; a JOIN or ALIVE_AGAIN
+ * event shows them again (apply_events). Owners are collected first: the table must not change
+ * during the iteration. */
+enum { SWEEP_OWNERS_MAX = 32 };
+
+typedef struct {
+    pd_gagent_t *a;
+    char owners[SWEEP_OWNERS_MAX][PD_GTABLE_OWNER_MAX + 1];
+    size_t n;
+} sweep_t;
+
+static int sweep_visit(void *ctx, const pd_gtable_view_t *e)
+{
+    sweep_t *sw = ctx;
+    pd_swim_member_info_t mi;
+    if (strcmp(e->owner, sw->a->node_id) == 0 ||
+        (pd_swim_member(sw->a->swim, e->owner, &mi) == 0 &&
+         (mi.state == PD_SWIM_ALIVE || mi.state == PD_SWIM_SUSPECT)))
+        return 0;
+    for (size_t i = 0; i < sw->n; i++) {
+        if (strcmp(sw->owners[i], e->owner) == 0)
+            return 0;
+    }
+    snprintf(sw->owners[sw->n++], sizeof sw->owners[0], "%s", e->owner);
+    return sw->n == SWEEP_OWNERS_MAX; /* the rest next time */
+}
+
+static void sweep_owners(pd_gagent_t *a, uint64_t now_ms)
+{
+    if (now_ms < a->next_sweep_ms)
+        return;
+    a->next_sweep_ms = now_ms + 1000;
+    sweep_t *sw = pd_malloc(sizeof *sw);
+    if (!sw)
+        return;
+    sw->a = a, sw->n = 0;
+    pd_gtable_foreach_prefix(a->table, "", sweep_visit, sw);
+    for (size_t i = 0; i < sw->n; i++)
+        pd_gtable_owner_down(a->table, sw->owners[i], now_ms);
+    pd_free(sw);
+}
+
 int pd_gagent_tick(pd_gagent_t *a, uint64_t now_ms, pd_rng_t *rng)
 {
     a->now_ms = now_ms;
     pd_gtable_tick(a->table, now_ms);
+    sweep_owners(a, now_ms);
     return pd_swim_tick(a->swim, now_ms, rng);
 }
 
