@@ -11,6 +11,7 @@
 enum opt_kind {
     OPT_PATH, OPT_SOCKET, OPT_ADDR, OPT_LEVEL, OPT_CONFIG, OPT_JOIN, OPT_PORT, OPT_KEYFILE, OPT_RETRIES,
     OPT_DNS_ADDR, OPT_DNS_UPSTREAM, OPT_DNS_TTL, OPT_DNS_TIMEOUT,
+    OPT_BOOTSTRAP_EXPECT, OPT_SNAPSHOT_EVERY,
     OPT_BOOL_PLAINTEXT, /* value-less flags from here on */
     OPT_BOOL_NO_DNS,
     OPT_FLAG_HELP, OPT_FLAG_VERSION
@@ -39,6 +40,8 @@ static const opt_t opts[] = {
     {"dns-ttl", OPT_DNS_TTL, "TTL of our DNS answers in seconds (default 5)"},
     {"dns-timeout-ms", OPT_DNS_TIMEOUT, "forwarded DNS queries: total timeout (default 2000)"},
     {"no-dns", OPT_BOOL_NO_DNS, "do not start the DNS server"},
+    {"bootstrap-expect", OPT_BOOTSTRAP_EXPECT, "managers that form a new cluster (default 1)"},
+    {"snapshot-every", OPT_SNAPSHOT_EVERY, "Raft snapshot every N applied entries (default 10000)"},
     {"help", OPT_FLAG_HELP, "print this help"},
     {"version", OPT_FLAG_VERSION, "print the version"},
 };
@@ -62,6 +65,8 @@ const char *pd_config_usage(void)
            "  --dns-ttl SECONDS       TTL of our DNS answers (default 5, at most 300)\n"
            "  --dns-timeout-ms MS     total timeout of a forwarded query (default 2000)\n"
            "  --no-dns                do not start the DNS server\n"
+           "  --bootstrap-expect N    managers (seen by gossip) that form a new cluster (default 1)\n"
+           "  --snapshot-every N      Raft snapshot every N applied entries (default 10000)\n"
            "  --help, --version\n";
 }
 
@@ -79,6 +84,8 @@ void pd_config_defaults(pd_config_t *cfg)
     snprintf(cfg->dns_addr, sizeof cfg->dns_addr, "127.0.0.11:53");
     cfg->dns_ttl_s = 5;
     cfg->dns_timeout_ms = 2000;
+    cfg->bootstrap_expect = 1;
+    cfg->snapshot_every = 10000;
 }
 
 static int parse_uint(const char *val, unsigned long lo, unsigned long hi, unsigned long *out)
@@ -225,6 +232,17 @@ static int apply(pd_config_t *cfg, const opt_t *o, const char *val, const char *
             return -PD_EUSAGE;
         }
         *(ttl ? &cfg->dns_ttl_s : &cfg->dns_timeout_ms) = (unsigned)v;
+        return 0;
+    }
+    case OPT_BOOTSTRAP_EXPECT:
+    case OPT_SNAPSHOT_EVERY: {
+        unsigned long v;
+        int be = o->kind == OPT_BOOTSTRAP_EXPECT;
+        if (parse_uint(val, be ? 1 : 16, be ? 7 : 100000000, &v) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not a number in %s", where, val, be ? "1..7" : "16..100000000");
+            return -PD_EUSAGE;
+        }
+        *(be ? &cfg->bootstrap_expect : &cfg->snapshot_every) = (unsigned)v;
         return 0;
     }
     case OPT_LEVEL:

@@ -33,6 +33,9 @@ typedef struct {
     unsigned dns_ttl_s;                   /* 5 */
     unsigned dns_timeout_ms;              /* 2000: forwarded queries, total */
     int no_dns;
+    /* managers (Raft) */
+    unsigned bootstrap_expect;            /* 1: a one-node cluster at once */
+    unsigned snapshot_every;              /* applied entries between snapshots (10000) */
 } pd_config_t;
 
 typedef enum { PD_CONFIG_RUN, PD_CONFIG_HELP, PD_CONFIG_VERSION } pd_config_action_t;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl_config.h"
 #include "ctl_endpoints.h"
 #include "ctl_gossip.h"
 #include "daemon.h"
@@ -73,6 +74,11 @@ static const struct {
     {"gossip.key.use", pd_ctl_gossip_key_use},
     {"gossip.key.remove", pd_ctl_gossip_key_remove},
     {"dns.stats", pd_ctl_dns_stats},
+    {"raft.status", pd_ctl_raft_status},
+    {"config.create", pd_ctl_config_create},
+    {"config.ls", pd_ctl_config_ls},
+    {"config.inspect", pd_ctl_config_inspect},
+    {"config.rm", pd_ctl_config_rm},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)
@@ -112,8 +118,11 @@ void pd_ctl_dispatch(pd_daemon_t *d, const uint8_t *body, size_t len, pd_ctl_msg
     msgpack_packer pk;
     msgpack_packer_init(&pk, &data, msgpack_sbuffer_write);
     char err[PD_CTL_ERRMSG_MAX] = "";
+    d->ctl_cur.req_id = req.id;
     rc = fn(d, &req, &pk, err, sizeof err);
-    if (rc == 0) {
+    if (rc == PD_CTL_LATER) {
+        d->ctl_deferred = 1; /* answered later through pd_daemon_ctl_answer */
+    } else if (rc == 0) {
         pd_ctl_msg_reply_ok(reply, req.id);
         msgpack_sbuffer_write(&reply->sb, data.data, data.size);
     } else {

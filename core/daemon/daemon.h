@@ -15,6 +15,16 @@
 typedef struct pd_ctl_client pd_ctl_client_t;
 typedef struct pd_gossip_io pd_gossip_io_t;
 typedef struct pd_dns_server pd_dns_server_t;
+typedef struct pd_raft_node pd_raft_node_t;
+
+/* Deferred control replies: a handler that returns PD_CTL_LATER keeps a copy of d->ctl_cur (the
+ * request's connection and id) and answers later with pd_daemon_ctl_answer (raft_node.c). */
+#define PD_CTL_LATER 1
+typedef struct {
+    pd_ctl_client_t *client;
+    uint64_t serial; /* the connection's serial: a closed (or reused) connection gets nothing */
+    uint64_t req_id;
+} pd_ctl_token_t;
 
 typedef struct {
     uint64_t requests;     /* control requests answered */
@@ -44,6 +54,9 @@ typedef struct {
     pd_gossip_io_t *gossip;
     uv_timer_t keys_timer; /* republishes key ids / persists the keyring after a change */
     pd_dns_server_t *dns;  /* NULL with --no-dns */
+    pd_raft_node_t *raft;  /* the manager's Raft + store */
+    pd_ctl_token_t ctl_cur; /* the request being dispatched */
+    int ctl_deferred;       /* its handler returned PD_CTL_LATER */
 } pd_daemon_t;
 
 /* One control operation: packs exactly one data object on success, or returns a negative code
@@ -53,6 +66,11 @@ typedef int (*pd_ctl_handler_fn)(pd_daemon_t *d, const pd_ctl_request_t *req, ms
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op);
 /* Decode a request body, run its handler, and build the reply (error replies included). */
 void pd_ctl_dispatch(pd_daemon_t *d, const uint8_t *body, size_t len, pd_ctl_msg_t *reply);
+
+/* Answer a deferred request: rc 0 with `data` (one packed msgpack object), or an error. Dropped
+ * when the connection is gone. */
+void pd_daemon_ctl_answer(pd_daemon_t *d, const pd_ctl_token_t *tok, int rc, const char *err,
+                          const void *data, size_t len);
 
 /* Begin a clean stop (leave gossip, close every handle); the loop then ends. */
 void pd_daemon_shutdown(pd_daemon_t *d, const char *why);

@@ -86,16 +86,19 @@ int pd_gossip_keyring_load(const pd_config_t *cfg, pd_keyring_t *kr, char *err, 
     return rc;
 }
 
-int pd_gossip_meta_encode(const char *hostname, const char *role, uint8_t *out, size_t cap, size_t *len)
+int pd_gossip_meta_encode(const char *hostname, const char *role, const char *raft_addr, uint8_t *out,
+                          size_t cap, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, raft_addr ? 4 : 3);
     pd_mp_pack_kv_str(&pk, "h", hostname);
     pd_mp_pack_kv_str(&pk, "r", role);
     pd_mp_pack_kv_str(&pk, "v", PD_VERSION);
+    if (raft_addr)
+        pd_mp_pack_kv_str(&pk, "ra", raft_addr); /* manager's Raft transport "IP:PORT" */
     int rc = sb.size <= cap ? 0 : -PD_ETOOBIG;
     if (rc == 0) {
         memcpy(out, sb.data, sb.size);
@@ -160,7 +163,12 @@ int pd_daemon_gossip_start(pd_daemon_t *d, char *err, size_t errlen)
     }
     uint8_t meta[512];
     size_t meta_len = 0;
-    pd_gossip_meta_encode(d->hostname, "manager", meta, sizeof meta, &meta_len);
+    char raft_addr[PD_ADDR_MAX + 8];
+    uint16_t raft_port = 0;
+    pd_config_parse_hostport(d->cfg.listen_addr, bind_host, sizeof bind_host, &raft_port);
+    snprintf(raft_addr, sizeof raft_addr, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
+             raft_port ? raft_port : 2377u);
+    pd_gossip_meta_encode(d->hostname, "manager", raft_addr, meta, sizeof meta, &meta_len);
     const char *joins[PD_JOIN_MAX];
     for (unsigned i = 0; i < d->cfg.n_join; i++)
         joins[i] = d->cfg.join[i];

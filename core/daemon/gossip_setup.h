@@ -12,7 +12,9 @@ int pd_gossip_keyring_load(const pd_config_t *cfg, pd_keyring_t *kr, char *err, 
 /* Persist the live keyring to DATA/gossip.keyring (after a rotation step). */
 int pd_gossip_keyring_save(const char *data_dir, const pd_keyring_t *kr);
 /* Node metadata gossiped with membership: hostname, role, version. */
-int pd_gossip_meta_encode(const char *hostname, const char *role, uint8_t *out, size_t cap, size_t *len);
+/* raft_addr: a manager's Raft transport address ("ra"), or NULL. */
+int pd_gossip_meta_encode(const char *hostname, const char *role, const char *raft_addr, uint8_t *out,
+                          size_t cap, size_t *len);
 int pd_gossip_meta_decode(const uint8_t *meta, size_t len, char *hostname, size_t hcap, char *role, size_t rcap);
 /* Start gossip for the daemon; on failure err says why. */
 int pd_daemon_gossip_start(pd_daemon_t *d, char *err, size_t errlen);

@@ -16,6 +16,7 @@
 #include "gossip_setup.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
+#include "raft_node.h"
 
 struct pd_ctl_client {
     uv_pipe_t pipe;
@@ -25,6 +26,7 @@ struct pd_ctl_client {
     pd_ctl_client_t *next, *prev;
     int handles_open; /* pipe + timer: freed when both close callbacks ran */
     int closing;
+    uint64_t serial; /* for deferred replies (pd_daemon_ctl_answer) */
 };
 
 typedef struct {
@@ -131,11 +133,38 @@ static void drain_frames(pd_ctl_client_t *c)
             client_close(c);
             return;
         }
+        c->d->ctl_cur = (pd_ctl_token_t){.client = c, .serial = c->serial};
+        c->d->ctl_deferred = 0;
         pd_ctl_dispatch(c->d, body, len, &w->msg);
+        if (c->d->ctl_deferred) { /* the handler answers later */
+            pd_ctl_msg_destroy(&w->msg);
+            pd_free(w);
+            continue;
+        }
         client_send(c, w, 0);
     }
     if (!c->closing && rc < 0)
         client_reject(c, rc, rc == -PD_ETOOBIG ? "frame exceeds the size limit" : "malformed frame");
+}
+
+void pd_daemon_ctl_answer(pd_daemon_t *d, const pd_ctl_token_t *tok, int rc, const char *err,
+                          const void *data, size_t len)
+{
+    pd_ctl_client_t *c = d->clients;
+    while (c && !(c == tok->client && c->serial == tok->serial))
+        c = c->next;
+    if (!c || c->closing)
+        return;
+    ctl_write_t *w = write_new();
+    if (!w)
+        return;
+    if (rc == 0) {
+        pd_ctl_msg_reply_ok(&w->msg, tok->req_id);
+        msgpack_sbuffer_write(&w->msg.sb, data, len);
+    } else {
+        pd_ctl_msg_reply_err(&w->msg, tok->req_id, rc, err && err[0] ? err : pd_strerror(rc));
+    }
+    client_send(c, w, 0);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -174,6 +203,8 @@ static void on_connection(uv_stream_t *server, int status)
     if (!c)
         return;
     c->d = d;
+    static uint64_t serials;
+    c->serial = ++serials;
     uv_pipe_init(d->loop, &c->pipe, 0);
     uv_timer_init(d->loop, &c->idle);
     c->pipe.data = c->idle.data = c;
@@ -269,6 +300,7 @@ void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
     while (d->clients)
         client_close(d->clients);
     pd_daemon_dns_stop(d); /* before gossip: DNS watches its table */
+    pd_raft_node_stop(d);  /* before gossip: it watches the members */
     if (d->gossip) {
         if (d->keys_timer.loop) /* only once gossip started and the timer exists */
             pd_gossip_keys_stop(d);
@@ -315,7 +347,12 @@ int pd_daemon_run(pd_daemon_t *d)
         pd_daemon_shutdown(d, "gossip failed to start");
     } else {
         pd_gossip_keys_start(d);
-        if (!d->cfg.no_dns && (rc = pd_daemon_dns_start(d, err, sizeof err)) != 0) {
+        if ((rc = pd_raft_node_start(d, err, sizeof err)) != 0) {
+            PD_ERROR(&d->log, "%s", err);
+            fprintf(stderr, "peerd: %s\n", err);
+            d->exit_code = 1;
+            pd_daemon_shutdown(d, "raft failed to start");
+        } else if (!d->cfg.no_dns && (rc = pd_daemon_dns_start(d, err, sizeof err)) != 0) {
             PD_ERROR(&d->log, "%s", err);
             fprintf(stderr, "peerd: %s\n", err);
             d->exit_code = 1;
@@ -327,6 +364,7 @@ int pd_daemon_run(pd_daemon_t *d)
     uv_run(&loop, UV_RUN_DEFAULT);
     unlink(d->cfg.socket_path);
     pd_daemon_dns_free(d);
+    pd_raft_node_free(d);
     pd_gossip_io_free(d->gossip);
     d->gossip = NULL;
     pd_keyring_free(&d->keyring);

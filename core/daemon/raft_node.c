@@ -1,0 +1,874 @@
+/* Manager Raft glue: recovery, bootstrap-expect, the tick timer, the ready loop (persist → send →
+ * apply → advance), requests (local, forwarded, ReadIndex) and snapshots. */
+#include "raft_node.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gossip_io.h"
+#include "pd_alloc.h"
+#include "pd_err.h"
+#include "pd_mp.h"
+#include "raft_transport.h"
+#include "raft_wire.h"
+#include "snapfile.h"
+#include "store_wire.h"
+#include "wal.h"
+
+typedef enum {
+    OP_ROUTE = 1,   /* waiting for a leader */
+    OP_FORWARDED,   /* sent to the leader, waiting for its answer */
+    OP_PROPOSED,    /* leader: in the log at index/term, waiting to be applied */
+    OP_READ_PENDING,/* leader: ReadIndex asked, waiting for the read state */
+    OP_READ_WAIT,   /* read index known: waiting until applied >= index */
+} op_stage_t;
+
+typedef struct {
+    int used;
+    uint64_t id;
+    uint8_t kind; /* PD_RT_FWD_WRITE / PD_RT_FWD_READ */
+    uint8_t stage;
+    int remote;   /* on behalf of follower `origin` (its request origin_req) */
+    uint64_t origin, origin_req;
+    uint64_t index, term;
+    uint64_t deadline_ms;
+    uint8_t *entry;
+    size_t entry_len;
+    pd_ctl_token_t tok;
+    pd_rn_done_fn done;
+    uint8_t arg[PD_RN_ARG_MAX];
+    size_t arg_len;
+} rn_op_t;
+
+typedef struct {
+    char node_id[PD_NODE_ID_LEN + 1];
+    uint64_t raft_id;
+    char addr[PD_ADDR_MAX];
+    int alive;
+} rn_member_t;
+
+struct pd_raft_node {
+    pd_daemon_t *d;
+    uint64_t id;
+    char wal_dir[PD_PATH_MAX + 16], snap_dir[PD_PATH_MAX + 16];
+    pd_wal_t *wal;
+    pd_raft_t *r; /* NULL until formed */
+    pd_store_t *store;
+    pd_rt_t *rt;
+    pd_rng_t rng;
+    uv_timer_t tick;
+    int tick_open, watching, stopped;
+    int draining; /* between ready and advance: no propose/read_index/step */
+    uint64_t last_snap_index;
+    rn_member_t members[PD_RN_MEMBERS_MAX];
+    unsigned n_members;
+    rn_op_t ops[PD_RN_OPS_MAX];
+    uint64_t next_id;
+    uint64_t last_leader;
+};
+
+static void process(pd_raft_node_t *n);
+
+/* --- pure helpers --------------------------------------------------------------------------- */
+
+uint64_t pd_raft_node_id_from(const char *node_id)
+{
+    uint8_t h[32];
+    crypto_generichash(h, sizeof h, (const uint8_t *)node_id, strlen(node_id), NULL, 0);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h[i];
+    return v ? v : 1;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+    return strcmp(((const pd_rn_candidate_t *)a)->node_id, ((const pd_rn_candidate_t *)b)->node_id);
+}
+
+unsigned pd_raft_node_bootstrap_set(const pd_rn_candidate_t *c, size_t n, unsigned expect, uint64_t *ids_out)
+{
+    if (expect == 0 || expect > PD_RAFT_NODES_MAX || n < expect)
+        return 0;
+    pd_rn_candidate_t sorted[PD_RN_MEMBERS_MAX];
+    size_t m = n < PD_RN_MEMBERS_MAX ? n : PD_RN_MEMBERS_MAX;
+    memcpy(sorted, c, m * sizeof *c);
+    qsort(sorted, m, sizeof *sorted, cand_cmp);
+    unsigned k = 0;
+    for (size_t i = 0; i < m && k < expect; i++) {
+        if (i > 0 && strcmp(sorted[i].node_id, sorted[i - 1].node_id) == 0)
+            continue;
+        ids_out[k++] = sorted[i].raft_id;
+    }
+    return k == expect ? k : 0;
+}
+
+/* --- members (from gossip) ------------------------------------------------------------------ */
+
+static rn_member_t *member_by_raft(pd_raft_node_t *n, uint64_t id)
+{
+    for (unsigned i = 0; i < n->n_members; i++)
+        if (n->members[i].raft_id == id)
+            return &n->members[i];
+    return NULL;
+}
+
+static void member_upsert(pd_raft_node_t *n, const char *node_id, const char *addr, int alive)
+{
+    uint64_t rid = pd_raft_node_id_from(node_id);
+    rn_member_t *m = member_by_raft(n, rid);
+    if (!m) {
+        if (n->n_members == PD_RN_MEMBERS_MAX)
+            return;
+        m = &n->members[n->n_members++];
+        memset(m, 0, sizeof *m);
+        snprintf(m->node_id, sizeof m->node_id, "%s", node_id);
+        m->raft_id = rid;
+    }
+    m->alive = alive;
+    if (addr && addr[0]) {
+        snprintf(m->addr, sizeof m->addr, "%s", addr);
+        if (rid != n->id && n->rt)
+            pd_rt_set_peer(n->rt, rid, addr);
+    }
+}
+
+static void on_member(void *ctx, const pd_swim_event_t *ev)
+{
+    pd_raft_node_t *n = ctx;
+    if (n->stopped || !pd_node_id_valid(ev->node))
+        return;
+    if (ev->type == PD_SWIM_EV_DEAD || ev->type == PD_SWIM_EV_LEFT) {
+        rn_member_t *m = member_by_raft(n, pd_raft_node_id_from(ev->node));
+        if (m)
+            m->alive = 0;
+        return;
+    }
+    if (!ev->meta || ev->meta_len == 0)
+        return;
+    msgpack_unpacked u;
+    if (pd_mp_unpack(ev->meta, ev->meta_len, &u) != 0)
+        return;
+    char role[32] = "", ra[PD_ADDR_MAX] = "";
+    pd_mp_get_strbuf(&u.data, "r", role, sizeof role);
+    pd_mp_get_strbuf(&u.data, "ra", ra, sizeof ra);
+    msgpack_unpacked_destroy(&u);
+    if (strcmp(role, "manager") == 0 && ra[0])
+        member_upsert(n, ev->node, ra, 1);
+}
+
+/* Managers of the configuration that gossip says are alive (this node included). */
+static void reachable(pd_raft_node_t *n, unsigned *up, unsigned *total)
+{
+    *up = *total = 0;
+    if (!n->r) {
+        for (unsigned i = 0; i < n->n_members; i++)
+            *up += n->members[i].alive;
+        *total = n->d->cfg.bootstrap_expect;
+        return;
+    }
+    const pd_raft_conf_t *c = pd_raft_conf(n->r);
+    for (uint32_t i = 0; i < c->n_voters; i++) {
+        rn_member_t *m = member_by_raft(n, c->voters[i]);
+        *up += c->voters[i] == n->id || (m && m->alive);
+    }
+    *total = c->n_voters;
+}
+
+/* --- requests ------------------------------------------------------------------------------- */
+
+static rn_op_t *op_new(pd_raft_node_t *n)
+{
+    for (unsigned i = 0; i < PD_RN_OPS_MAX; i++) {
+        if (!n->ops[i].used) {
+            rn_op_t *op = &n->ops[i];
+            memset(op, 0, sizeof *op);
+            op->used = 1;
+            op->id = ++n->next_id;
+            op->stage = OP_ROUTE;
+            op->deadline_ms = uv_now(n->d->loop) + PD_RN_OP_TIMEOUT_MS;
+            return op;
+        }
+    }
+    return NULL;
+}
+
+static rn_op_t *op_find(pd_raft_node_t *n, uint64_t id, int remote)
+{
+    for (unsigned i = 0; i < PD_RN_OPS_MAX; i++)
+        if (n->ops[i].used && n->ops[i].id == id && n->ops[i].remote == remote)
+            return &n->ops[i];
+    return NULL;
+}
+
+static void fwd_resp(pd_raft_node_t *n, uint64_t to, uint64_t req_id, int rc, uint64_t index, const char *text)
+{
+    uint8_t hdr[PD_RT_FWD_RESP_FIXED];
+    pd_rt_fwd_resp_hdr(hdr, req_id, rc, index);
+    size_t tl = text ? strlen(text) : 0;
+    pd_rt_send(n->rt, to, PD_RT_FWD_RESP, hdr, sizeof hdr, text, tl > PD_RT_ERRTEXT_MAX ? PD_RT_ERRTEXT_MAX : tl);
+}
+
+/* Finish a request: answer the follower, or run the handler's completion and answer the client. */
+static void op_complete(pd_raft_node_t *n, rn_op_t *op, int rc, uint64_t index, const char *text)
+{
+    /* The slot is free from here on: a completion may start a new request that reuses it. */
+    rn_op_t o = *op;
+    op->used = 0;
+    op->entry = NULL;
+    pd_free(o.entry);
+    if (o.remote) {
+        fwd_resp(n, o.origin, o.origin_req, rc, index, text);
+        return;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char err[PD_CTL_ERRMSG_MAX] = "";
+    if (text)
+        snprintf(err, sizeof err, "%s", text);
+    int frc = rc;
+    if (!n->stopped)
+        frc = o.done(n->d, &o.tok, o.arg, o.arg_len, rc, &pk, err, sizeof err);
+    if (frc != PD_CTL_LATER)
+        pd_daemon_ctl_answer(n->d, &o.tok, frc, err, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void quorum_message(pd_raft_node_t *n, char *out, size_t cap)
+{
+    unsigned up, total;
+    reachable(n, &up, &total);
+    if (!n->r)
+        snprintf(out, cap, "no manager quorum: the cluster is not formed yet (%u of %u expected managers seen)",
+                 up, total);
+    else
+        snprintf(out, cap, "no manager quorum: %u of %u managers reachable", up, total);
+}
+
+/* Move one request forward if a leader is known. */
+static void op_route(pd_raft_node_t *n, rn_op_t *op)
+{
+    if (!n->r || op->stage != OP_ROUTE)
+        return;
+    uint64_t leader = pd_raft_leader(n->r);
+    if (leader == n->id) {
+        int rc;
+        if (op->kind == PD_RT_FWD_WRITE) {
+            uint64_t idx = 0;
+            rc = pd_raft_propose(n->r, op->entry, op->entry_len, &idx);
+            if (rc == 0) {
+                op->stage = OP_PROPOSED;
+                op->index = idx;
+                op->term = pd_raft_term(n->r);
+            }
+        } else {
+            rc = pd_raft_read_index(n->r, op->id);
+            if (rc == 0)
+                op->stage = OP_READ_PENDING;
+        }
+        if (rc == -PD_ENOTLEADER || rc == -PD_ESTATE)
+            return; /* retried on the next tick */
+        if (rc)
+            op_complete(n, op, rc, 0, NULL);
+        return;
+    }
+    if (leader == PD_RAFT_NONE || op->remote)
+        return; /* a forwarded request is never forwarded again */
+    uint8_t hdr[PD_RT_FWD_REQ_FIXED];
+    pd_rt_fwd_req_hdr(hdr, op->id, op->kind);
+    if (pd_rt_send(n->rt, leader, PD_RT_FWD_REQ, hdr, sizeof hdr, op->entry, op->entry_len) == 0) {
+        op->stage = OP_FORWARDED;
+        op->index = leader; /* who we asked */
+    }
+}
+
+static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, const void *entry, size_t len,
+                     pd_rn_done_fn done, const void *arg, size_t arg_len, char *err, size_t errlen)
+{
+    pd_raft_node_t *n = d->raft;
+    if (!n || n->stopped) {
+        snprintf(err, errlen, "this node runs no manager");
+        return -PD_ESTATE;
+    }
+    if (arg_len > PD_RN_ARG_MAX) {
+        snprintf(err, errlen, "argument too long");
+        return -PD_ETOOBIG;
+    }
+    rn_op_t *op = op_new(n);
+    if (!op) {
+        snprintf(err, errlen, "too many requests in flight");
+        return -PD_ELIMIT;
+    }
+    if (len) {
+        op->entry = pd_malloc(len);
+        if (!op->entry) {
+            op->used = 0;
+            return -ENOMEM;
+        }
+        memcpy(op->entry, entry, len);
+        op->entry_len = len;
+    }
+    op->kind = kind;
+    op->tok = *tok;
+    op->done = done;
+    if (arg_len)
+        memcpy(op->arg, arg, arg_len);
+    op->arg_len = arg_len;
+    if (!n->draining) {
+        op_route(n, op);
+        process(n);
+    }
+    return PD_CTL_LATER;
+}
+
+int pd_raft_node_write(pd_daemon_t *d, const pd_ctl_token_t *tok, const void *entry, size_t len,
+                       pd_rn_done_fn done, const void *arg, size_t arg_len, char *err, size_t errlen)
+{
+    if (len == 0 || len > PD_STORE_ENTRY_MAX) {
+        snprintf(err, errlen, "entry of %zu bytes is over the %u-byte limit", len, PD_STORE_ENTRY_MAX);
+        return -PD_ETOOBIG;
+    }
+    return op_submit(d, tok, PD_RT_FWD_WRITE, entry, len, done, arg, arg_len, err, errlen);
+}
+
+int pd_raft_node_read(pd_daemon_t *d, const pd_ctl_token_t *tok, pd_rn_done_fn done, const void *arg,
+                      size_t arg_len, char *err, size_t errlen)
+{
+    return op_submit(d, tok, PD_RT_FWD_READ, NULL, 0, done, arg, arg_len, err, errlen);
+}
+
+/* A follower's request arrived at (what it thinks is) the leader. */
+static void on_fwd_req(pd_raft_node_t *n, uint64_t from, const pd_rt_fwd_req_t *q)
+{
+    if (!n->r || pd_raft_leader(n->r) != n->id) {
+        fwd_resp(n, from, q->req_id, -PD_ENOTLEADER, 0, NULL);
+        return;
+    }
+    rn_op_t *op = op_new(n);
+    if (!op) {
+        fwd_resp(n, from, q->req_id, -PD_ELIMIT, 0, "too many requests in flight on the leader");
+        return;
+    }
+    op->remote = 1;
+    op->origin = from;
+    op->origin_req = q->req_id;
+    op->kind = q->kind;
+    if (q->len) {
+        op->entry = pd_malloc(q->len);
+        if (!op->entry) {
+            op->used = 0;
+            return;
+        }
+        memcpy(op->entry, q->data, q->len);
+        op->entry_len = q->len;
+    }
+    op_route(n, op);
+}
+
+static void on_fwd_resp(pd_raft_node_t *n, const pd_rt_fwd_resp_t *a)
+{
+    rn_op_t *op = op_find(n, a->req_id, 0);
+    if (!op || op->stage != OP_FORWARDED)
+        return;
+    if (a->rc == -PD_ENOTLEADER) {
+        op->stage = OP_ROUTE; /* leadership moved: ask again */
+        return;
+    }
+    if (op->kind == PD_RT_FWD_READ && a->rc == 0) {
+        op->stage = OP_READ_WAIT;
+        op->index = a->index;
+        return;
+    }
+    char text[PD_RT_ERRTEXT_MAX + 1];
+    size_t tl = a->text_len < PD_RT_ERRTEXT_MAX ? a->text_len : PD_RT_ERRTEXT_MAX;
+    memcpy(text, a->text, tl);
+    text[tl] = '\0';
+    op_complete(n, op, a->rc, a->index, tl ? text : NULL);
+}
+
+/* --- the ready loop ------------------------------------------------------------------------- */
+
+static void fatal(pd_raft_node_t *n, const char *what, int rc, const char *detail)
+{
+    PD_ERROR(&n->d->log, "raft fatal: %s err=%s %s", what, pd_strerror(rc), detail ? detail : "");
+    fprintf(stderr, "peerd: fatal: %s: %s %s\n", what, pd_strerror(rc), detail ? detail : "");
+    _exit(1); /* what reached the disk is unknown: stop now, recover at restart */
+}
+
+static void install_snapshot(pd_raft_node_t *n, const pd_raft_snapshot_t *s)
+{
+    char err[256] = "";
+    uint8_t conf[PD_SNAPFILE_CONF_MAX];
+    size_t clen = pd_snapfile_conf_encode(&s->meta.conf, conf);
+    int rc = pd_snapfile_write(n->snap_dir, s->meta.index, s->meta.term, conf, clen, s->data, s->len, err,
+                               sizeof err);
+    if (rc)
+        fatal(n, "snapshot file write", rc, err);
+    pd_store_t *fresh = NULL;
+    rc = pd_store_new(NULL, &fresh);
+    if (rc == 0)
+        rc = pd_store_snapshot_restore(fresh, s->data, s->len);
+    if (rc)
+        fatal(n, "snapshot restore", rc, NULL);
+    pd_store_free(n->store);
+    n->store = fresh;
+    n->last_snap_index = s->meta.index;
+    PD_INFO(&n->d->log, "raft snapshot installed index=%llu term=%llu bytes=%zu",
+            (unsigned long long)s->meta.index, (unsigned long long)s->meta.term, s->len);
+}
+
+static void apply_entry(pd_raft_node_t *n, const pd_raft_entry_t *e)
+{
+    pd_store_result_t res = {0};
+    int conf = e->type == PD_RAFT_ENTRY_CONF;
+    int rc = pd_store_apply(n->store, e->index, e->term, conf ? NULL : e->data, conf ? 0 : e->len, &res);
+    if (rc == -PD_ESTATE)
+        return; /* already in the store (a snapshot covered it) */
+    if (rc)
+        fatal(n, "apply", rc, rc == -PD_EUNKNOWN_TYPE ? "(a command this build does not know: upgrade)" : NULL);
+    for (unsigned i = 0; i < PD_RN_OPS_MAX; i++) {
+        rn_op_t *op = &n->ops[i];
+        if (!op->used || op->stage != OP_PROPOSED || op->index != e->index)
+            continue;
+        if (op->term == e->term)
+            op_complete(n, op, res.rc, e->index, NULL);
+        else
+            op_complete(n, op, -PD_ENOTLEADER, 0, "leadership changed before the write committed; retry");
+    }
+}
+
+static void send_msgs(pd_raft_node_t *n, const pd_raft_msg_t *msgs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (pd_raft_wire_encode(&msgs[i], &buf, &len) != 0)
+            continue;
+        pd_rt_send(n->rt, msgs[i].to, PD_RT_RAFT, buf, len, NULL, 0);
+        pd_free(buf);
+    }
+}
+
+static void serve_reads(pd_raft_node_t *n)
+{
+    uint64_t applied = pd_store_applied_index(n->store);
+    for (unsigned i = 0; i < PD_RN_OPS_MAX; i++) {
+        rn_op_t *op = &n->ops[i];
+        if (op->used && op->stage == OP_READ_WAIT && op->index <= applied)
+            op_complete(n, op, 0, op->index, NULL);
+    }
+}
+
+static void maybe_snapshot(pd_raft_node_t *n)
+{
+    uint64_t idx = pd_store_applied_index(n->store);
+    if (idx == 0 || idx < n->last_snap_index + n->d->cfg.snapshot_every || idx > pd_raft_applied(n->r))
+        return;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = pd_store_snapshot_encode(n->store, &data, &len);
+    uint64_t keep = n->d->cfg.snapshot_every / 4;
+    if (rc == 0)
+        rc = pd_raft_compact(n->r, idx, data, len, keep > 5000 ? 5000 : keep);
+    if (rc) {
+        PD_WARN(&n->d->log, "raft snapshot skipped index=%llu err=%s", (unsigned long long)idx, pd_strerror(rc));
+        pd_free(data);
+        n->last_snap_index = idx; /* try again after another interval */
+        return;
+    }
+    uint64_t term = pd_raft_term_at(n->r, idx);
+    uint8_t conf[PD_SNAPFILE_CONF_MAX];
+    size_t clen = pd_snapfile_conf_encode(pd_raft_conf(n->r), conf);
+    char err[256] = "";
+    rc = pd_snapfile_write(n->snap_dir, idx, term, conf, clen, data, len, err, sizeof err);
+    pd_free(data);
+    if (rc)
+        fatal(n, "snapshot file write", rc, err);
+    rc = pd_wal_append_snapshot(n->wal, idx, term, 0);
+    if (rc == 0)
+        rc = pd_wal_sync(n->wal);
+    if (rc)
+        fatal(n, "WAL sync", rc, NULL);
+    unsigned removed = 0, pruned = 0;
+    pd_wal_release(n->wal, pd_raft_first_index(n->r), &removed);
+    pd_snapfile_prune(n->snap_dir, PD_SNAPFILE_KEEP_DEFAULT, &pruned);
+    n->last_snap_index = idx;
+    PD_INFO(&n->d->log, "raft snapshot index=%llu term=%llu bytes=%zu segments_released=%u", (unsigned long long)idx,
+            (unsigned long long)term, len, removed);
+}
+
+static void drain(pd_raft_node_t *n)
+{
+    while (n->r && pd_raft_has_ready(n->r)) {
+        pd_raft_ready_t rd;
+        pd_raft_ready(n->r, &rd);
+        n->draining = 1;
+        if (rd.snapshot)
+            install_snapshot(n, rd.snapshot);
+        int rc = pd_wal_append_ready(n->wal, &rd);
+        if (rc == 0)
+            rc = pd_wal_sync(n->wal); /* one fdatasync per batch; nothing is sent before this */
+        if (rc)
+            fatal(n, "WAL sync", rc, NULL);
+        send_msgs(n, rd.msgs, rd.n_msgs);
+        for (size_t i = 0; i < rd.n_committed; i++)
+            apply_entry(n, &rd.committed[i]);
+        for (size_t i = 0; i < rd.n_reads; i++) {
+            rn_op_t *op = NULL;
+            for (unsigned k = 0; k < PD_RN_OPS_MAX && !op; k++)
+                if (n->ops[k].used && n->ops[k].stage == OP_READ_PENDING && n->ops[k].id == rd.reads[i].ctx)
+                    op = &n->ops[k];
+            if (op && op->remote)
+                op_complete(n, op, 0, rd.reads[i].index, NULL);
+            else if (op) {
+                op->stage = OP_READ_WAIT;
+                op->index = rd.reads[i].index;
+            }
+        }
+        pd_raft_advance(n->r);
+        n->draining = 0;
+        serve_reads(n);
+    }
+    if (n->r) {
+        uint64_t leader = pd_raft_leader(n->r);
+        if (leader != n->last_leader) {
+            rn_member_t *m = member_by_raft(n, leader);
+            PD_INFO(&n->d->log, "raft leader=%016llx node=%s term=%llu role=%s", (unsigned long long)leader,
+                    m ? m->node_id : "-", (unsigned long long)pd_raft_term(n->r),
+                    pd_raft_role_name(pd_raft_role(n->r)));
+            n->last_leader = leader;
+        }
+        maybe_snapshot(n);
+    }
+}
+
+static void process(pd_raft_node_t *n)
+{
+    if (n->stopped || n->draining)
+        return;
+    drain(n);
+    for (unsigned i = 0; n->r && i < PD_RN_OPS_MAX; i++)
+        if (n->ops[i].used && n->ops[i].stage == OP_ROUTE)
+            op_route(n, &n->ops[i]);
+    drain(n);
+}
+
+/* --- formation ------------------------------------------------------------------------------ */
+
+static int raft_create(pd_raft_node_t *n, const uint64_t *peers, uint32_t n_peers, const pd_wal_state_t *st,
+                       const pd_raft_snapshot_t *snap)
+{
+    pd_raft_config_t cfg;
+    pd_raft_config_default(&cfg, n->id, &n->rng);
+    cfg.election_ticks = PD_RN_ELECTION_TICKS;
+    cfg.heartbeat_ticks = PD_RN_HEARTBEAT_TICKS;
+    cfg.max_msg_bytes = PD_RN_MAX_MSG_BYTES;
+    cfg.log = &n->d->log;
+    cfg.peers = peers;
+    cfg.n_peers = n_peers;
+    if (st)
+        pd_wal_state_to_raft(st, &cfg);
+    if (snap)
+        cfg.snapshot = snap;
+    int rc = pd_raft_new(&cfg, &n->r);
+    if (rc == 0 && peers && n_peers == 1 && peers[0] == n->id)
+        pd_raft_campaign(n->r); /* a one-node cluster elects itself at once */
+    return rc;
+}
+
+static void try_bootstrap(pd_raft_node_t *n)
+{
+    if (n->r)
+        return;
+    pd_rn_candidate_t c[PD_RN_MEMBERS_MAX];
+    size_t k = 0;
+    for (unsigned i = 0; i < n->n_members; i++) {
+        if (!n->members[i].alive)
+            continue;
+        snprintf(c[k].node_id, sizeof c[k].node_id, "%s", n->members[i].node_id);
+        c[k++].raft_id = n->members[i].raft_id;
+    }
+    uint64_t ids[PD_RAFT_NODES_MAX];
+    unsigned expect = n->d->cfg.bootstrap_expect;
+    if (pd_raft_node_bootstrap_set(c, k, expect, ids) != expect)
+        return;
+    int self = 0;
+    for (unsigned i = 0; i < expect; i++)
+        self |= ids[i] == n->id;
+    if (!self) {
+        static int warned;
+        if (!warned++)
+            PD_WARN(&n->d->log, "raft: %u managers are up and this node is not among the %u lowest ids; "
+                                "waiting to be added (not supported yet)", (unsigned)k, expect);
+        return;
+    }
+    int rc = raft_create(n, ids, expect, NULL, NULL);
+    if (rc) {
+        PD_ERROR(&n->d->log, "raft bootstrap failed err=%s", pd_strerror(rc));
+        return;
+    }
+    PD_INFO(&n->d->log, "raft bootstrapped voters=%u id=%016llx", expect, (unsigned long long)n->id);
+}
+
+/* --- IO callbacks --------------------------------------------------------------------------- */
+
+static void on_frame(void *ctx, const pd_rt_frame_t *f)
+{
+    pd_raft_node_t *n = ctx;
+    if (n->stopped)
+        return;
+    if (f->type == PD_RT_RAFT) {
+        if (!n->r)
+            return;
+        pd_raft_wire_msg_t w;
+        if (pd_raft_wire_decode(f->payload, f->len, &w) != 0)
+            return;
+        if (w.msg.from == f->from && w.msg.to == n->id)
+            pd_raft_step(n->r, &w.msg);
+        pd_raft_wire_msg_free(&w);
+    } else if (f->type == PD_RT_FWD_REQ) {
+        pd_rt_fwd_req_t q;
+        if (pd_rt_fwd_req_parse(f->payload, f->len, &q) == 0)
+            on_fwd_req(n, f->from, &q);
+    } else {
+        pd_rt_fwd_resp_t a;
+        if (pd_rt_fwd_resp_parse(f->payload, f->len, &a) == 0)
+            on_fwd_resp(n, &a);
+    }
+    process(n);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    pd_raft_node_t *n = t->data;
+    if (n->stopped)
+        return;
+    try_bootstrap(n);
+    if (n->r)
+        pd_raft_tick(n->r);
+    uint64_t now = uv_now(n->d->loop);
+    for (unsigned i = 0; i < PD_RN_OPS_MAX; i++) {
+        rn_op_t *op = &n->ops[i];
+        if (!op->used || now < op->deadline_ms)
+            continue;
+        if (op->remote) {
+            op->used = 0; /* the follower times out on its own */
+            pd_free(op->entry);
+            continue;
+        }
+        char msg[160];
+        quorum_message(n, msg, sizeof msg);
+        op_complete(n, op, -PD_ENOQUORUM, 0, msg);
+    }
+    process(n);
+}
+
+/* --- lifecycle ------------------------------------------------------------------------------ */
+
+static int recover(pd_raft_node_t *n, char *err, size_t errlen)
+{
+    pd_snapfile_t sf;
+    pd_raft_snapshot_t snap;
+    int have_snap = 0;
+    int rc = pd_snapfile_load(n->snap_dir, 0, &n->d->log, &sf, err, errlen);
+    if (rc == 0) {
+        have_snap = 1;
+        rc = pd_snapfile_to_raft(&sf, &snap);
+        if (rc == 0)
+            rc = pd_store_snapshot_restore(n->store, snap.data, snap.len);
+        if (rc) {
+            snprintf(err, errlen, "snapshot %s/%s cannot be restored: %s", n->snap_dir, sf.name, pd_strerror(rc));
+            pd_snapfile_free(&sf);
+            return rc;
+        }
+        n->last_snap_index = snap.meta.index;
+    } else if (rc != -PD_ENOTFOUND) {
+        return rc;
+    }
+    pd_wal_opts_t wo = {.dir = n->wal_dir, .log = &n->d->log};
+    pd_wal_state_t st;
+    rc = pd_wal_open(&wo, &n->wal, &st, err, errlen);
+    if (rc) {
+        if (have_snap)
+            pd_snapfile_free(&sf);
+        return rc;
+    }
+    if (st.has_hs || st.n_entries || have_snap) {
+        rc = raft_create(n, NULL, 0, &st, have_snap ? &snap : NULL);
+        if (rc)
+            snprintf(err, errlen, "cannot recover Raft state from %s: %s", n->wal_dir, pd_strerror(rc));
+        else
+            PD_INFO(&n->d->log, "raft recovered entries=%zu last_index=%llu snapshot=%llu term=%llu",
+                    st.n_entries, (unsigned long long)st.last_index,
+                    (unsigned long long)(have_snap ? snap.meta.index : 0), (unsigned long long)pd_raft_term(n->r));
+    } else if (n->d->cfg.bootstrap_expect == 1) {
+        uint64_t self = n->id;
+        rc = raft_create(n, &self, 1, NULL, NULL);
+        if (rc)
+            snprintf(err, errlen, "cannot start Raft: %s", pd_strerror(rc));
+        else
+            PD_INFO(&n->d->log, "raft bootstrapped a one-manager cluster id=%016llx", (unsigned long long)self);
+    } else {
+        PD_INFO(&n->d->log, "raft waiting for %u managers (bootstrap-expect)", n->d->cfg.bootstrap_expect);
+    }
+    pd_wal_state_free(&st);
+    if (have_snap)
+        pd_snapfile_free(&sf);
+    return rc;
+}
+
+int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen)
+{
+    pd_raft_node_t *n = pd_calloc(1, sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    d->raft = n;
+    n->d = d;
+    n->id = pd_raft_node_id_from(d->dd.node_id);
+    pd_rng_seed(&n->rng, pd_rng_os_seed());
+    char dir[PD_PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/raft", d->cfg.data_dir);
+    snprintf(n->wal_dir, sizeof n->wal_dir, "%s/raft/wal", d->cfg.data_dir);
+    snprintf(n->snap_dir, sizeof n->snap_dir, "%s/raft/snap", d->cfg.data_dir);
+    int rc = pd_datadir_mkdirs(dir, err, errlen);
+    if (rc == 0)
+        rc = pd_store_new(NULL, &n->store);
+    if (rc == 0)
+        rc = recover(n, err, errlen);
+    if (rc)
+        return rc;
+    char lerr[256] = "";
+    rc = pd_rt_start(d->loop, d->cfg.listen_addr, n->id, on_frame, n, &d->log, &n->rt, lerr, sizeof lerr);
+    if (rc && d->cfg.bootstrap_expect > 1) {
+        snprintf(err, errlen, "%s", lerr);
+        return rc;
+    }
+    if (rc) /* a one-manager cluster works without the listener */
+        PD_WARN(&d->log, "%s; running as a single manager without a Raft listener", lerr);
+    char self_addr[PD_ADDR_MAX + 8], host[PD_ADDR_MAX];
+    uint16_t port = 0;
+    pd_config_parse_hostport(d->cfg.listen_addr, host, sizeof host, &port);
+    snprintf(self_addr, sizeof self_addr, "%s:%u", d->advertise_host, port ? port : PD_RN_RAFT_PORT);
+    member_upsert(n, d->dd.node_id, self_addr, 1);
+    if (d->gossip && pd_gossip_io_watch_members(d->gossip, on_member, n) == 0)
+        n->watching = 1;
+    uv_timer_init(d->loop, &n->tick);
+    n->tick.data = n;
+    n->tick_open = 1;
+    uv_timer_start(&n->tick, on_tick, PD_RN_TICK_MS, PD_RN_TICK_MS);
+    PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (PLAINTEXT transport: test networks only)",
+            (unsigned long long)n->id, d->cfg.listen_addr, d->cfg.bootstrap_expect);
+    process(n);
+    return 0;
+}
+
+void pd_raft_node_stop(pd_daemon_t *d)
+{
+    pd_raft_node_t *n = d->raft;
+    if (!n || n->stopped)
+        return;
+    drain(n);
+    n->stopped = 1;
+    for (unsigned i = 0; i < PD_RN_OPS_MAX; i++)
+        if (n->ops[i].used)
+            op_complete(n, &n->ops[i], -PD_ECLOSED, 0, "peerd is shutting down");
+    if (n->watching && d->gossip)
+        pd_gossip_io_unwatch_members(d->gossip, on_member, n);
+    if (n->tick_open)
+        uv_close((uv_handle_t *)&n->tick, NULL);
+    pd_rt_stop(n->rt);
+}
+
+void pd_raft_node_free(pd_daemon_t *d)
+{
+    pd_raft_node_t *n = d->raft;
+    if (!n)
+        return;
+    pd_rt_free(n->rt);
+    pd_raft_free(n->r);
+    pd_wal_close(n->wal);
+    pd_store_free(n->store);
+    for (unsigned i = 0; i < PD_RN_OPS_MAX; i++)
+        if (n->ops[i].used)
+            pd_free(n->ops[i].entry);
+    pd_free(n);
+    d->raft = NULL;
+}
+
+/* --- introspection -------------------------------------------------------------------------- */
+
+const pd_store_t *pd_raft_node_store(const pd_daemon_t *d) { return d->raft ? d->raft->store : NULL; }
+
+pd_rng_t *pd_raft_node_rng(pd_daemon_t *d) { return &d->raft->rng; }
+
+static void pack_hex(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    char buf[17];
+    snprintf(buf, sizeof buf, "%016llx", (unsigned long long)v);
+    pd_mp_pack_kv_str(pk, key, buf);
+}
+
+static void pack_member(pd_raft_node_t *n, msgpack_packer *pk, uint64_t id, const char *suffrage)
+{
+    rn_member_t *m = member_by_raft(n, id);
+    uint64_t match = 0;
+    int has_match = pd_raft_role(n->r) == PD_RAFT_LEADER && pd_raft_progress_match(n->r, id, &match) == 0;
+    if (id == n->id)
+        match = pd_raft_last_index(n->r), has_match = pd_raft_role(n->r) == PD_RAFT_LEADER;
+    msgpack_pack_map(pk, 7);
+    pack_hex(pk, "raft_id", id);
+    pd_mp_pack_kv_str(pk, "node_id", m ? m->node_id : "");
+    pd_mp_pack_kv_str(pk, "addr", m ? m->addr : "");
+    pd_mp_pack_kv_str(pk, "suffrage", suffrage);
+    pd_mp_pack_kv_bool(pk, "reachable", id == n->id || (m && m->alive));
+    pd_mp_pack_kv_bool(pk, "leader", id == pd_raft_leader(n->r));
+    pd_mp_pack_cstr(pk, "match");
+    if (has_match)
+        msgpack_pack_uint64(pk, match);
+    else
+        msgpack_pack_nil(pk);
+}
+
+int pd_raft_node_status(pd_daemon_t *d, msgpack_packer *pk, char *err, size_t errlen)
+{
+    pd_raft_node_t *n = d->raft;
+    if (!n) {
+        snprintf(err, errlen, "this node runs no manager");
+        return -PD_ESTATE;
+    }
+    unsigned up, total;
+    reachable(n, &up, &total);
+    msgpack_pack_map(pk, 13);
+    pd_mp_pack_kv_str(pk, "node_id", d->dd.node_id);
+    pack_hex(pk, "raft_id", n->id);
+    pd_mp_pack_kv_str(pk, "role", n->r ? pd_raft_role_name(pd_raft_role(n->r)) : "forming");
+    pd_mp_pack_kv_u64(pk, "term", n->r ? pd_raft_term(n->r) : 0);
+    uint64_t leader = n->r ? pd_raft_leader(n->r) : 0;
+    rn_member_t *lm = leader ? member_by_raft(n, leader) : NULL;
+    pd_mp_pack_kv_str(pk, "leader", lm ? lm->node_id : "");
+    pack_hex(pk, "leader_raft_id", leader);
+    pd_mp_pack_kv_u64(pk, "commit", n->r ? pd_raft_commit(n->r) : 0);
+    pd_mp_pack_kv_u64(pk, "applied", pd_store_applied_index(n->store));
+    pd_mp_pack_kv_u64(pk, "last_index", n->r ? pd_raft_last_index(n->r) : 0);
+    pd_mp_pack_kv_u64(pk, "snapshot_index", n->last_snap_index);
+    pd_mp_pack_kv_u64(pk, "reachable", up);
+    pd_mp_pack_kv_u64(pk, "bootstrap_expect", d->cfg.bootstrap_expect);
+    pd_mp_pack_cstr(pk, "members");
+    if (!n->r) {
+        msgpack_pack_array(pk, 0);
+        return 0;
+    }
+    const pd_raft_conf_t *c = pd_raft_conf(n->r);
+    msgpack_pack_array(pk, c->n_voters + c->n_learners);
+    for (uint32_t i = 0; i < c->n_voters; i++)
+        pack_member(n, pk, c->voters[i], "voter");
+    for (uint32_t i = 0; i < c->n_learners; i++)
+        pack_member(n, pk, c->learners[i], "learner");
+    return 0;
+}

@@ -1,0 +1,76 @@
+/* The managers' Raft in the daemon: glue between core/raft, the WAL and snapshot files, the
+ * replicated store and the Raft transport, driven by one tick timer (loop contract in raft.h:
+ * snapshot file → WAL append → one fdatasync → send → apply → advance).
+ *
+ * Formation (Consul's bootstrap-expect): with --bootstrap-expect 1 a node without Raft state makes
+ * itself a one-voter cluster at once. With N > 1 it waits until gossip shows N alive managers
+ * (metadata "r" = "manager" with a Raft address "ra"); the N lowest node ids are the initial voters,
+ * computed alike on every node. A node with Raft state on disk ignores bootstrap and recovers.
+ *
+ * Requests (control operations): writes are store entries proposed on the leader; a follower
+ * forwards them over the transport and the leader answers once the entry is applied. Reads are
+ * linearizable: ReadIndex on the leader (a follower asks the leader for the read index, then waits
+ * until it has applied that far) and then served from the local store. A request that cannot finish
+ * within PD_RN_OP_TIMEOUT_MS (no leader, or no quorum) fails with -PD_ENOQUORUM and a message
+ * counting the reachable managers. */
+#ifndef PD_RAFT_NODE_H
+#define PD_RAFT_NODE_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "pd_limits.h"
+#include "store.h"
+
+#define PD_RN_TICK_MS 100u
+#define PD_RN_ELECTION_TICKS 10u
+#define PD_RN_HEARTBEAT_TICKS 1u
+#define PD_RN_OP_TIMEOUT_MS 1800u /* answered (with ENOQUORUM) within 2 s */
+#define PD_RN_OPS_MAX 256u        /* requests in flight (local + forwarded to us) */
+#define PD_RN_ARG_MAX 320u        /* a request's saved argument bytes */
+#define PD_RN_MAX_MSG_BYTES (2u << 20) /* above the store's 1 MiB entry cap */
+#define PD_RN_MEMBERS_MAX 64u     /* managers remembered from gossip */
+#define PD_RN_RAFT_PORT 2377u
+
+typedef struct pd_raft_node pd_raft_node_t;
+
+/* --- pure helpers (unit-tested) --- */
+/* A stable nonzero Raft id: the first 8 bytes (big-endian) of BLAKE2b-256(node id). */
+uint64_t pd_raft_node_id_from(const char *node_id);
+
+typedef struct {
+    char node_id[PD_NODE_ID_LEN + 1];
+    uint64_t raft_id;
+} pd_rn_candidate_t;
+
+/* The initial voters: when at least `expect` distinct candidates exist, the `expect` lowest node
+ * ids (byte order), written to ids_out in that order; returns expect. Returns 0 when there are
+ * fewer (or expect is 0 or above PD_RAFT_NODES_MAX). Duplicates (same node id) count once. */
+unsigned pd_raft_node_bootstrap_set(const pd_rn_candidate_t *c, size_t n, unsigned expect, uint64_t *ids_out);
+
+/* --- daemon side --- */
+int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen);
+void pd_raft_node_stop(pd_daemon_t *d); /* close handles; fail pending requests */
+void pd_raft_node_free(pd_daemon_t *d); /* after the loop ran the close callbacks */
+
+/* Completion of a request: rc is the outcome (0, a store error, -PD_ENOQUORUM ...). On rc 0 pack
+ * exactly one reply object into pk and return 0; or return an error (with err). Return
+ * PD_CTL_LATER after handing tok to a new request (a read that turns into a write). */
+typedef int (*pd_rn_done_fn)(pd_daemon_t *d, const pd_ctl_token_t *tok, const void *arg, size_t arg_len,
+                             int rc, msgpack_packer *pk, char *err, size_t errlen);
+
+/* Start a write (entry bytes are copied) or a linearizable read; the reply goes to tok through
+ * done. Returns PD_CTL_LATER, or an error now (-PD_ELIMIT, -PD_ESTATE, -ENOMEM) with err set. */
+int pd_raft_node_write(pd_daemon_t *d, const pd_ctl_token_t *tok, const void *entry, size_t len,
+                       pd_rn_done_fn done, const void *arg, size_t arg_len, char *err, size_t errlen);
+int pd_raft_node_read(pd_daemon_t *d, const pd_ctl_token_t *tok, pd_rn_done_fn done, const void *arg,
+                      size_t arg_len, char *err, size_t errlen);
+
+const pd_store_t *pd_raft_node_store(const pd_daemon_t *d);
+pd_rng_t *pd_raft_node_rng(pd_daemon_t *d);
+/* "raft.status" */
+int pd_raft_node_status(pd_daemon_t *d, msgpack_packer *pk, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,530 @@
+/* Raft transport: pure frame codec, then the libuv shell (outbound connection per peer with
+ * reconnect backoff, bounded queues; a listener with bounded connections and frame size). */
+#include "raft_transport.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl_wire.h"
+#include "pd_alloc.h"
+#include "pd_err.h"
+
+/* --- codec ---------------------------------------------------------------------------------- */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    put_u32(p, (uint32_t)(v >> 32));
+    put_u32(p + 4, (uint32_t)v);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) << 32 | get_u32(p + 4); }
+
+size_t pd_rt_frame_hdr_encode(uint8_t out[PD_RT_LEN_PREFIX + PD_RT_HDR_LEN], uint8_t type, uint64_t from,
+                              uint64_t to, size_t payload_len)
+{
+    put_u32(out, (uint32_t)(PD_RT_HDR_LEN + payload_len));
+    out[4] = PD_RT_VERSION;
+    out[5] = type;
+    put_u64(out + 6, from);
+    put_u64(out + 14, to);
+    return PD_RT_LEN_PREFIX + PD_RT_HDR_LEN;
+}
+
+int pd_rt_frame_parse(const uint8_t *body, size_t len, pd_rt_frame_t *out)
+{
+    if (len < PD_RT_HDR_LEN)
+        return -PD_ETRUNCATED;
+    if (len > PD_RT_FRAME_MAX)
+        return -PD_ETOOBIG;
+    if (body[0] != PD_RT_VERSION)
+        return -PD_EVERSION;
+    if (body[1] < PD_RT_RAFT || body[1] > PD_RT_FWD_RESP)
+        return -PD_EUNKNOWN_TYPE;
+    uint64_t from = get_u64(body + 2), to = get_u64(body + 10);
+    if (from == 0 || to == 0)
+        return -PD_EMALFORMED;
+    *out = (pd_rt_frame_t){.type = body[1], .from = from, .to = to, .payload = body + PD_RT_HDR_LEN,
+                           .len = len - PD_RT_HDR_LEN};
+    return 0;
+}
+
+int pd_rt_fwd_req_parse(const uint8_t *p, size_t len, pd_rt_fwd_req_t *out)
+{
+    if (len < PD_RT_FWD_REQ_FIXED)
+        return -PD_ETRUNCATED;
+    uint8_t kind = p[8];
+    if (kind != PD_RT_FWD_WRITE && kind != PD_RT_FWD_READ)
+        return -PD_EUNKNOWN_TYPE;
+    if (kind == PD_RT_FWD_READ && len != PD_RT_FWD_REQ_FIXED)
+        return -PD_EMALFORMED;
+    if (kind == PD_RT_FWD_WRITE && len == PD_RT_FWD_REQ_FIXED)
+        return -PD_EMALFORMED; /* a write carries an entry */
+    *out = (pd_rt_fwd_req_t){.req_id = get_u64(p), .kind = kind, .data = p + PD_RT_FWD_REQ_FIXED,
+                             .len = len - PD_RT_FWD_REQ_FIXED};
+    return 0;
+}
+
+int pd_rt_fwd_resp_parse(const uint8_t *p, size_t len, pd_rt_fwd_resp_t *out)
+{
+    if (len < PD_RT_FWD_RESP_FIXED)
+        return -PD_ETRUNCATED;
+    if (len > PD_RT_FWD_RESP_FIXED + PD_RT_ERRTEXT_MAX)
+        return -PD_ETOOBIG;
+    int32_t rc = (int32_t)get_u32(p + 8);
+    if (rc > 0)
+        return -PD_EMALFORMED;
+    *out = (pd_rt_fwd_resp_t){.req_id = get_u64(p), .rc = rc, .index = get_u64(p + 12),
+                              .text = p + PD_RT_FWD_RESP_FIXED, .text_len = len - PD_RT_FWD_RESP_FIXED};
+    return 0;
+}
+
+void pd_rt_fwd_req_hdr(uint8_t out[PD_RT_FWD_REQ_FIXED], uint64_t req_id, uint8_t kind)
+{
+    put_u64(out, req_id);
+    out[8] = kind;
+}
+
+void pd_rt_fwd_resp_hdr(uint8_t out[PD_RT_FWD_RESP_FIXED], uint64_t req_id, int32_t rc, uint64_t index)
+{
+    put_u64(out, req_id);
+    put_u32(out + 8, (uint32_t)rc);
+    put_u64(out + 12, index);
+}
+
+/* --- shell ---------------------------------------------------------------------------------- */
+
+typedef enum { PEER_DOWN = 0, PEER_CONNECTING, PEER_UP, PEER_CLOSING } peer_state_t;
+
+typedef struct rt_frame {
+    struct rt_frame *next;
+    size_t len;
+    uint8_t data[]; /* prefix + header + payload */
+} rt_frame_t;
+
+typedef struct {
+    uv_write_t req;
+    struct rt_peer *peer;
+    rt_frame_t *f;
+} rt_write_t;
+
+typedef struct rt_peer {
+    pd_rt_t *t;
+    uint64_t id;
+    char addr[PD_ADDR_MAX];
+    int addr_changed;
+    peer_state_t state;
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    uv_timer_t retry;
+    uint32_t backoff_ms;
+    rt_frame_t *head, *tail; /* waiting for a connection */
+    uint32_t n_pending;
+    size_t queued_bytes;     /* handed to uv_write, not yet done */
+} rt_peer_t;
+
+typedef struct rt_conn {
+    uv_tcp_t tcp;
+    pd_rt_t *t;
+    pd_ctl_framer_t framer;
+    struct rt_conn *next, *prev;
+    int closing;
+} rt_conn_t;
+
+struct pd_rt {
+    uv_loop_t *loop;
+    uint64_t self;
+    pd_rt_recv_fn fn;
+    void *ctx;
+    const pd_log_t *log;
+    uv_tcp_t listener;
+    int listening, stopped;
+    rt_peer_t peers[PD_RT_PEERS_MAX];
+    uint32_t n_peers;
+    rt_conn_t *conns;
+    uint32_t n_conns;
+    pd_rt_stats_t stats;
+};
+
+static void peer_connect(rt_peer_t *p);
+static void retry_cb(uv_timer_t *tm);
+
+static void pending_free(rt_peer_t *p)
+{
+    while (p->head) {
+        rt_frame_t *f = p->head;
+        p->head = f->next;
+        pd_free(f);
+    }
+    p->tail = NULL;
+    p->n_pending = 0;
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    rt_write_t *w = (rt_write_t *)req;
+    w->peer->queued_bytes -= w->f->len;
+    pd_free(w->f);
+    pd_free(w);
+}
+
+static void peer_closed_cb(uv_handle_t *h)
+{
+    rt_peer_t *p = h->data;
+    p->state = PEER_DOWN;
+    if (p->t->stopped)
+        return;
+    uint32_t delay = p->addr_changed ? 0 : p->backoff_ms;
+    p->addr_changed = 0;
+    p->backoff_ms = p->backoff_ms * 2 > PD_RT_BACKOFF_MAX_MS ? PD_RT_BACKOFF_MAX_MS : p->backoff_ms * 2;
+    uv_timer_start(&p->retry, retry_cb, delay, 0);
+}
+
+static void peer_close(rt_peer_t *p)
+{
+    if (p->state == PEER_CONNECTING || p->state == PEER_UP) {
+        p->state = PEER_CLOSING;
+        uv_close((uv_handle_t *)&p->tcp, peer_closed_cb);
+    }
+}
+
+static int peer_write(rt_peer_t *p, rt_frame_t *f)
+{
+    if (p->queued_bytes + f->len > PD_RT_QUEUE_BYTES_MAX)
+        return -PD_ELIMIT;
+    rt_write_t *w = pd_malloc(sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    w->peer = p;
+    w->f = f;
+    uv_buf_t buf = uv_buf_init((char *)f->data, (unsigned)f->len);
+    p->queued_bytes += f->len;
+    if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, write_cb) != 0) {
+        p->queued_bytes -= f->len;
+        pd_free(w);
+        peer_close(p);
+        return -PD_ECLOSED;
+    }
+    return 0;
+}
+
+static void peer_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char sink[4096];
+    *buf = uv_buf_init(sink, sizeof sink);
+}
+
+/* Outbound connections carry nothing back; a read only notices the peer closing. */
+static void peer_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    if (nread < 0)
+        peer_close(s->data);
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+    rt_peer_t *p = req->data;
+    if (status == UV_ECANCELED || p->state != PEER_CONNECTING)
+        return;
+    if (status != 0) {
+        PD_DEBUG(p->t->log, "raft transport connect failed peer=%016llx addr=%s err=%s",
+                 (unsigned long long)p->id, p->addr, uv_err_name(status));
+        peer_close(p);
+        return;
+    }
+    p->state = PEER_UP;
+    p->backoff_ms = PD_RT_BACKOFF_MIN_MS;
+    p->t->stats.connects++;
+    uv_tcp_nodelay(&p->tcp, 1);
+    uv_read_start((uv_stream_t *)&p->tcp, peer_alloc_cb, peer_read_cb);
+    while (p->head && p->state == PEER_UP) {
+        rt_frame_t *f = p->head;
+        p->head = f->next;
+        p->n_pending--;
+        if (peer_write(p, f) != 0) {
+            p->t->stats.frames_dropped++;
+            pd_free(f);
+        }
+    }
+    if (!p->head)
+        p->tail = NULL;
+}
+
+static void peer_connect(rt_peer_t *p)
+{
+    if (p->state != PEER_DOWN || p->t->stopped || !p->addr[0])
+        return;
+    char host[PD_ADDR_MAX];
+    uint16_t port = 0;
+    struct sockaddr_storage ss;
+    if (pd_config_parse_hostport(p->addr, host, sizeof host, &port) != 0 || port == 0)
+        return;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
+        return;
+    uv_tcp_init(p->t->loop, &p->tcp);
+    p->tcp.data = p;
+    p->creq.data = p;
+    p->state = PEER_CONNECTING;
+    if (uv_tcp_connect(&p->creq, &p->tcp, (struct sockaddr *)&ss, connect_cb) != 0)
+        peer_close(p);
+}
+
+static void retry_cb(uv_timer_t *tm)
+{
+    rt_peer_t *p = tm->data;
+    peer_connect(p);
+}
+
+static rt_peer_t *peer_find(pd_rt_t *t, uint64_t id)
+{
+    for (uint32_t i = 0; i < t->n_peers; i++)
+        if (t->peers[i].id == id)
+            return &t->peers[i];
+    return NULL;
+}
+
+int pd_rt_set_peer(pd_rt_t *t, uint64_t id, const char *addr)
+{
+    if (t->stopped)
+        return -PD_ESTATE;
+    rt_peer_t *p = peer_find(t, id);
+    if (!p) {
+        if (t->n_peers == PD_RT_PEERS_MAX)
+            return -PD_ELIMIT;
+        p = &t->peers[t->n_peers++];
+        memset(p, 0, sizeof *p);
+        p->t = t;
+        p->id = id;
+        p->backoff_ms = PD_RT_BACKOFF_MIN_MS;
+        uv_timer_init(t->loop, &p->retry);
+        p->retry.data = p;
+    }
+    if (strcmp(p->addr, addr) == 0)
+        return 0;
+    snprintf(p->addr, sizeof p->addr, "%s", addr);
+    if (p->state == PEER_DOWN) {
+        uv_timer_stop(&p->retry);
+        peer_connect(p);
+    } else {
+        p->addr_changed = 1;
+        peer_close(p);
+    }
+    return 0;
+}
+
+int pd_rt_send(pd_rt_t *t, uint64_t to, uint8_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+    rt_peer_t *p = peer_find(t, to);
+    if (!p || !p->addr[0] || t->stopped)
+        return -PD_ENOTFOUND;
+    if (PD_RT_HDR_LEN + alen + blen > PD_RT_FRAME_MAX)
+        return -PD_ETOOBIG;
+    size_t len = PD_RT_LEN_PREFIX + PD_RT_HDR_LEN + alen + blen;
+    rt_frame_t *f = pd_malloc(sizeof *f + len);
+    if (!f)
+        return -ENOMEM;
+    f->next = NULL;
+    f->len = len;
+    size_t off = pd_rt_frame_hdr_encode(f->data, type, t->self, to, alen + blen);
+    if (alen)
+        memcpy(f->data + off, a, alen);
+    if (blen)
+        memcpy(f->data + off + alen, b, blen);
+    int rc;
+    if (p->state == PEER_UP) {
+        rc = peer_write(p, f);
+    } else if (p->n_pending < PD_RT_PENDING_FRAMES_MAX) {
+        if (p->tail)
+            p->tail->next = f;
+        else
+            p->head = f;
+        p->tail = f;
+        p->n_pending++;
+        rc = 0;
+        if (p->state == PEER_DOWN && !uv_is_active((uv_handle_t *)&p->retry))
+            peer_connect(p);
+    } else {
+        rc = -PD_ELIMIT;
+    }
+    if (rc) {
+        pd_free(f);
+        t->stats.frames_dropped++;
+        return rc;
+    }
+    t->stats.frames_sent++;
+    return 0;
+}
+
+int pd_rt_peer_connected(const pd_rt_t *t, uint64_t id)
+{
+    for (uint32_t i = 0; i < t->n_peers; i++)
+        if (t->peers[i].id == id)
+            return t->peers[i].state == PEER_UP;
+    return 0;
+}
+
+const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t) { return &t->stats; }
+
+/* --- inbound --- */
+
+static void conn_closed_cb(uv_handle_t *h)
+{
+    rt_conn_t *c = h->data;
+    pd_ctl_framer_free(&c->framer);
+    pd_free(c);
+}
+
+static void conn_close(rt_conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    pd_rt_t *t = c->t;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    t->n_conns--;
+    uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char slab[64 * 1024];
+    *buf = uv_buf_init(slab, sizeof slab);
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    rt_conn_t *c = s->data;
+    pd_rt_t *t = c->t;
+    if (c->closing || nread == 0)
+        return;
+    if (nread < 0 || pd_ctl_framer_feed(&c->framer, buf->base, (size_t)nread) != 0) {
+        if (nread >= 0)
+            t->stats.bad_frames++;
+        conn_close(c);
+        return;
+    }
+    const uint8_t *body;
+    size_t len;
+    int rc;
+    while (!c->closing && !t->stopped && (rc = pd_ctl_framer_next(&c->framer, &body, &len)) == 1) {
+        pd_rt_frame_t f;
+        if (pd_rt_frame_parse(body, len, &f) != 0 || f.to != t->self) {
+            t->stats.bad_frames++;
+            conn_close(c);
+            return;
+        }
+        t->stats.frames_recv++;
+        t->fn(t->ctx, &f);
+    }
+    if (!c->closing && rc < 0) {
+        t->stats.bad_frames++;
+        conn_close(c);
+    }
+}
+
+static void on_accept(uv_stream_t *server, int status)
+{
+    pd_rt_t *t = server->data;
+    if (status < 0 || t->stopped)
+        return;
+    rt_conn_t *c = pd_calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->t = t;
+    uv_tcp_init(t->loop, &c->tcp);
+    c->tcp.data = c;
+    pd_ctl_framer_init(&c->framer, PD_RT_FRAME_MAX);
+    c->next = t->conns;
+    if (t->conns)
+        t->conns->prev = c;
+    t->conns = c;
+    t->n_conns++;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || t->n_conns > PD_RT_INBOUND_MAX) {
+        t->stats.conn_refused++;
+        conn_close(c);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
+}
+
+int pd_rt_start(uv_loop_t *loop, const char *listen_addr, uint64_t self_id, pd_rt_recv_fn fn, void *ctx,
+                const pd_log_t *log, pd_rt_t **out, char *err, size_t errlen)
+{
+    pd_rt_t *t = pd_calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    t->loop = loop;
+    t->self = self_id;
+    t->fn = fn;
+    t->ctx = ctx;
+    t->log = log;
+    *out = t;
+    char host[PD_ADDR_MAX];
+    uint16_t port = 0;
+    struct sockaddr_storage ss;
+    if (pd_config_parse_hostport(listen_addr, host, sizeof host, &port) != 0)
+        return -PD_EUSAGE;
+    if (port == 0)
+        port = 2377;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
+        return -PD_EUSAGE;
+    uv_tcp_init(loop, &t->listener);
+    t->listener.data = t;
+    t->listening = 1;
+    int rc = uv_tcp_bind(&t->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&t->listener, 64, on_accept);
+    if (rc) {
+        snprintf(err, errlen, "cannot listen for Raft on %s: %s", listen_addr, uv_strerror(rc));
+        uv_close((uv_handle_t *)&t->listener, NULL);
+        return rc;
+    }
+    return 0;
+}
+
+void pd_rt_stop(pd_rt_t *t)
+{
+    if (!t || t->stopped)
+        return;
+    t->stopped = 1;
+    if (t->listening && !uv_is_closing((uv_handle_t *)&t->listener))
+        uv_close((uv_handle_t *)&t->listener, NULL);
+    while (t->conns)
+        conn_close(t->conns);
+    for (uint32_t i = 0; i < t->n_peers; i++) {
+        rt_peer_t *p = &t->peers[i];
+        peer_close(p);
+        uv_close((uv_handle_t *)&p->retry, NULL);
+        pending_free(p);
+    }
+}
+
+void pd_rt_free(pd_rt_t *t)
+{
+    if (!t)
+        return;
+    for (uint32_t i = 0; i < t->n_peers; i++)
+        pending_free(&t->peers[i]);
+    pd_free(t);
+}

@@ -1,0 +1,106 @@
+/* Manager-to-manager transport for Raft: TCP on --listen-addr (default 0.0.0.0:2377).
+ *
+ * PLAINTEXT for now: anyone who can reach the port can inject Raft messages and proposals. Keep it
+ * on loopback or a private test network until the security issue adds mutual TLS.
+ *
+ * Frame (big-endian): u32 body length (PD_RT_HDR_LEN..PD_RT_FRAME_MAX) | body
+ *   body   = u8 version (1) | u8 type | u64 from | u64 to | payload
+ *   RAFT      payload = one raft_wire message
+ *   FWD_REQ   payload = u64 request id | u8 kind (PD_RT_FWD_WRITE / PD_RT_FWD_READ) | store entry
+ *   FWD_RESP  payload = u64 request id | i32 rc | u64 index | error text (not NUL-terminated)
+ * A sender has one outbound connection per peer (reconnecting with backoff); frames are routed by
+ * the ids in the header, so answers travel on the answerer's own outbound connection. Queues are
+ * bounded and drop on overflow (Raft retransmits; forwarded requests time out). */
+#ifndef PD_RAFT_TRANSPORT_H
+#define PD_RAFT_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pd_log.h"
+#include "raft_wire.h"
+
+#define PD_RT_VERSION 1u
+#define PD_RT_LEN_PREFIX 4u
+#define PD_RT_HDR_LEN 18u
+#define PD_RT_FRAME_MAX (PD_RAFT_WIRE_MSG_MAX + 64u) /* body bytes */
+#define PD_RT_PEERS_MAX 16u                           /* = PD_RAFT_NODES_MAX */
+#define PD_RT_INBOUND_MAX 32u                         /* accepted connections at once */
+#define PD_RT_PENDING_FRAMES_MAX 256u                 /* queued while (re)connecting */
+#define PD_RT_QUEUE_BYTES_MAX (32u << 20)             /* unwritten bytes per peer */
+#define PD_RT_BACKOFF_MIN_MS 100u
+#define PD_RT_BACKOFF_MAX_MS 2000u
+#define PD_RT_FWD_REQ_FIXED 9u
+#define PD_RT_FWD_RESP_FIXED 20u
+#define PD_RT_ERRTEXT_MAX 256u
+
+typedef enum {
+    PD_RT_RAFT = 1,
+    PD_RT_FWD_REQ = 2,
+    PD_RT_FWD_RESP = 3,
+} pd_rt_type_t;
+
+typedef enum {
+    PD_RT_FWD_WRITE = 1, /* propose the entry; answer when applied with the store's result */
+    PD_RT_FWD_READ = 2,  /* ReadIndex; answer with the index to wait for */
+} pd_rt_fwd_kind_t;
+
+typedef struct {
+    uint8_t type;
+    uint64_t from, to;
+    const uint8_t *payload; /* borrowed */
+    size_t len;
+} pd_rt_frame_t;
+
+typedef struct {
+    uint64_t req_id;
+    uint8_t kind;
+    const uint8_t *data;
+    size_t len;
+} pd_rt_fwd_req_t;
+
+typedef struct {
+    uint64_t req_id;
+    int32_t rc;
+    uint64_t index;
+    const uint8_t *text;
+    size_t text_len;
+} pd_rt_fwd_resp_t;
+
+/* --- Pure codec (fuzzed) --- */
+/* Length prefix + header for a payload of payload_len bytes into out. Returns bytes written. */
+size_t pd_rt_frame_hdr_encode(uint8_t out[PD_RT_LEN_PREFIX + PD_RT_HDR_LEN], uint8_t type, uint64_t from,
+                              uint64_t to, size_t payload_len);
+/* Parse a body (after the length prefix). 0, -PD_ETRUNCATED, -PD_EVERSION, -PD_EUNKNOWN_TYPE,
+ * -PD_EMALFORMED (zero ids), -PD_ETOOBIG. */
+int pd_rt_frame_parse(const uint8_t *body, size_t len, pd_rt_frame_t *out);
+int pd_rt_fwd_req_parse(const uint8_t *p, size_t len, pd_rt_fwd_req_t *out);
+int pd_rt_fwd_resp_parse(const uint8_t *p, size_t len, pd_rt_fwd_resp_t *out);
+void pd_rt_fwd_req_hdr(uint8_t out[PD_RT_FWD_REQ_FIXED], uint64_t req_id, uint8_t kind);
+void pd_rt_fwd_resp_hdr(uint8_t out[PD_RT_FWD_RESP_FIXED], uint64_t req_id, int32_t rc, uint64_t index);
+
+/* --- The libuv shell --- */
+typedef struct pd_rt pd_rt_t;
+typedef void (*pd_rt_recv_fn)(void *ctx, const pd_rt_frame_t *f);
+
+typedef struct {
+    uint64_t frames_sent, frames_recv, frames_dropped, bad_frames, connects, conn_refused;
+} pd_rt_stats_t;
+
+/* Listen on listen_addr ("IP:PORT"). On a listen error *out is still set (frames can be sent;
+ * none are received) and the error is returned with a message. */
+int pd_rt_start(uv_loop_t *loop, const char *listen_addr, uint64_t self_id, pd_rt_recv_fn fn, void *ctx,
+                const pd_log_t *log, pd_rt_t **out, char *err, size_t errlen);
+/* Name (or change) a peer's address "IP:PORT". -PD_ELIMIT when the table is full. */
+int pd_rt_set_peer(pd_rt_t *t, uint64_t id, const char *addr);
+/* Queue one frame whose payload is a followed by b. 0, -PD_ENOTFOUND (no address), -PD_ELIMIT
+ * (dropped: queue full), -ENOMEM. */
+int pd_rt_send(pd_rt_t *t, uint64_t to, uint8_t type, const void *a, size_t alen, const void *b, size_t blen);
+int pd_rt_peer_connected(const pd_rt_t *t, uint64_t id);
+const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t);
+/* Close every handle (callbacks stop); free after the loop has run the close callbacks. */
+void pd_rt_stop(pd_rt_t *t);
+void pd_rt_free(pd_rt_t *t);
+
+#endif
