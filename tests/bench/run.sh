@@ -10,4 +10,7 @@ rc=0
 # gossip: peerd vs Serf (join, failure detection, false positives under loss, bytes/CPU/RSS)
 "$HERE/gossip/run.sh" "$BUILD_DIR" || rc=1
 
+# dns: peerd's DNS server vs knot, nsd, unbound, dnsmasq with dnsperf (QPS, CPU/query, latency, churn)
+"$HERE/dns/run.sh" "$BUILD_DIR" || rc=1
+
 exit $rc

@@ -1,0 +1,585 @@
+#!/usr/bin/env bash
+# DNS benchmark: peerd's built-in DNS server side by side with knot, nsd, unbound and dnsmasq
+# (and a null UDP echo server, the floor), driven by dnsperf, on loopback.
+#
+#   tests/bench/dns/run.sh [BUILD_DIR]              full run (about 6 minutes)
+#   BENCH_QUICK=1 tests/bench/dns/run.sh build      quick run (5 s windows; ~2 minutes)
+#
+# Needs root (apt-get of the peers when missing). Data: 1,000 services, each with 3 endpoints owned
+# by 3 peerd nodes (127.0.54.1-3, gossip port 7950; node 1 is the measured DNS server, nodes 2-3
+# run --no-dns), so `svcN.svc A` and `tasks.svcN.svc A` each answer 3 addresses (no VIPs yet:
+# dnsrr). The peers serve the same names with the same 3 addresses and TTL (5 s) from their own
+# zone data: knot and nsd a zone file for "svc.", unbound local-data in a static local-zone,
+# dnsmasq an --addn-hosts file with --local=/svc/ (NXDOMAIN for the rest, no upstream).
+# Every server runs in the foreground with its own config in the work dir, on its own address
+# 127.0.53.x port 5300, pinned to CPU 1 (taskset -c 1); dnsperf runs on CPU 0 with one thread.
+#
+# Per server:
+#   1. max QPS: dnsperf -l DURATION -c CLIENTS -q OUTSTANDING -T 1; lost queries; server CPU
+#      (utime+stime of the server process and its children from /proc/PID/stat) per completed
+#      query, and that minus the echo server's figure ("DNS work per query");
+#   2. latency at a fixed rate: dnsperf -Q RATE -v (dnsperf 2.10 has no latency histogram, so the
+#      per-query latencies of -v are sorted for p50/p99); lost queries at that rate.
+# Then peerd again with 100 endpoint changes/s (loader.c deregistering/registering endpoints on
+# nodes 2 and 3) during the max-QPS run, with dig spot checks of the answers during the churn.
+# Query mix: 80% svcN.svc A, 15% tasks.svcN.svc A, 5% nosuchN.svc A (NXDOMAIN), N uniform 1..1000.
+#
+# Settings (environment):
+#   BENCH_QUICK=1                  quick presets; any setting given explicitly wins
+#   BENCH_DNS_DURATION=20          max-QPS window, s            (quick: 5)
+#   BENCH_DNS_LAT_S=10             fixed-rate window, s         (quick: 5)
+#   BENCH_DNS_RATE=50000           fixed rate, queries/s
+#   BENCH_DNS_CLIENTS=8 BENCH_DNS_OUTSTANDING=200   dnsperf -c / -q for the max-QPS runs
+#   BENCH_DNS_CHURN=100            endpoint changes/s during the churn run
+#   BENCH_DNS_SERVERS="echo peerd knot nsd unbound dnsmasq"
+#   BENCH_DNS_WAIT_S=1800          wait up to this long for a running gossip bench (it measures
+#                                  CPU too) to finish before measuring; 0 = don't wait
+#   BENCH_DNS_PERF=1               perf record peerd during a max-QPS run (report in the work dir)
+#   BENCH_DNS_DOC=docs/bench/dns.md  report file ("" = print only)   BENCH_KEEP=1 keep the work dir
+set -u -o pipefail
+export LC_ALL=C
+
+REPO=$(cd "$(dirname "$0")/../../.." && pwd)
+HERE=$REPO/tests/bench/dns
+BUILD_DIR=${1:-${BUILD_DIR:-$REPO/build}}
+BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd) || { echo "no build dir ${1:-build}" >&2; exit 2; }
+PEERD=$BUILD_DIR/core/daemon/peerd
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then d_dur=5 d_lat=5; else d_dur=20 d_lat=10; fi
+DURATION=${BENCH_DNS_DURATION:-$d_dur}
+LAT_S=${BENCH_DNS_LAT_S:-$d_lat}
+RATE=${BENCH_DNS_RATE:-50000}
+CLIENTS=${BENCH_DNS_CLIENTS:-8}
+OUTSTANDING=${BENCH_DNS_OUTSTANDING:-200}
+CHURN=${BENCH_DNS_CHURN:-100}
+SERVERS=${BENCH_DNS_SERVERS:-"echo peerd knot nsd unbound dnsmasq"}
+WAIT_S=${BENCH_DNS_WAIT_S:-1800}
+PERF=${BENCH_DNS_PERF:-0}
+DOC=${BENCH_DNS_DOC-$REPO/docs/bench/dns.md}
+KEEP=${BENCH_KEEP:-0}
+NSVC=1000
+PORT=5300
+SERVER_CPU=1
+CLIENT_CPU=0
+
+CMDLINE="tests/bench/dns/run.sh $*"
+for v in BENCH_QUICK BENCH_DNS_DURATION BENCH_DNS_LAT_S BENCH_DNS_RATE BENCH_DNS_CLIENTS \
+    BENCH_DNS_OUTSTANDING BENCH_DNS_CHURN BENCH_DNS_SERVERS BENCH_DNS_WAIT_S BENCH_DNS_PERF; do
+    [ -n "${!v+x}" ] && CMDLINE="$v=\"${!v}\" $CMDLINE"
+done
+
+declare -A ADDR=([peerd]=127.0.53.1 [knot]=127.0.53.2 [nsd]=127.0.53.3 [unbound]=127.0.53.4
+    [dnsmasq]=127.0.53.5 [echo]=127.0.53.6)
+
+# ------------------------------------------------------------------ preflight
+die() { echo "dns bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (apt-get)"
+[ -x "$PEERD" ] || die "no peerd in $BUILD_DIR: run make build"
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU)"
+if ! command -v dnsperf >/dev/null || ! command -v knotd >/dev/null || ! command -v nsd >/dev/null ||
+    ! command -v unbound >/dev/null || ! command -v dnsmasq >/dev/null; then
+    echo "installing dnsperf knot nsd unbound dnsmasq (apt-get)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y dnsperf knot nsd unbound dnsmasq >/dev/null ||
+        die "cannot install the peers"
+fi
+# The packages may start their own daemons on port 53: stop and disable them (they would not
+# clash with our addresses, but they would take CPU).
+for svc in knot nsd unbound dnsmasq; do
+    if [ "$(systemctl is-system-running 2>/dev/null)" != offline ] && command -v systemctl >/dev/null; then
+        systemctl disable --now "$svc" >/dev/null 2>&1
+    elif [ -x "/etc/init.d/$svc" ]; then
+        "/etc/init.d/$svc" stop >/dev/null 2>&1
+    fi
+done
+for p in knotd nsd unbound dnsmasq; do
+    pgrep -x "$p" >/dev/null && echo "dns bench: warning: a $p not started by this bench is running" >&2
+done
+for a in "${ADDR[@]}"; do
+    ss -Hlun "src $a:$PORT" | grep -q . && die "$a:$PORT is taken (another DNS bench running?)"
+done
+
+# This script and everything it starts without its own taskset (dig, dnsperf's helpers) stay on
+# the client CPU, so the server CPU holds only the measured server.
+taskset -cp $CLIENT_CPU $$ >/dev/null || die "taskset failed"
+W=$(mktemp -d /tmp/pdbench-dns.XXXXXX)
+: >"$W/pids"
+: >"$W/results"
+say() { printf '[%s] %s\n' "$(date -u +%T)" "$*" | tee -a "$W/bench.log" >&2; }
+
+# Kill only processes this run started: the PID is in $W/pids and its command line names $W (every
+# server gets its config or data from $W), so a PID reused by someone else is never touched.
+# Children (nsd forks its server and xfrd) are found through their parent.
+children() { awk -v p="$1" '$4 == p {print $1}' /proc/[0-9]*/stat 2>/dev/null; }
+own_kill() { # PID [SIGNAL]
+    local p=$1 sig=${2:-TERM} cmd c
+    [ -r "/proc/$p/cmdline" ] || return 0
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || return 0
+    case "$cmd" in
+    *"$W"*)
+        for c in $(children "$p"); do kill "-$sig" "$c" 2>/dev/null; done
+        kill "-$sig" "$p" 2>/dev/null
+        ;;
+    esac
+    return 0
+}
+stop_pid() { # PID: TERM, wait up to 3 s, then KILL
+    local p=$1 i
+    own_kill "$p" TERM
+    for i in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    own_kill "$p" KILL
+    wait "$p" 2>/dev/null
+    return 0
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -s "$W/pids" ]; then
+        while read -r p; do stop_pid "$p"; done <"$W/pids"
+    fi
+    if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then echo "work dir kept: $W" >&2; else rm -rf "$W"; fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+track() { echo "$1" >>"$W/pids"; }
+
+mkdir -p "$W/bin"
+cc -O2 -o "$W/bin/echo" "$HERE/echo.c" || die "cannot build echo.c"
+cc -O2 -I "$REPO/core/api" -I "$REPO/core/base" -o "$W/bin/loader" "$HERE/loader.c" \
+    "$BUILD_DIR/core/libpd_api.a" "$BUILD_DIR/core/libpd_base.a" -lmsgpackc || die "cannot build loader.c"
+
+# ------------------------------------------------------------------ data
+TTL=5
+gen_data() {
+    mkdir -p "$W/zones"
+    # the same 3 addresses for svcN and tasks.svcN: 10.NODE.(N>>8).(N&255), NODE = 1..3
+    awk -v n=$NSVC -v ttl=$TTL -v w="$W" 'BEGIN {
+        z = w "/zones/svc.zone"; u = w "/zones/unbound.conf"; h = w "/zones/hosts"
+        print "$ORIGIN svc.\n$TTL " ttl > z
+        print "@ IN SOA ns.svc. hostmaster.svc. 1 3600 600 86400 " ttl > z
+        print "@ IN NS ns.svc.\nns IN A 127.0.53.2" > z
+        print "    local-zone: \"svc.\" static" > u
+        print "    local-data: \"svc. " ttl " IN SOA ns.svc. hostmaster.svc. 1 3600 600 86400 " ttl "\"" > u
+        for (i = 1; i <= n; i++)
+            for (k = 1; k <= 3; k++) {
+                a = "10." k "." int(i / 256) "." (i % 256)
+                printf "svc%d IN A %s\ntasks.svc%d IN A %s\n", i, a, i, a > z
+                printf "    local-data: \"svc%d.svc. %d IN A %s\"\n", i, ttl, a > u
+                printf "    local-data: \"tasks.svc%d.svc. %d IN A %s\"\n", i, ttl, a > u
+                printf "%s svc%d.svc tasks.svc%d.svc\n", a, i, i > h
+            }
+    }'
+    # the query mix, 200,000 lines (dnsperf loops over it)
+    awk -v n=$NSVC 'BEGIN { srand(20240601); for (i = 0; i < 200000; i++) {
+        r = rand(); k = 1 + int(rand() * n)
+        if (r < 0.80) print "svc" k ".svc A"
+        else if (r < 0.95) print "tasks.svc" k ".svc A"
+        else print "nosuch" k ".svc A" } }' >"$W/queries.txt"
+}
+
+# ------------------------------------------------------------------ servers
+# start_X: launch in the background pinned to the server CPU, echo the PID.
+start_echo() { taskset -c $SERVER_CPU "$W/bin/echo" "${ADDR[echo]}" $PORT >"$W/echo.log" 2>&1 & echo $!; }
+
+start_knot() {
+    mkdir -p "$W/knot"
+    cat >"$W/knot/knot.conf" <<EOF
+server:
+    rundir: "$W/knot"
+    listen: ${ADDR[knot]}@$PORT
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "$W/knot"
+template:
+  - id: default
+    storage: "$W/zones"
+    journal-content: none
+    zonefile-sync: -1
+zone:
+  - domain: svc.
+    file: "$W/zones/svc.zone"
+EOF
+    taskset -c $SERVER_CPU knotd -c "$W/knot/knot.conf" >"$W/knot/log" 2>&1 &
+    echo $!
+}
+
+start_nsd() {
+    mkdir -p "$W/nsd"
+    cat >"$W/nsd/nsd.conf" <<EOF
+server:
+    ip-address: ${ADDR[nsd]}@$PORT
+    port: $PORT
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "$W/zones"
+    database: ""
+    pidfile: "$W/nsd/nsd.pid"
+    xfrdfile: "$W/nsd/xfrd.state"
+    xfrdir: "$W/nsd"
+    zonelistfile: "$W/nsd/zone.list"
+    logfile: "$W/nsd/nsd.log"
+    verbosity: 0
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: "svc."
+    zonefile: "$W/zones/svc.zone"
+EOF
+    taskset -c $SERVER_CPU nsd -d -c "$W/nsd/nsd.conf" >"$W/nsd/log" 2>&1 &
+    echo $!
+}
+
+start_unbound() {
+    mkdir -p "$W/unbound"
+    {
+        cat <<EOF
+server:
+    interface: ${ADDR[unbound]}@$PORT
+    port: $PORT
+    num-threads: 1
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "$W/unbound"
+    pidfile: "$W/unbound/unbound.pid"
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    do-ip6: no
+    access-control: 127.0.0.0/8 allow
+    module-config: "iterator"
+EOF
+        cat "$W/zones/unbound.conf"
+        printf 'remote-control:\n    control-enable: no\n'
+    } >"$W/unbound/unbound.conf"
+    taskset -c $SERVER_CPU unbound -d -c "$W/unbound/unbound.conf" >"$W/unbound/log" 2>&1 &
+    echo $!
+}
+
+start_dnsmasq() {
+    mkdir -p "$W/dnsmasq"
+    taskset -c $SERVER_CPU dnsmasq -k --conf-file=/dev/null --pid-file="$W/dnsmasq/pid" --user=root \
+        --listen-address="${ADDR[dnsmasq]}" --bind-interfaces --port=$PORT --no-resolv --no-hosts \
+        --addn-hosts="$W/zones/hosts" --local=/svc/ --local-ttl=$TTL --log-facility="$W/dnsmasq/log" \
+        >"$W/dnsmasq/out" 2>&1 &
+    echo $!
+}
+
+# The three peerd nodes; node 1 serves DNS on CPU 1, nodes 2-3 (--no-dns) share CPU 0 with the
+# client so that CPU 1 holds only the measured server.
+peerd_node() { # N [extra args...]
+    local n=$1 cpu=$CLIENT_CPU
+    shift
+    [ "$n" = 1 ] && cpu=$SERVER_CPU
+    mkdir -p "$W/peerd/n$n"
+    taskset -c $cpu "$PEERD" --data-dir "$W/peerd/n$n" --socket "$W/peerd/n$n/ctl.sock" \
+        --listen-addr "127.0.54.$n:2377" --advertise-addr "127.0.54.$n" --gossip-port 7950 \
+        --log-level warn "$@" >"$W/peerd/n$n/log" 2>&1 &
+    echo $!
+}
+wait_for() { # SECONDS CMD...: poll every 0.2 s
+    local t=$(($1 * 5))
+    shift
+    while [ $t -gt 0 ]; do "$@" && return 0; sleep 0.2; t=$((t - 1)); done
+    return 1
+}
+# All 1,000 tasks.svcN answers, one dig batch; prints the number of A records.
+count_records() {
+    for i in $(seq 1 $NSVC); do echo "@$1 -p $PORT +short +tries=1 +time=2 tasks.svc$i.svc A"; done >"$W/dig.batch"
+    dig -f "$W/dig.batch" 2>/dev/null | grep -c '^10\.'
+}
+start_peerd() {
+    local p1 p2 p3 n c
+    p1=$(peerd_node 1 --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL)
+    track "$p1"
+    wait_for 10 test -S "$W/peerd/n1/ctl.sock" -a -s "$W/peerd/n1/gossip.keyring" || return 1
+    for n in 2 3; do
+        p2=$(peerd_node $n --no-dns --join 127.0.54.1:7950 --gossip-key-file "$W/peerd/n1/gossip.keyring")
+        track "$p2"
+        wait_for 10 test -S "$W/peerd/n$n/ctl.sock" || return 1
+    done
+    for n in 1 2 3; do
+        "$W/bin/loader" load "$W/peerd/n$n/ctl.sock" $n $NSVC >>"$W/bench.log" 2>&1 || return 1
+    done
+    for i in $(seq 60); do # gossip spreads 3,000 entries in some seconds
+        c=$(count_records "${ADDR[peerd]}")
+        [ "$c" = $((3 * NSVC)) ] && break
+        sleep 2
+    done
+    say "peerd: $c of $((3 * NSVC)) task records in DNS"
+    [ "$c" = $((3 * NSVC)) ] || return 1
+    echo "$p1"
+}
+
+# ------------------------------------------------------------------ measurement
+CLK_TCK=$(getconf CLK_TCK)
+# The processes of one server: every PID whose command line holds its marker (nsd runs as three
+# processes: xfrd, the main process and a server child, all with the same command line).
+marker() { # NAME
+    case $1 in
+    echo) echo "$W/bin/echo" ;;
+    peerd) echo "$W/peerd/n1/" ;;
+    *) echo "$W/$1/" ;;
+    esac
+}
+cpu_ticks() { # NAME: utime+stime of its processes (threads are in each process figure)
+    local m p sum=0 t
+    m=$(marker "$1")
+    for p in /proc/[0-9]*; do
+        case "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" in
+        *dnsperf* | *loader*) ;;
+        *"$m"*) t=$(awk '{print $14 + $15}' "$p/stat" 2>/dev/null) && sum=$((sum + t)) ;;
+        esac
+    done
+    echo $sum
+}
+stat_of() { # FILE "label" -> the first number after it
+    awk -v k="$2" 'index($0, k) { sub(/.*: */, ""); print $1 + 0; exit }' "$1"
+}
+# max QPS run: echoes "qps completed lost cpu_us_per_query"
+run_max() { # NAME TAG
+    local name=$1 out="$W/$1.$2.max.txt" c0 c1
+    c0=$(cpu_ticks "$name")
+    taskset -c $CLIENT_CPU dnsperf -s "${ADDR[$name]}" -p $PORT -d "$W/queries.txt" -l "$DURATION" \
+        -c "$CLIENTS" -q "$OUTSTANDING" -T 1 -t 2 >"$out" 2>&1
+    c1=$(cpu_ticks "$name")
+    local qps done lost
+    qps=$(stat_of "$out" "Queries per second:")
+    done=$(stat_of "$out" "Queries completed:")
+    lost=$(stat_of "$out" "Queries lost:")
+    awk -v q="$qps" -v d="$done" -v l="$lost" -v t=$((c1 - c0)) -v hz="$CLK_TCK" \
+        'BEGIN { printf "%.0f %d %d %.3f\n", q, d, l, d ? t * 1e6 / hz / d : 0 }'
+}
+# fixed-rate run: echoes "p50_us p99_us lost achieved_qps"
+run_lat() { # NAME
+    local name=$1 out="$W/$1.lat.txt"
+    taskset -c $CLIENT_CPU dnsperf -s "${ADDR[$name]}" -p $PORT -d "$W/queries.txt" -l "$LAT_S" \
+        -c "$CLIENTS" -q 2000 -T 1 -t 2 -Q "$RATE" -v >"$out" 2>&1
+    local lost qps
+    lost=$(stat_of "$out" "Queries lost:")
+    qps=$(stat_of "$out" "Queries per second:")
+    awk '/^> / && $NF ~ /^[0-9.]+$/ { print $NF * 1e6 }' "$out" | sort -g >"$W/$1.lat.sorted"
+    awk -v l="$lost" -v q="$qps" '{ v[NR] = $1 } END {
+        if (NR == 0) { print "- - " l " " q; exit }
+        i50 = int(NR * 0.50); if (i50 < 1) i50 = 1; i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
+        printf "%.0f %.0f %d %.0f\n", v[i50], v[i99], l, q }' "$W/$1.lat.sorted"
+    rm -f "$W/$1.lat.sorted"
+    sed -i '/^> /d' "$out" # keep the summary only
+}
+check_answers() { # one probe: tasks.svcN / svcN answers decode to N, include node 1, NXDOMAIN for nosuch
+    local n=$((1 + RANDOM % NSVC)) name a bad=0 cnt k
+    for name in "svc$n.svc" "tasks.svc$n.svc"; do
+        cnt=0 k=0
+        for a in $(nice -n 10 dig +short +tries=1 +time=1 @"${ADDR[peerd]}" -p $PORT "$name" A); do
+            cnt=$((cnt + 1))
+            IFS=. read -r o1 o2 o3 o4 <<<"$a"
+            [ "$o1" = 10 ] && [ $((o3 * 256 + o4)) = $n ] && [ "$o2" -ge 1 ] && [ "$o2" -le 3 ] || bad=1
+            [ "$o2" = 1 ] && k=1
+        done
+        [ $cnt -ge 1 ] && [ $cnt -le 3 ] && [ $k = 1 ] || bad=1
+    done
+    nice -n 10 dig +tries=1 +time=1 @"${ADDR[peerd]}" -p $PORT "nosuch$n.svc" A | grep -q 'status: NXDOMAIN' || bad=1
+    return $bad
+}
+
+measure() { # NAME
+    local name=$1 pid r
+    say "$name: starting on ${ADDR[$name]}:$PORT"
+    if [ "$name" = peerd ]; then
+        pid=$(start_peerd) || { say "peerd: setup failed"; return 1; }
+    else
+        pid=$(start_$name)
+        track "$pid"
+    fi
+    wait_for 10 sh -c "dig +short +tries=1 +time=1 @${ADDR[$name]} -p $PORT tasks.svc1.svc A | grep -q ." ||
+        [ "$name" = echo ] || { say "$name: not answering"; tail -5 "$W/$name"/*log* 2>/dev/null >&2; return 1; }
+    if [ "$name" != echo ]; then
+        r=$(dig +short @"${ADDR[$name]}" -p $PORT tasks.svc1.svc A | sort | tr '\n' ' ')
+        say "$name: tasks.svc1.svc -> $r"
+        [ "$(wc -w <<<"$r")" = 3 ] || { say "$name: expected 3 answers"; return 1; }
+    fi
+    sleep 1
+    r=$(run_max "$name" quiet)
+    say "$name: max: qps completed lost cpu_us/q = $r"
+    echo "$name max $r" >>"$W/results"
+    if [ "$name" = peerd ] && [ "$PERF" = 1 ] && command -v perf >/dev/null; then
+        taskset -c $CLIENT_CPU dnsperf -s "${ADDR[$name]}" -p $PORT -d "$W/queries.txt" -l 12 \
+            -c "$CLIENTS" -q "$OUTSTANDING" -T 1 -t 2 >/dev/null 2>&1 &
+        local dp=$!
+        track $dp
+        sleep 1
+        perf record -q -g -o "$W/perf.data" -p "$pid" -- sleep 10 >/dev/null 2>&1
+        wait $dp
+        perf report -i "$W/perf.data" --stdio --no-children 2>/dev/null | head -80 >"$W/perf.txt"
+        say "peerd: perf profile in $W/perf.txt"
+    fi
+    r=$(run_lat "$name")
+    say "$name: at $RATE/s: p50_us p99_us lost qps = $r"
+    echo "$name lat $r" >>"$W/results"
+    if [ "$name" = peerd ]; then
+        measure_churn "$pid"
+    fi
+    if [ "$name" = peerd ]; then
+        while read -r p; do stop_pid "$p"; done <"$W/pids"
+        : >"$W/pids"
+    else
+        stop_pid "$pid"
+    fi
+}
+
+measure_churn() { # PID of the DNS node
+    local pid=$1 secs=$((DURATION + 8)) lp r ok=0 bad=0 mid
+    "$W/bin/loader" churn "$CHURN" "$secs" $NSVC "$W/peerd/n2/ctl.sock:2" "$W/peerd/n3/ctl.sock:3" \
+        >"$W/churn.txt" 2>&1 &
+    lp=$!
+    track $lp
+    sleep 2
+    mid=$(count_records "${ADDR[peerd]}") # one full sweep once the churn is under way
+    run_max peerd churn >"$W/churn.max" &
+    local dp=$!
+    sleep 1
+    while kill -0 $dp 2>/dev/null; do # light spot checks (niced, on the client CPU)
+        if check_answers; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
+        sleep 1
+    done
+    wait $dp
+    r=$(cat "$W/churn.max")
+    wait $lp
+    say "peerd churn: $(cat "$W/churn.txt")"
+    say "peerd churn: max: qps completed lost cpu_us/q = $r; spot checks ok=$ok bad=$bad; records mid-churn $mid"
+    local after=0 i
+    for i in $(seq 15); do
+        after=$(count_records "${ADDR[peerd]}")
+        [ "$after" = $((3 * NSVC)) ] && break
+        sleep 2
+    done
+    say "peerd churn: $after task records after the churn"
+    echo "peerd churn $r $ok $bad $mid $after $(awk '{print $1}' "$W/churn.txt")" >>"$W/results"
+}
+
+# ------------------------------------------------------------------ run
+gossip_note="no gossip benchmark was running during the measurements"
+if [ "$WAIT_S" -gt 0 ]; then
+    waited=0
+    while pgrep -f tests/bench/gossip/run.sh >/dev/null && [ $waited -lt "$WAIT_S" ]; do
+        [ $waited = 0 ] && say "a gossip bench is running (it measures CPU too): waiting up to ${WAIT_S}s"
+        sleep 30
+        waited=$((waited + 30))
+    done
+    pgrep -f tests/bench/gossip/run.sh >/dev/null &&
+        gossip_note="a gossip benchmark (tests/bench/gossip/run.sh) was STILL RUNNING during the measurements (waited ${WAIT_S}s): CPU figures may be disturbed"
+fi
+pgrep -f tests/bench/gossip/run.sh >/dev/null && [ "$WAIT_S" = 0 ] &&
+    gossip_note="a gossip benchmark (tests/bench/gossip/run.sh) was running during the measurements: CPU figures may be disturbed"
+say "$gossip_note"
+
+gen_data
+for s in $SERVERS; do
+    measure "$s" || say "$s: FAILED"
+done
+
+# ------------------------------------------------------------------ report
+get() { awk -v s="$1" -v k="$2" -v f="$3" '$1 == s && $2 == k { print $(f + 2); exit }' "$W/results"; }
+echo_cpu=$(get echo max 4)
+row() { # NAME
+    local s=$1 qps lost cpu work p50 p99 llost
+    qps=$(get "$s" max 1) lost=$(get "$s" max 3) cpu=$(get "$s" max 4)
+    p50=$(get "$s" lat 1) p99=$(get "$s" lat 2) llost=$(get "$s" lat 3)
+    [ -n "$qps" ] || { echo "| $s | failed | | | | | | |"; return; }
+    if [ "$s" = echo ]; then work="(floor)"; else work=$(awk -v a="$cpu" -v b="${echo_cpu:-0}" 'BEGIN{printf "%.2f", a - b}'); fi
+    printf '| %s | %s | %s | %.2f | %s | %s | %s | %s |\n' "$s" "$qps" "$lost" "$cpu" "$work" "${p50:--}" "${p99:--}" "${llost:--}"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+work_of() { awk -v a="$(get "$1" max 4)" -v b="${echo_cpu:-0}" 'BEGIN { if (a == "") print ""; else printf "%.3f", a - b }'; }
+verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not met**"; fi; }
+
+{
+    echo "# DNS benchmark: peerd vs knot, nsd, unbound, dnsmasq (dnsperf)"
+    echo
+    echo "Produced by \`$CMDLINE\` on $(date -u +%Y-%m-%d) (UTC)."
+    echo
+    echo "## Machine"
+    echo
+    echo "- $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")"
+    echo "- peerd $("$PEERD" --version 2>&1 | head -1), commit $(git -C "$BUILD_DIR/.." rev-parse --short HEAD 2>/dev/null || echo unknown) (build: $BUILD_DIR)"
+    echo "- $(knotd --version 2>&1 | head -1); NSD $(nsd -v 2>&1 | awk 'NR==1 {print $3}'); unbound $(unbound -V 2>&1 | awk 'NR==1 {print $2}'); dnsmasq $(dnsmasq --version | awk 'NR==1 {print $3}'); dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}')"
+    echo "- $gossip_note"
+    echo
+    echo "## Setup"
+    echo
+    echo "- Data: 1,000 services x 3 endpoints. peerd: 3 nodes on 127.0.54.1-3 joined by gossip, each"
+    echo "  registering svc1..svc1000 (tests/bench/dns/loader.c over the control socket), so"
+    echo "  \`svcN.svc A\` and \`tasks.svcN.svc A\` each answer 3 addresses (no VIPs yet: dnsrr);"
+    echo "  node 1 is the measured DNS server. The peers serve the same names, addresses and TTL ($TTL s):"
+    echo "  knot (udp-workers 1) and nsd (server-count 1, RRL off) a zone file for \`svc.\`; unbound"
+    echo "  (num-threads 1) local-data in a static local-zone; dnsmasq (defaults, no upstream) an"
+    echo "  --addn-hosts file with --local=/svc/. echo (tests/bench/dns/echo.c) returns each query with"
+    echo "  QR set, no DNS work: the floor of the kernel and the client."
+    echo "- Query mix: 80% \`svcN.svc A\`, 15% \`tasks.svcN.svc A\`, 5% \`nosuchN.svc A\` (NXDOMAIN), N uniform."
+    echo "- Server pinned to CPU $SERVER_CPU, dnsperf (-T 1) to CPU $CLIENT_CPU (with peerd nodes 2-3 and the loader)."
+    echo "- Max QPS: \`dnsperf -l $DURATION -c $CLIENTS -q $OUTSTANDING -T 1 -t 2\`. CPU/query: utime+stime of the"
+    echo "  server process (and children) from /proc/PID/stat over that run / queries completed"
+    echo "  (clock ticks of 1/$CLK_TCK s). DNS work/query = CPU/query minus echo's."
+    echo "- Latency: \`dnsperf -Q $RATE -l $LAT_S -v\`; dnsperf 2.10 has no latency histogram option, so"
+    echo "  p50/p99 come from sorting the per-query latencies that -v prints."
+    echo
+    echo "## Results"
+    echo
+    echo "| server | max QPS | lost (max run) | CPU µs/query | DNS work µs/query | p50 µs @${RATE}/s | p99 µs @${RATE}/s | lost @${RATE}/s |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for s in $SERVERS; do row "$s"; done
+    echo
+    if grep -q '^peerd max' "$W/results" && grep -q '^knot max' "$W/results"; then
+        pq=$(get peerd max 1) kq=$(get knot max 1) pw=$(work_of peerd) kw=$(work_of knot)
+        p99p=$(get peerd lat 2) p99k=$(get knot lat 2) pl=$(get peerd lat 3)
+        echo "peerd/knot: QPS $(ratio "$pq" "$kq"), CPU/query $(ratio "$(get peerd max 4)" "$(get knot max 4)"), DNS work/query $(ratio "$pw" "$kw"), p50 $(ratio "$(get peerd lat 1)" "$(get knot lat 1)"), p99 $(ratio "$p99p" "$p99k")."
+        echo
+        echo "## Targets"
+        echo
+        echo "| target | peerd | knot | verdict |"
+        echo "|---|---|---|---|"
+        echo "| max QPS at least knot's | $pq | $kq | $(verdict "$pq >= $kq") |"
+        echo "| DNS work/query at most half of knot's | $pw µs | $kw µs (half: $(awk -v k="$kw" 'BEGIN{printf "%.3f", k/2}')) | $(verdict "$pw <= $kw / 2") |"
+        echo "| no query lost at ${RATE}/s | $pl lost | $(get knot lat 3) lost | $(verdict "$pl == 0") |"
+        echo "| p99 at ${RATE}/s at most knot's | $p99p µs | $p99k µs | $(verdict "${p99p:-1e9} <= ${p99k:-0}") |"
+        cq=$(get peerd churn 1)
+        if [ -n "$cq" ]; then
+            echo "| QPS under $CHURN changes/s within 10% of quiet | $cq ($(ratio "$cq" "$pq")x quiet) | | $(verdict "$cq >= 0.9 * $pq") |"
+            echo "| answers correct under churn (dig spot checks) | $(get peerd churn 5) ok, $(get peerd churn 6) bad | | $(verdict "$(get peerd churn 6) == 0 && $(get peerd churn 5) > 0") |"
+        fi
+    fi
+    if grep -q '^peerd churn' "$W/results"; then
+        echo
+        echo "## peerd under churn"
+        echo
+        echo "loader.c made $(get peerd churn 9) endpoint changes at $CHURN/s on nodes 2 and 3 (deregister a random"
+        echo "(service, node) endpoint, register back the one taken down 50 changes earlier, so 50 endpoints are down at any time, each for"
+        echo "about 1 s) during a max-QPS run:"
+        echo "$(get peerd churn 1) QPS, $(get peerd churn 3) lost, $(get peerd churn 4) CPU µs/query (quiet: $(get peerd max 1) QPS,"
+        echo "$(get peerd max 4) µs/query). Spot checks during the churn (dig svcN.svc and tasks.svcN.svc: 1-3"
+        echo "addresses, all of service N, node 1's among them; nosuchN.svc NXDOMAIN): $(get peerd churn 5) ok,"
+        echo "$(get peerd churn 6) bad. A sweep of all 1,000 tasks.svcN.svc mid-churn found $(get peerd churn 7) of 3000"
+        echo "records (the endpoints down at that moment are gone from DNS: the churn reaches DNS); after the churn: $(get peerd churn 8)."
+    fi
+} >"$W/report.md"
+
+cat "$W/report.md"
+if [ -n "$DOC" ]; then
+    mkdir -p "$(dirname "$DOC")"
+    if [ -f "$DOC" ] && grep -q '^<!-- notes -->' "$DOC"; then # keep hand-written notes below the marker
+        sed -n '/^<!-- notes -->/,$p' "$DOC" >"$W/notes"
+        cat "$W/report.md" - "$W/notes" <<<"" >"$DOC"
+    else
+        cp "$W/report.md" "$DOC"
+    fi
+    say "report written to $DOC"
+fi
