@@ -91,6 +91,7 @@ struct pd_swim {
     uint8_t catchup_done;  /* the early push/pull after our join is scheduled */
     uint8_t catchup_armed; /* the next push/pull is a catch-up */
     uint32_t catchup_live; /* live members when the last catch-up was planned */
+    uint32_t catchup_count;
     uint64_t catchup_delay_ms;
     uint8_t quiet_merge;  /* merging a join answer: learn, do not re-broadcast */
     /* Encoded member list of our last push/pull, reused while the table is unchanged. */

@@ -89,7 +89,7 @@ static int grow(pd_swim_map_t *m)
 
 int pd_swim_map_put(pd_swim_map_t *m, void *val)
 {
-    if ((m->n + 1) * 2 > m->cap) {
+    if ((uint64_t)(m->n + 1) * 4 > (uint64_t)m->cap * 3) { /* load <= 3/4 */
         int rc = grow(m);
         if (rc)
             return rc;

@@ -1,6 +1,6 @@
 /* Open-addressing hash map from a byte key to a value pointer; the key lives inside the value
  * (key_of extracts it), so the map stores only (hash, pointer). Linear probing, backward-shift
- * deletion, grows at half load. Used for member lookup by node id and broadcast supersede keys. */
+ * deletion, grows at 3/4 load. Used for member lookup by node id and broadcast supersede keys. */
 #ifndef PD_SWIM_MAP_H
 #define PD_SWIM_MAP_H
 

@@ -2,6 +2,7 @@
 #include "swim_queue.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "pd_alloc.h"
@@ -11,7 +12,7 @@
 static void bcast_key(const void *val, const uint8_t **key, size_t *len)
 {
     const pd_swim_bcast_t *b = val;
-    *key = b->key;
+    *key = b->buf;
     *len = b->key_len;
 }
 
@@ -162,15 +163,15 @@ int pd_swim_queue_push(pd_swim_queue_t *q, const void *key, size_t key_len, cons
 {
     if (key_len == 0 || key_len > PD_SWIM_QKEY_MAX || len == 0 || len > PD_SWIM_UDP_MAX)
         return -PD_EUSAGE;
-    pd_swim_bcast_t *b = pd_malloc(sizeof *b + len);
+    pd_swim_bcast_t *b = pd_malloc(offsetof(pd_swim_bcast_t, buf) + key_len + len);
     if (!b)
         return -ENOMEM;
-    memset(b, 0, sizeof *b);
+    memset(b, 0, offsetof(pd_swim_bcast_t, buf));
     b->id = ++q->next_id;
     b->key_len = (uint8_t)key_len;
-    memcpy(b->key, key, key_len);
+    memcpy(b->buf, key, key_len);
     b->len = (uint32_t)len;
-    memcpy(b->data, data, len);
+    memcpy(b->buf + key_len, data, len);
     q->superseded += (uint64_t)pd_swim_queue_drop(q, key, key_len);
     if (q->live >= q->max)
         evict_one(q);
@@ -207,7 +208,7 @@ uint32_t pd_swim_queue_fill(pd_swim_queue_t *q, uint32_t limit, size_t budget, s
             continue;
         }
         misfits = 0;
-        emit(ctx, b->data, b->len);
+        emit(ctx, pd_swim_bcast_data(b), b->len);
         budget -= b->len + part_overhead;
         b->transmits++;
         n_sent++;

@@ -20,14 +20,18 @@ enum {
 };
 
 typedef struct {
-    uint32_t transmits;
-    uint8_t dropped; /* superseded or dropped: out of the key map, freed when popped */
     uint64_t id; /* insertion order: larger is newer */
+    uint32_t transmits;
+    uint32_t len;    /* encoded message bytes */
     uint8_t key_len;
-    uint8_t key[PD_SWIM_QKEY_MAX];
-    uint32_t len;
-    uint8_t data[]; /* encoded message */
+    uint8_t dropped; /* superseded or dropped: out of the key map, freed when popped */
+    uint8_t buf[];   /* the key, then the encoded message (pd_swim_bcast_data) */
 } pd_swim_bcast_t;
+
+static inline const uint8_t *pd_swim_bcast_data(const pd_swim_bcast_t *b)
+{
+    return b->buf + b->key_len;
+}
 
 typedef struct {
     uint64_t order; /* transmits << 40 | (2^40 - 1 - id): smaller goes first */

@@ -152,6 +152,12 @@ static int state_encode(pd_swim_t *s, uint64_t now_ms, uint32_t seq, int join, i
     rc = pd_swim_wire_encode(m, buf, cap, len_out);
 out:
     pd_free(m);
+    if (s->pp_window_count <= PP_STALE_AFTER) {
+        /* Not a busy seed: keep no copy (at N=10,000 it is 350 KB per node). */
+        pd_free(s->pp_nodes);
+        s->pp_nodes = NULL;
+        s->pp_nodes_cap = s->pp_nodes_len = 0;
+    }
     if (rc)
         pd_free(buf);
     else
@@ -208,6 +214,8 @@ int pd_swim__join_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
     return sent > 0 ? 0 : rc;
 }
 
+enum { CATCHUP_MAX = 3 }; /* catch-up push/pulls after one join, at most */
+
 static void catchup_schedule(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
 {
     uint64_t d = s->catchup_delay_ms;
@@ -233,7 +241,8 @@ void pd_swim__pushpull_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
     if (s->catchup_armed) {
         s->catchup_armed = 0;
         uint32_t live = pd_swim__live(s);
-        if (live - s->catchup_live > s->catchup_live / 8 && live > s->catchup_live) {
+        if (++s->catchup_count < CATCHUP_MAX && live > s->catchup_live &&
+            live - s->catchup_live > s->catchup_live / 8) {
             s->catchup_live = live; /* still growing fast: once more, later */
             s->catchup_delay_ms *= 2;
             catchup_schedule(s, now_ms, rng);
