@@ -48,7 +48,8 @@ typedef struct {
     char node_id[PD_NODE_ID_LEN + 1];
     uint64_t raft_id;
     char addr[PD_ADDR_MAX];
-    int alive;
+    int alive;            /* gossip */
+    uint64_t heard_ms;    /* last frame from it (transport) */
 } rn_member_t;
 
 struct pd_raft_node {
@@ -161,7 +162,18 @@ static void on_member(void *ctx, const pd_swim_event_t *ev)
         member_upsert(n, ev->node, ra, 1);
 }
 
-/* Managers of the configuration that gossip says are alive (this node included). */
+/* Reachable: alive by gossip and either connected or heard from recently (gossip takes seconds to
+ * notice a dead node; the transport notices a reset connection at once). */
+static int member_reachable(pd_raft_node_t *n, const rn_member_t *m)
+{
+    if (m->raft_id == n->id)
+        return 1;
+    uint64_t now = uv_now(n->d->loop);
+    return m->alive && ((n->rt && pd_rt_peer_connected(n->rt, m->raft_id)) ||
+                        (m->heard_ms && now - m->heard_ms < PD_RN_HEARD_MS));
+}
+
+/* Managers of the configuration that are reachable (this node included). */
 static void reachable(pd_raft_node_t *n, unsigned *up, unsigned *total)
 {
     *up = *total = 0;
@@ -174,7 +186,7 @@ static void reachable(pd_raft_node_t *n, unsigned *up, unsigned *total)
     const pd_raft_conf_t *c = pd_raft_conf(n->r);
     for (uint32_t i = 0; i < c->n_voters; i++) {
         rn_member_t *m = member_by_raft(n, c->voters[i]);
-        *up += c->voters[i] == n->id || (m && m->alive);
+        *up += c->voters[i] == n->id || (m && member_reachable(n, m));
     }
     *total = c->n_voters;
 }
@@ -623,6 +635,9 @@ static void on_frame(void *ctx, const pd_rt_frame_t *f)
     pd_raft_node_t *n = ctx;
     if (n->stopped)
         return;
+    rn_member_t *from = member_by_raft(n, f->from);
+    if (from)
+        from->heard_ms = uv_now(n->d->loop);
     if (f->type == PD_RT_RAFT) {
         if (!n->r)
             return;
@@ -826,7 +841,7 @@ static void pack_member(pd_raft_node_t *n, msgpack_packer *pk, uint64_t id, cons
     pd_mp_pack_kv_str(pk, "node_id", m ? m->node_id : "");
     pd_mp_pack_kv_str(pk, "addr", m ? m->addr : "");
     pd_mp_pack_kv_str(pk, "suffrage", suffrage);
-    pd_mp_pack_kv_bool(pk, "reachable", id == n->id || (m && m->alive));
+    pd_mp_pack_kv_bool(pk, "reachable", id == n->id || (m && member_reachable(n, m)));
     pd_mp_pack_kv_bool(pk, "leader", id == pd_raft_leader(n->r));
     pd_mp_pack_cstr(pk, "match");
     if (has_match)

@@ -27,7 +27,8 @@
 #define PD_RN_TICK_MS 100u
 #define PD_RN_ELECTION_TICKS 10u
 #define PD_RN_HEARTBEAT_TICKS 1u
-#define PD_RN_OP_TIMEOUT_MS 1800u /* answered (with ENOQUORUM) within 2 s */
+#define PD_RN_OP_TIMEOUT_MS 1500u /* answered (with ENOQUORUM) within 2 s, tick included */
+#define PD_RN_HEARD_MS 1000u      /* a manager heard from this recently counts as reachable */
 #define PD_RN_OPS_MAX 256u        /* requests in flight (local + forwarded to us) */
 #define PD_RN_ARG_MAX 320u        /* a request's saved argument bytes */
 #define PD_RN_MAX_MSG_BYTES (2u << 20) /* above the store's 1 MiB entry cap */

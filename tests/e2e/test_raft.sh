@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Three managers in three namespaces with --bootstrap-expect 3 (hosts 2 and 3 join host 1 by
+# gossip): a leader is elected; a config written on a follower is listed on every node; kill -9 the
+# leader → writes resume on the survivors (time measured); the restarted node catches up; with two
+# of three down writes fail within 2 s with "no manager quorum" (exit 1); back up → writes work;
+# everything survives a full restart of all three (WAL replay).
+source "$(dirname "$0")/lib/cluster.sh"
+N=3
+export E2E_PEERD_ARGS="--bootstrap-expect 3 --no-dns ${E2E_PEERD_ARGS:-}"
+
+role_of() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"role": "[a-z]*"' | cut -d'"' -f4; }
+leader_of() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"leader": "[0-9a-z]*"' | cut -d'"' -f4; }
+# A host whose raft role is leader, among the given hosts.
+find_leader() {
+  local h
+  for h in "$@"; do [ "$(role_of "$h")" = leader ] && { echo "$h"; return 0; }; done
+  return 1
+}
+# All given hosts name the same, non-empty leader.
+agree_on_leader() {
+  local want="" h l
+  for h in "$@"; do
+    l=$(leader_of "$h")
+    [ -n "$l" ] || return 1
+    [ -z "$want" ] || [ "$l" = "$want" ] || return 1
+    want=$l
+  done
+}
+has_config() { e2e_ctl "$1" config ls | awk 'NR > 1 { print $2 }' | grep -qx "$2"; }
+config_count() { e2e_ctl "$1" config ls | awk 'NR > 1' | wc -l; }
+now_ms() { date +%s%3N; }
+# Join flags for a restart of host I through host J.
+join_via() { echo "--join $(e2e_addr "$2") --gossip-key-file $E2E_WORK/h1/data/gossip.keyring"; }
+
+run() {
+  e2e_setup $N
+  local f=$E2E_WORK/payload.txt t0 t1 L S F i n
+  printf 'listen 8080\nworkers 4\n' >"$f"
+
+  e2e_wait_for 30 find_leader 1 2 3 || e2e_fail "no leader elected"
+  e2e_wait_for 10 agree_on_leader 1 2 3 || e2e_fail "hosts disagree on the leader"
+  L=$(find_leader 1 2 3)
+  e2e_log "leader elected: h$L"
+  e2e_ctl "$L" raft status >&2
+
+  # A write on a follower is forwarded; every node lists it.
+  F=$(( L % 3 + 1 ))
+  local id
+  id=$(e2e_ctl "$F" config create web-conf "$f") || e2e_fail "config create on follower h$F failed"
+  [ -n "$id" ] || e2e_fail "config create printed no id"
+  for i in 1 2 3; do e2e_wait_for 5 has_config "$i" web-conf || e2e_fail "h$i does not list web-conf"; done
+  e2e_ctl "$L" config inspect web-conf | grep -q 'workers 4' || e2e_fail "inspect shows wrong data"
+  e2e_log "config create on follower h$F: id $id, listed on all 3"
+  # Errors: duplicate name, bad name, oversized data.
+  local dup
+  dup=$(e2e_ctl "$F" config create web-conf "$f" 2>&1) && e2e_fail "duplicate name accepted"
+  echo "$dup" | grep -q 'already exists' || e2e_fail "duplicate name: unexpected error: $dup"
+  e2e_ctl "$F" config create 'bad/name' "$f" >/dev/null 2>&1 && e2e_fail "bad name accepted"
+
+  # kill -9 the leader: writes resume on the survivors.
+  e2e_stop "$L" KILL || true
+  local survivors=() ok=0
+  for i in 1 2 3; do [ "$i" -ne "$L" ] && survivors+=("$i"); done
+  S=${survivors[0]}
+  t0=$(now_ms)
+  for n in $(seq 60); do
+    if e2e_ctl "$S" config create "after-kill" "$f" >/dev/null 2>&1; then ok=1; break; fi
+    sleep 0.2
+  done
+  t1=$(now_ms)
+  [ $ok = 1 ] || e2e_fail "writes did not resume after the leader was killed"
+  e2e_log "FAILOVER: kill -9 leader h$L -> write accepted on h$S after $((t1 - t0)) ms"
+  local L2
+  L2=$(find_leader "${survivors[@]}") || e2e_fail "no new leader among survivors"
+  e2e_log "new leader: h$L2"
+
+  # The old leader restarts and catches up.
+  e2e_start "$L" $(join_via "$L" "$S")
+  e2e_wait_for 20 has_config "$L" after-kill || e2e_fail "restarted h$L did not catch up"
+  e2e_log "restarted h$L caught up (lists after-kill)"
+
+  # Two of three down: writes fail fast with the quorum message.
+  e2e_wait_for 10 agree_on_leader 1 2 3 || e2e_fail "no agreed leader after the restart"
+  local down=() keep
+  keep=$(find_leader 1 2 3)
+  for i in 1 2 3; do [ "$i" -ne "$keep" ] && down+=("$i"); done
+  e2e_stop "${down[0]}" KILL || true
+  e2e_stop "${down[1]}" KILL || true
+  local out rc=0
+  t0=$(now_ms)
+  out=$(e2e_ctl "$keep" config create no-quorum "$f" 2>&1) || rc=$?
+  t1=$(now_ms)
+  e2e_log "write with 1 of 3 managers: exit $rc after $((t1 - t0)) ms: $out"
+  [ $rc -eq 1 ] || e2e_fail "write without quorum exited $rc, want 1"
+  echo "$out" | grep -q 'no manager quorum' || e2e_fail "no 'no manager quorum' message"
+  [ $((t1 - t0)) -le 2500 ] || e2e_fail "write without quorum took $((t1 - t0)) ms (> 2 s + slack)"
+  rc=0
+  out=$(e2e_ctl "$keep" config ls 2>&1) || rc=$?
+  [ $rc -eq 1 ] && echo "$out" | grep -q 'no manager quorum' || e2e_fail "read without quorum: exit $rc: $out"
+
+  # Back up: writes work again.
+  e2e_start "${down[0]}" $(join_via "${down[0]}" "$keep")
+  e2e_start "${down[1]}" $(join_via "${down[1]}" "$keep")
+  ok=0
+  t0=$(now_ms)
+  for n in $(seq 100); do
+    if e2e_ctl "${down[0]}" config create "quorum-back" "$f" >/dev/null 2>&1; then ok=1; break; fi
+    sleep 0.2
+  done
+  [ $ok = 1 ] || e2e_fail "writes did not work again after the two managers came back"
+  e2e_log "quorum back: write accepted after $(($(now_ms) - t0)) ms"
+
+  # Full restart of all three: the WAL replays everything.
+  local before
+  e2e_wait_for 10 has_config "$keep" quorum-back || e2e_fail "h$keep missing quorum-back"
+  before=$(config_count "$keep")
+  for i in 1 2 3; do e2e_stop "$i" TERM || e2e_fail "h$i did not stop cleanly (exit $?)"; done
+  e2e_start 1
+  e2e_start 2 $(e2e_join_args)
+  e2e_start 3 $(e2e_join_args)
+  e2e_wait_for 30 find_leader 1 2 3 || e2e_fail "no leader after a full restart"
+  for i in 1 2 3; do
+    e2e_wait_for 10 has_config "$i" quorum-back || e2e_fail "h$i lost data in a full restart"
+    [ "$(config_count "$i")" -eq "$before" ] || e2e_fail "h$i has $(config_count "$i") configs, want $before"
+  done
+  e2e_ctl 2 config rm web-conf >/dev/null || e2e_fail "config rm failed after restart"
+  e2e_wait_for 5 eval '! has_config 3 web-conf' || e2e_fail "web-conf still listed after rm"
+  e2e_log "full restart: $before configs on every node; rm works"
+  for i in 1 2 3; do e2e_stop "$i" TERM || e2e_fail "h$i exited $? at the end (leak or crash?)"; done
+}
+
+e2e_main run
