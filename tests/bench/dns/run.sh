@@ -110,7 +110,15 @@ say() { printf '[%s] %s\n' "$(date -u +%T)" "$*" | tee -a "$W/bench.log" >&2; }
 # Kill only processes this run started: the PID is in $W/pids and its command line names $W (every
 # server gets its config or data from $W), so a PID reused by someone else is never touched.
 # Children (nsd forks its server and xfrd) are found through their parent.
-children() { awk -v p="$1" '$4 == p {print $1}' /proc/[0-9]*/stat 2>/dev/null; }
+# /proc/PID/stat fields after the command name, which may hold spaces ("nsd: server 1"):
+# $1 state, $2 ppid, ..., $12 utime, $13 stime.
+stat_fields() { sed 's/^.*) //' "$@" 2>/dev/null; }
+children() {
+    local f
+    for f in /proc/[0-9]*/stat; do
+        [ "$(stat_fields "$f" | cut -d' ' -f2)" = "$1" ] && { f=${f#/proc/}; echo "${f%/stat}"; }
+    done
+}
 own_kill() { # PID [SIGNAL]
     local p=$1 sig=${2:-TERM} cmd c
     [ -r "/proc/$p/cmdline" ] || return 0
@@ -332,46 +340,56 @@ marker() { # NAME
     esac
 }
 cpu_ticks() { # NAME: utime+stime of its processes (threads are in each process figure)
-    local m p sum=0 t
-    m=$(marker "$1")
-    for p in /proc/[0-9]*; do
-        case "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" in
-        *dnsperf* | *loader*) ;;
-        *"$m"*) t=$(awk '{print $14 + $15}' "$p/stat" 2>/dev/null) && sum=$((sum + t)) ;;
-        esac
+    local p sum=0 t
+    for p in $(grep -l -F -- "$(marker "$1")" /proc/[0-9]*/cmdline 2>/dev/null); do
+        t=$(stat_fields "${p%cmdline}stat" | awk '{print $12 + $13}') && sum=$((sum + ${t:-0}))
     done
     echo $sum
 }
 stat_of() { # FILE "label" -> the first number after it
     awk -v k="$2" 'index($0, k) { sub(/.*: */, ""); print $1 + 0; exit }' "$1"
 }
-# max QPS run: echoes "qps completed lost cpu_us_per_query"
+# UDP datagrams the kernel dropped for a full socket receive buffer (all sockets, loopback included)
+rcvbuf_errors() { awk '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") n = i } else { print $n; exit } }' /proc/net/snmp; }
+# busy ticks of one CPU (user nice system irq softirq steal) from /proc/stat
+cpu_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# max QPS run: echoes "qps completed lost cpu_us_per_query server_busy_pct other_busy_pct_on_server_cpu"
 run_max() { # NAME TAG
     local name=$1 out="$W/$1.$2.max.txt" c0 c1
     c0=$(cpu_ticks "$name")
+    local b0 b1
+    b0=$(cpu_busy $SERVER_CPU)
     taskset -c $CLIENT_CPU dnsperf -s "${ADDR[$name]}" -p $PORT -d "$W/queries.txt" -l "$DURATION" \
         -c "$CLIENTS" -q "$OUTSTANDING" -T 1 -t 2 >"$out" 2>&1
+    b1=$(cpu_busy $SERVER_CPU)
     c1=$(cpu_ticks "$name")
     local qps done lost
     qps=$(stat_of "$out" "Queries per second:")
     done=$(stat_of "$out" "Queries completed:")
     lost=$(stat_of "$out" "Queries lost:")
-    awk -v q="$qps" -v d="$done" -v l="$lost" -v t=$((c1 - c0)) -v hz="$CLK_TCK" \
-        'BEGIN { printf "%.0f %d %d %.3f\n", q, d, l, d ? t * 1e6 / hz / d : 0 }'
+    awk -v q="$qps" -v d="$done" -v l="$lost" -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v s="$DURATION" -v b=$((b1 - b0)) \
+        'BEGIN { o = (b - t) * 100 / hz / s; if (o < 0) o = 0
+                 printf "%.0f %d %d %.3f %.0f %.0f\n", q, d, l, d ? t * 1e6 / hz / d : 0, t * 100 / hz / s, o }'
 }
-# fixed-rate run: echoes "p50_us p99_us lost achieved_qps"
+# fixed-rate run: echoes "p50_us p99_us lost achieved_qps rcvbuf_drops cpu_us_per_query"
 run_lat() { # NAME
-    local name=$1 out="$W/$1.lat.txt"
+    local name=$1 out="$W/$1.lat.txt" e0 e1 c0 c1
+    c0=$(cpu_ticks "$name")
+    e0=$(rcvbuf_errors)
     taskset -c $CLIENT_CPU dnsperf -s "${ADDR[$name]}" -p $PORT -d "$W/queries.txt" -l "$LAT_S" \
         -c "$CLIENTS" -q 2000 -T 1 -t 2 -Q "$RATE" -v >"$out" 2>&1
-    local lost qps
+    e1=$(rcvbuf_errors)
+    c1=$(cpu_ticks "$name")
+    local lost qps done
+    done=$(stat_of "$out" "Queries completed:")
     lost=$(stat_of "$out" "Queries lost:")
     qps=$(stat_of "$out" "Queries per second:")
     awk '/^> / && $NF ~ /^[0-9.]+$/ { print $NF * 1e6 }' "$out" | sort -g >"$W/$1.lat.sorted"
-    awk -v l="$lost" -v q="$qps" '{ v[NR] = $1 } END {
-        if (NR == 0) { print "- - " l " " q; exit }
+    awk -v l="$lost" -v q="$qps" -v e=$((e1 - e0)) -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$done" '{ v[NR] = $1 } END {
+        cpu = d ? t * 1e6 / hz / d : 0
+        if (NR == 0) { printf "- - %d %.0f %d %.3f\n", l, q, e, cpu; exit }
         i50 = int(NR * 0.50); if (i50 < 1) i50 = 1; i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
-        printf "%.0f %.0f %d %.0f\n", v[i50], v[i99], l, q }' "$W/$1.lat.sorted"
+        printf "%.0f %.0f %d %.0f %d %.3f\n", v[i50], v[i99], l, q, e, cpu }' "$W/$1.lat.sorted"
     rm -f "$W/$1.lat.sorted"
     sed -i '/^> /d' "$out" # keep the summary only
 }
@@ -400,16 +418,16 @@ measure() { # NAME
         pid=$(start_$name)
         track "$pid"
     fi
-    wait_for 10 sh -c "dig +short +tries=1 +time=1 @${ADDR[$name]} -p $PORT tasks.svc1.svc A | grep -q ." ||
-        [ "$name" = echo ] || { say "$name: not answering"; tail -5 "$W/$name"/*log* 2>/dev/null >&2; return 1; }
+    [ "$name" = echo ] || wait_for 10 sh -c "dig +short +tries=1 +time=1 @${ADDR[$name]} -p $PORT tasks.svc1.svc A | grep -q '^10\.'" ||
+        { say "$name: not answering"; tail -5 "$W/$name"/*log* 2>/dev/null >&2; stop_pid "$pid"; return 1; }
     if [ "$name" != echo ]; then
         r=$(dig +short @"${ADDR[$name]}" -p $PORT tasks.svc1.svc A | sort | tr '\n' ' ')
         say "$name: tasks.svc1.svc -> $r"
-        [ "$(wc -w <<<"$r")" = 3 ] || { say "$name: expected 3 answers"; return 1; }
+        [ "$(wc -w <<<"$r")" = 3 ] || { say "$name: expected 3 answers"; stop_pid "$pid"; return 1; }
     fi
     sleep 1
     r=$(run_max "$name" quiet)
-    say "$name: max: qps completed lost cpu_us/q = $r"
+    say "$name: max: qps completed lost cpu_us/q busy% other% = $r"
     echo "$name max $r" >>"$W/results"
     if [ "$name" = peerd ] && [ "$PERF" = 1 ] && command -v perf >/dev/null; then
         taskset -c $CLIENT_CPU dnsperf -s "${ADDR[$name]}" -p $PORT -d "$W/queries.txt" -l 12 \
@@ -423,7 +441,7 @@ measure() { # NAME
         say "peerd: perf profile in $W/perf.txt"
     fi
     r=$(run_lat "$name")
-    say "$name: at $RATE/s: p50_us p99_us lost qps = $r"
+    say "$name: at $RATE/s: p50_us p99_us lost qps rcvbuf_drops cpu_us/q = $r"
     echo "$name lat $r" >>"$W/results"
     if [ "$name" = peerd ]; then
         measure_churn "$pid"
@@ -455,7 +473,7 @@ measure_churn() { # PID of the DNS node
     r=$(cat "$W/churn.max")
     wait $lp
     say "peerd churn: $(cat "$W/churn.txt")"
-    say "peerd churn: max: qps completed lost cpu_us/q = $r; spot checks ok=$ok bad=$bad; records mid-churn $mid"
+    say "peerd churn: max: qps completed lost cpu_us/q busy% other% = $r; spot checks ok=$ok bad=$bad; records mid-churn $mid"
     local after=0 i
     for i in $(seq 15); do
         after=$(count_records "${ADDR[peerd]}")
@@ -489,17 +507,25 @@ done
 
 # ------------------------------------------------------------------ report
 get() { awk -v s="$1" -v k="$2" -v f="$3" '$1 == s && $2 == k { print $(f + 2); exit }' "$W/results"; }
-echo_cpu=$(get echo max 4)
+echo_cpu=$(get echo max 4) echo_cpu50=$(get echo lat 6)
 row() { # NAME
-    local s=$1 qps lost cpu work p50 p99 llost
-    qps=$(get "$s" max 1) lost=$(get "$s" max 3) cpu=$(get "$s" max 4)
-    p50=$(get "$s" lat 1) p99=$(get "$s" lat 2) llost=$(get "$s" lat 3)
-    [ -n "$qps" ] || { echo "| $s | failed | | | | | | |"; return; }
-    if [ "$s" = echo ]; then work="(floor)"; else work=$(awk -v a="$cpu" -v b="${echo_cpu:-0}" 'BEGIN{printf "%.2f", a - b}'); fi
-    printf '| %s | %s | %s | %.2f | %s | %s | %s | %s |\n' "$s" "$qps" "$lost" "$cpu" "$work" "${p50:--}" "${p99:--}" "${llost:--}"
+    local s=$1 qps lost cpu work p50 p99 llost drops busy other cpu50 work50
+    qps=$(get "$s" max 1) lost=$(get "$s" max 3) cpu=$(get "$s" max 4) busy=$(get "$s" max 5) other=$(get "$s" max 6) cpu50=$(get "$s" lat 6)
+    p50=$(get "$s" lat 1) p99=$(get "$s" lat 2) llost=$(get "$s" lat 3) drops=$(get "$s" lat 5)
+    [ -n "$qps" ] || { echo "| $s | failed | | | | | | | | | | | |"; return; }
+    if [ "$s" = echo ]; then work="(floor)" work50="(floor)"; else
+        work=$(awk -v a="$cpu" -v b="${echo_cpu:-0}" 'BEGIN{printf "%.2f", a - b}')
+        work50=$(awk -v a="$cpu50" -v b="${echo_cpu50:-0}" 'BEGIN{if (a == "") print "-"; else printf "%.2f", a - b}')
+    fi
+    printf '| %s | %s | %s%% | %s%% | %s | %.2f | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$qps" "$busy" "$other" "$lost" "$cpu" "$work" \
+        "${cpu50:--}" "$work50" "${p50:--}" "${p99:--}" "${llost:--}" "${drops:--}"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
-work_of() { awk -v a="$(get "$1" max 4)" -v b="${echo_cpu:-0}" 'BEGIN { if (a == "") print ""; else printf "%.3f", a - b }'; }
+work_of() { # NAME max|lat
+    local f=4 b=${echo_cpu:-0}
+    [ "$2" = lat ] && f=6 b=${echo_cpu50:-0}
+    awk -v a="$(get "$1" "$2" $f)" -v b="$b" 'BEGIN { if (a == "") print ""; else printf "%.3f", a - b }'
+}
 verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not met**"; fi; }
 
 {
@@ -528,47 +554,56 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not
     echo "- Server pinned to CPU $SERVER_CPU, dnsperf (-T 1) to CPU $CLIENT_CPU (with peerd nodes 2-3 and the loader)."
     echo "- Max QPS: \`dnsperf -l $DURATION -c $CLIENTS -q $OUTSTANDING -T 1 -t 2\`. CPU/query: utime+stime of the"
     echo "  server process (and children) from /proc/PID/stat over that run / queries completed"
-    echo "  (clock ticks of 1/$CLK_TCK s). DNS work/query = CPU/query minus echo's."
+    echo "  (clock ticks of 1/$CLK_TCK s), measured over the max-QPS run and over the fixed-rate run;"
+    echo "  DNS work/query = CPU/query minus echo's in the same kind of run. The fixed-rate figure compares"
+    echo "  every server at the same offered load (at max load the batching per syscall differs, and"
+    echo "  the client may be the limit: see the server CPU busy column, 100% = one CPU saturated)."
+    echo "- Other load on the server CPU: busy time of CPU $SERVER_CPU (/proc/stat) not spent in the server"
+    echo "  process, over the max-QPS run (loopback softirq work charged to no process, and anything else"
+    echo "  running on the machine: this is a shared machine)."
+    echo "- Lost queries are counted by dnsperf (no answer within 2 s); kernel rcvbuf drops are the"
+    echo "  UdpRcvbufErrors delta of /proc/net/snmp over the run (a full server socket receive buffer)."
     echo "- Latency: \`dnsperf -Q $RATE -l $LAT_S -v\`; dnsperf 2.10 has no latency histogram option, so"
     echo "  p50/p99 come from sorting the per-query latencies that -v prints."
     echo
     echo "## Results"
     echo
-    echo "| server | max QPS | lost (max run) | CPU µs/query | DNS work µs/query | p50 µs @${RATE}/s | p99 µs @${RATE}/s | lost @${RATE}/s |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| server | max QPS | server CPU busy (max run) | other load on the server CPU (max run) | lost (max run) | CPU µs/query (max) | DNS work µs/query (max) | CPU µs/query @${RATE}/s | DNS work µs/query @${RATE}/s | p50 µs @${RATE}/s | p99 µs @${RATE}/s | lost @${RATE}/s | kernel rcvbuf drops @${RATE}/s |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for s in $SERVERS; do row "$s"; done
     echo
     if grep -q '^peerd max' "$W/results" && grep -q '^knot max' "$W/results"; then
-        pq=$(get peerd max 1) kq=$(get knot max 1) pw=$(work_of peerd) kw=$(work_of knot)
+        pq=$(get peerd max 1) kq=$(get knot max 1) pw=$(work_of peerd lat) kw=$(work_of knot lat) pwm=$(work_of peerd max) kwm=$(work_of knot max)
         p99p=$(get peerd lat 2) p99k=$(get knot lat 2) pl=$(get peerd lat 3)
-        echo "peerd/knot: QPS $(ratio "$pq" "$kq"), CPU/query $(ratio "$(get peerd max 4)" "$(get knot max 4)"), DNS work/query $(ratio "$pw" "$kw"), p50 $(ratio "$(get peerd lat 1)" "$(get knot lat 1)"), p99 $(ratio "$p99p" "$p99k")."
+        echo "peerd/knot: QPS $(ratio "$pq" "$kq"), CPU/query $(ratio "$(get peerd max 4)" "$(get knot max 4)"), DNS work/query $(ratio "$pw" "$kw") at ${RATE}/s and $(ratio "$pwm" "$kwm") at max, p50 $(ratio "$(get peerd lat 1)" "$(get knot lat 1)"), p99 $(ratio "$p99p" "$p99k")."
         echo
         echo "## Targets"
         echo
         echo "| target | peerd | knot | verdict |"
         echo "|---|---|---|---|"
         echo "| max QPS at least knot's | $pq | $kq | $(verdict "$pq >= $kq") |"
-        echo "| DNS work/query at most half of knot's | $pw µs | $kw µs (half: $(awk -v k="$kw" 'BEGIN{printf "%.3f", k/2}')) | $(verdict "$pw <= $kw / 2") |"
+        echo "| DNS work/query at most half of knot's (at ${RATE}/s) | $pw µs | $kw µs (half: $(awk -v k="$kw" 'BEGIN{printf "%.3f", k/2}')) | $(verdict "$pw <= $kw / 2") |"
+        echo "| DNS work/query at most half of knot's (max run) | $pwm µs | $kwm µs (half: $(awk -v k="$kwm" 'BEGIN{printf "%.3f", k/2}')) | $(verdict "$pwm <= $kwm / 2") |"
         echo "| no query lost at ${RATE}/s | $pl lost | $(get knot lat 3) lost | $(verdict "$pl == 0") |"
         echo "| p99 at ${RATE}/s at most knot's | $p99p µs | $p99k µs | $(verdict "${p99p:-1e9} <= ${p99k:-0}") |"
         cq=$(get peerd churn 1)
         if [ -n "$cq" ]; then
             echo "| QPS under $CHURN changes/s within 10% of quiet | $cq ($(ratio "$cq" "$pq")x quiet) | | $(verdict "$cq >= 0.9 * $pq") |"
-            echo "| answers correct under churn (dig spot checks) | $(get peerd churn 5) ok, $(get peerd churn 6) bad | | $(verdict "$(get peerd churn 6) == 0 && $(get peerd churn 5) > 0") |"
+            echo "| answers correct under churn (dig spot checks) | $(get peerd churn 7) ok, $(get peerd churn 8) bad | | $(verdict "$(get peerd churn 8) == 0 && $(get peerd churn 7) > 0") |"
         fi
     fi
     if grep -q '^peerd churn' "$W/results"; then
         echo
         echo "## peerd under churn"
         echo
-        echo "loader.c made $(get peerd churn 9) endpoint changes at $CHURN/s on nodes 2 and 3 (deregister a random"
+        echo "loader.c made $(get peerd churn 11) endpoint changes at $CHURN/s on nodes 2 and 3 (deregister a random"
         echo "(service, node) endpoint, register back the one taken down 50 changes earlier, so 50 endpoints are down at any time, each for"
         echo "about 1 s) during a max-QPS run:"
         echo "$(get peerd churn 1) QPS, $(get peerd churn 3) lost, $(get peerd churn 4) CPU µs/query (quiet: $(get peerd max 1) QPS,"
         echo "$(get peerd max 4) µs/query). Spot checks during the churn (dig svcN.svc and tasks.svcN.svc: 1-3"
-        echo "addresses, all of service N, node 1's among them; nosuchN.svc NXDOMAIN): $(get peerd churn 5) ok,"
-        echo "$(get peerd churn 6) bad. A sweep of all 1,000 tasks.svcN.svc mid-churn found $(get peerd churn 7) of 3000"
-        echo "records (the endpoints down at that moment are gone from DNS: the churn reaches DNS); after the churn: $(get peerd churn 8)."
+        echo "addresses, all of service N, node 1's among them; nosuchN.svc NXDOMAIN): $(get peerd churn 7) ok,"
+        echo "$(get peerd churn 8) bad. A sweep of all 1,000 tasks.svcN.svc mid-churn found $(get peerd churn 9) of 3000"
+        echo "records (the endpoints down at that moment are gone from DNS: the churn reaches DNS); after the churn: $(get peerd churn 10)."
     fi
 } >"$W/report.md"
 

@@ -16,7 +16,8 @@
 #      anywhere, to the first node marking it failed and to every other node marking it failed;
 #      then a new node on a spare address replaces it, so the cluster stays at N;
 #   4. at N = BENCH_LOSS_N: false positives during windows of random UDP loss (nftables
-#      `numgen random` drop of udp to port 7946 in the system's range only), then a heal period.
+#      `numgen random` drop of gossip packets between the system's addresses only: udp and tcp by
+#      default, BENCH_LOSS_PROTO=udp for udp only), then a heal period.
 # Timing comes from log lines: peerd stamps its lines in ms; Serf stamps to the second only, so
 # its output goes through tsline (tsline.c, built here), which stamps each line in us on arrival.
 #
@@ -28,6 +29,7 @@
 #   BENCH_SETTLE_S=10      pause after join before measuring (quick: 5)
 #   BENCH_LOSS_N=32        N for the loss windows, 0 = none (quick: 8)
 #   BENCH_LOSS_PCTS="10 20" loss percentages, one window each
+#   BENCH_LOSS_PROTO=all    all: every udp and tcp packet between the nodes; udp: only udp to :7946
 #   BENCH_LOSS_S=120       each loss window               (quick: 20)
 #   BENCH_HEAL_S=30        after a loss window, events still counted (quick: 20)
 #   BENCH_SYSTEMS="peerd serf"
@@ -55,6 +57,7 @@ STEADY_S=${BENCH_STEADY_S:-$d_steady}
 SETTLE_S=${BENCH_SETTLE_S:-$d_settle}
 LOSS_N=${BENCH_LOSS_N:-$d_loss_n}
 LOSS_PCTS=${BENCH_LOSS_PCTS:-"10 20"}
+LOSS_PROTO=${BENCH_LOSS_PROTO:-all}
 LOSS_S=${BENCH_LOSS_S:-$d_loss_s}
 HEAL_S=${BENCH_HEAL_S:-$d_heal}
 SYSTEMS=${BENCH_SYSTEMS:-"peerd serf"}
@@ -70,7 +73,7 @@ PORT=7946
 
 CMDLINE="$0 $*"
 for v in BENCH_QUICK BENCH_NS BENCH_KILLS BENCH_STEADY_S BENCH_SETTLE_S BENCH_LOSS_N BENCH_LOSS_PCTS \
-    BENCH_LOSS_S BENCH_HEAL_S BENCH_SYSTEMS BENCH_DETECT_TIMEOUT_S BENCH_JOIN_TIMEOUT_S; do
+    BENCH_LOSS_PROTO BENCH_LOSS_S BENCH_HEAL_S BENCH_SYSTEMS BENCH_DETECT_TIMEOUT_S BENCH_JOIN_TIMEOUT_S; do
     [ -n "${!v+x}" ] && CMDLINE="$v=\"${!v}\" $CMDLINE"
 done
 
@@ -162,7 +165,11 @@ EOF
 now() { echo "$EPOCHREALTIME"; }
 calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
 net_of() { if [ "$1" = peerd ]; then echo "$PEERD_NET"; else echo "$SERF_NET"; fi; }
-addr() { local net; net=$(net_of "$1"); echo "$net.$(($2 / 250)).$(($2 % 250 + 1))"; }
+set_addr() { # sys slot -> $ADDR, without a subshell (launching 128 nodes quickly matters)
+    if [ "$1" = peerd ]; then ADDR=$PEERD_NET; else ADDR=$SERF_NET; fi
+    ADDR="$ADDR.$(($2 / 250)).$(($2 % 250 + 1))"
+}
+addr() { set_addr "$1" "$2"; echo "$ADDR"; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit }
     if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 maxof() { sort -g | awk 'END { print (NR ? $1 : "-") }'; }
@@ -175,19 +182,20 @@ declare -A PID      # slot -> pid of the node
 ACTIVE=()           # slots of running nodes
 NEXT_SLOT=0
 SERF_KEY=""
+SEED_ADDR=""
 
 active_str() { echo "${ACTIVE[*]}"; }
 
 # Node start. Logs go to $W/<sys>/log/<slot>.log.
 start_node() { # sys slot join(0|1)
     local sys=$1 slot=$2 join=$3 a
-    a=$(addr "$sys" "$slot")
+    set_addr "$sys" "$slot"; a=$ADDR
     if [ "$sys" = peerd ]; then
         local d=$W/peerd/n$slot
         mkdir -p "$d"
         local args=(--data-dir "$d" --socket "$d/peerd.sock" --advertise-addr "$a" --listen-addr "$a"
             --gossip-port "$PORT" --log-level info)
-        [ "$join" = 1 ] && args+=(--join "$(addr peerd 0):$PORT" --gossip-key-file "$W/peerd/n0/gossip.keyring")
+        [ "$join" = 1 ] && args+=(--join "$SEED_ADDR:$PORT" --gossip-key-file "$W/peerd/n0/gossip.keyring")
         "$W/bin/peerd" "${args[@]}" </dev/null >/dev/null 2>"$W/peerd/log/$slot.log" &
         PID[$slot]=$!
     else
@@ -197,7 +205,7 @@ start_node() { # sys slot join(0|1)
         echo $! >>"$W/pids"
         local args=(agent "-node=s$slot" "-bind=$a:$PORT" "-rpc-addr=$a:7373" -profile=lan
             "-encrypt=$SERF_KEY" -log-level=info)
-        [ "$join" = 1 ] && args+=("-join=$(addr serf 0):$PORT")
+        [ "$join" = 1 ] && args+=("-join=$SEED_ADDR:$PORT")
         "$W/bin/serf" "${args[@]}" </dev/null >"$f" 2>&1 &
         PID[$slot]=$!
     fi
@@ -321,6 +329,8 @@ stop_all() {
 # ------------------------------------------------------------------ phases
 phase_join() { # sys n
     local sys=$1 n=$2 s t0 t1 st i
+    set_addr "$sys" 0
+    SEED_ADDR=$ADDR
     start_node "$sys" 0 0
     wait_seed_ready "$sys"
     [ "$sys" = peerd ] && add_idmap 0
@@ -337,6 +347,7 @@ phase_join() { # sys n
     done
     if [ "${st%% *}" = 0 ]; then
         result "$sys" "$n" join_s "$(calc "${st#* } - $t0")"
+        result "$sys" "$n" join_last_s "$(calc "${st#* } - $t1")"
     else
         result "$sys" "$n" join_s "-"
         say "$sys N=$n: ${st%% *} nodes did not converge in ${JOIN_TIMEOUT_S}s"
@@ -449,11 +460,20 @@ phase_loss() { # sys n pct
     local sys=$1 n=$2 pct=$3 t0 t1 t2 i ok net
     net=$(net_of "$sys")
     t0=$(now)
-    nft add rule inet "$TABLE" loss ip daddr "$net.0.0/16" udp dport "$PORT" numgen random mod 100 \< "$pct" drop ||
-        die "nft loss rule failed"
-    say "$sys N=$n: ${pct}% UDP loss for ${LOSS_S}s"
+    # udp always goes node port -> node port 7946; a tcp connection may come from 127.0.0.1 (Serf
+    # does not bind its dialer), so tcp is matched by the node's end: to :7946, or from :7946.
+    local -a rules=("ip daddr $net.0.0/16 udp dport $PORT")
+    [ "$LOSS_PROTO" = udp ] || rules+=("ip daddr $net.0.0/16 tcp dport $PORT" "ip saddr $net.0.0/16 tcp sport $PORT")
+    local r
+    for r in "${rules[@]}"; do
+        nft add rule inet "$TABLE" loss $r numgen random mod 100 \< "$pct" counter drop || die "nft loss rule failed"
+    done
+    say "$sys N=$n: ${pct}% loss ($LOSS_PROTO) for ${LOSS_S}s"
     sleep "$LOSS_S"
+    local dropped
+    dropped=$(nft list chain inet "$TABLE" loss | awk '$0 ~ /counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") s += $(i + 1) } END { print s + 0 }')
     nft flush chain inet "$TABLE" loss
+    say "$sys N=$n: loss window over, $dropped packets dropped"
     t1=$(now)
     sleep "$HEAL_S"
     t2=$(now)
@@ -540,7 +560,9 @@ ratio() {
     awk -v p="$1" -v s="$2" 'BEGIN { if (s == 0) print (p == 0 ? "1 (both 0)" : "inf"); else printf "%.2f\n", p / s }'
 }
 
-ROWS="join_s|Join convergence: all N nodes see N alive (s)
+ROWS="join_s|Join convergence: all N nodes see N alive, from the first joiner's launch (s)
+join_last_s|  same, from the last joiner's launch (s)
+spawn_s|  launching the N-1 joiners took (s)
 first_suspect_med|Kill -9 -> first suspicion anywhere, median (s)
 first_suspect_max|Kill -9 -> first suspicion anywhere, max (s)
 first_dead_med|Kill -9 -> first node marks it failed, median (s)
@@ -664,7 +686,9 @@ $([ "$QUICK" = 1 ] && echo "**Quick run** (reduced scale): the full run is \`tes
   500 ms, suspicion mult 4, max mult 6, gossip every 200 ms to 3 nodes: the same nominal
   numbers as memberlist's LAN profile).
 - Join: the seed starts, then N-1 nodes are launched at once, each joining the seed. Convergence
-  is the time from the first launch until every node has logged the join of all N-1 others.
+  is the time from the first joiner's launch (and from the last one's) until every node has
+  logged the join of all N-1 others. Launching is part of it: a Serf agent takes far more CPU to
+  start than peerd, and the 2 cores are shared by every starting process.
 - Detection: $KILLS kills per N, a different node each time, never the seed; after every node has
   marked it failed (or ${DETECT_TIMEOUT_S}s) a new node on a spare address joins in its place,
   so N stays constant. "First suspicion" is the first peerd \`member suspect\` line / Serf
@@ -675,8 +699,9 @@ $([ "$QUICK" = 1 ] && echo "**Quick run** (reduced scale): the full run is \`tes
   udp/$PORT and to/from tcp/$PORT within the system's address range (nftables counters),
   divided by N; CPU is utime+stime of each node process (Serf's tsline helper not counted);
   RSS is VmRSS at the end of the window.
-- Loss: at N=$LOSS_N, ${LOSS_S}s windows of ${LOSS_PCTS// /% and }% random drop of UDP to port $PORT in the
-  system's range (nftables \`numgen random mod 100 < P drop\`; TCP untouched), each followed by
+- Loss: at N=$LOSS_N, ${LOSS_S}s windows of ${LOSS_PCTS// /% and }% random loss, one after the other,
+  $(if [ "$LOSS_PROTO" = udp ]; then echo "on UDP to port $PORT in the system's range only (TCP untouched, so both systems' TCP fallback probes always get through)"; else echo "on every gossip packet of the system's nodes: UDP to port  and TCP to and from port  (probes, acks, ping-reqs, TCP fallback probes and push/pull alike)"; fi),
+  nftables \`numgen random mod 100 < P drop\` at the output hook; each window is followed by
   ${HEAL_S}s without loss during which failures still count. "Nodes wrongly declared failed" is the
   number of distinct nodes that at least one node marked failed in that time.
 
@@ -693,6 +718,14 @@ node at most a quarter of Serf's"
 $(summary)
 
 $(targets)
+
+## Notes
+
+- Push/pull is periodic (30 s, x3 at 128 nodes) and goes over TCP, so the bytes figure depends on
+  how many push/pull rounds fall in the ${STEADY_S}s window; the "of which udp" row excludes it. A
+  window of at least the push/pull interval (BENCH_STEADY_S=90 or more at N=128) evens this out.
+- The 2 cores are shared: other work on the machine (see the load average) adds noise to join
+  times and, less, to detection times.
 
 ## Raw kills
 
