@@ -200,10 +200,12 @@ int pd_swim__join_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
 {
     if (s->n_seeds == 0 || now_ms < s->next_join_ms)
         return 0;
-    if (pd_swim__live(s) > 1 || s->leaving) {
-        s->n_seeds = 0; /* joined: periodic push/pull takes over */
+    if (s->leaving) {
+        s->n_seeds = 0;
         return 0;
     }
+    /* Joined only once a seed answered: knowing others is not enough, since a seed that nodes
+     * join through learns them without being in the cluster itself (an island). */
     /* A busy seed may refuse (pushpull_accept_per_s): retry after 2-3 probe intervals. */
     s->next_join_ms = now_ms + 2ull * s->cfg.probe_interval_ms + pd_rng_below(rng, s->cfg.probe_interval_ms);
     int sent = 0, rc = 0;
@@ -312,10 +314,13 @@ void pd_swim__on_pushpull(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd
     }
     s->stats.pushpull_recv++;
     /* The answer to our join is the seed's view, which the cluster already knows and gossips:
-     * learn it without queueing it again (at N=10,000 that would be 10,000 broadcasts per joiner). */
-    s->quiet_merge = m->reply && join;
+     * learn it without queueing it again (at N=10,000 that would be 10,000 broadcasts per joiner).
+     * Unless others already joined through us: then they need to hear it from us. */
+    s->quiet_merge = m->reply && join && pd_swim__live(s) <= 1;
     merge(s, now_ms, rng, m);
     s->quiet_merge = 0;
+    if (m->reply && join)
+        s->n_seeds = 0; /* joined: periodic push/pull takes over */
     if (m->reply && join && !s->catchup_done) {
         /* Joined. What the cluster learnt while we were joining (news whose retransmits ran out
          * while it was small, or that went round before anyone knew us) comes with an early

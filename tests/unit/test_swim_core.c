@@ -72,6 +72,34 @@ static void test_crash_suspect_dead(void **state)
     h_free(&h);
 }
 
+/* A node held dead that comes back (a healed cut) is told so by gossip to the dead, refutes, and
+ * is not forgotten when its old death's reap time comes (the reap FIFO entry is stale). */
+static void test_dead_refutes_and_is_not_reaped(void **state)
+{
+    (void)state;
+    harness_t h;
+    h_init(&h, 3, NULL, 9);
+    h_join_all(&h);
+    h_run_until(&h, h.now + 3000);
+    for (int i = 0; i < 2; i++)
+        h.cut[i][2] = h.cut[2][i] = h.cut_stream[i][2] = h.cut_stream[2][i] = 1;
+    uint64_t t = h.now;
+    while ((h.ev[0][2] != PD_SWIM_EV_DEAD || h.ev[1][2] != PD_SWIM_EV_DEAD) && t < h.now + 30000)
+        h_run_until(&h, t += 50);
+    assert_int_equal(h_state(&h, 0, 2), PD_SWIM_DEAD);
+    uint64_t dead_at = h.now;
+    for (int i = 0; i < 2; i++)
+        h.cut[i][2] = h.cut[2][i] = h.cut_stream[i][2] = h.cut_stream[2][i] = 0;
+    h_run_until(&h, h.now + 3000); /* gossip to the dead carries its dead message */
+    assert_true(pd_swim_stats(h.sw[2])->refutes >= 1);
+    assert_int_equal(h_state(&h, 0, 2), PD_SWIM_ALIVE);
+    assert_int_equal(h_state(&h, 1, 2), PD_SWIM_ALIVE);
+    h_run_until(&h, dead_at + h.cfg.dead_reap_ms + 2000);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pd_swim_count(h.sw[i], PD_SWIM_ALIVE), 3);
+    h_free(&h);
+}
+
 static void test_indirect_ack_and_nack(void **state)
 {
     (void)state;
@@ -404,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_leave),
         cmocka_unit_test(test_restart_higher_incarnation),
         cmocka_unit_test(test_delegate_and_meta),
+        cmocka_unit_test(test_dead_refutes_and_is_not_reaped),
         cmocka_unit_test(test_bad_packets_counted),
         cmocka_unit_test(test_packet_budget),
     };

@@ -167,6 +167,25 @@ static void test_queue_heap_stress(void **state)
     pd_swim_queue_free(&q);
 }
 
+/* Superseded messages are dropped lazily; their heap slots are compacted away. */
+static void test_queue_lazy_drop(void **state)
+{
+    (void)state;
+    pd_swim_queue_t q;
+    pd_swim_queue_init(&q, 100);
+    for (int i = 0; i < 10000; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "v%d", i);
+        push(&q, i % 2 ? "a" : "b", v);
+    }
+    assert_int_equal(pd_swim_queue_len(&q), 2);
+    assert_true(q.n <= 2 * q.live + 64 + 1);
+    assert_int_equal(q.superseded, 9998);
+    assert_int_equal(pd_swim_queue_drop(&q, "a", 1), 1);
+    assert_int_equal(pd_swim_queue_len(&q), 1);
+    pd_swim_queue_free(&q);
+}
+
 static void test_limits_and_scales(void **state)
 {
     (void)state;
@@ -213,7 +232,7 @@ int main(void)
         cmocka_unit_test(test_suspicion_math),   cmocka_unit_test(test_awareness),
         cmocka_unit_test(test_queue_order_and_limit), cmocka_unit_test(test_queue_supersede_evict),
         cmocka_unit_test(test_queue_heap_stress), cmocka_unit_test(test_limits_and_scales),
-        cmocka_unit_test(test_map),
+        cmocka_unit_test(test_map), cmocka_unit_test(test_queue_lazy_drop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
