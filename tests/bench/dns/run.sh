@@ -34,6 +34,9 @@
 #   BENCH_DNS_SERVERS="echo peerd knot nsd unbound dnsmasq"
 #   BENCH_DNS_WAIT_S=1800          wait up to this long for a running gossip bench (it measures
 #                                  CPU too) to finish before measuring; 0 = don't wait
+#   BENCH_DNS_MAX_OTHER=15         a run with more than this % of other load on the server CPU (a
+#   BENCH_DNS_TRIES=3              shared machine) is repeated, up to TRIES runs; the least disturbed
+#                                  run is reported
 #   BENCH_DNS_PERF=1               perf record peerd during a max-QPS run (report in the work dir)
 #   BENCH_DNS_DOC=docs/bench/dns.md  report file ("" = print only)   BENCH_KEEP=1 keep the work dir
 set -u -o pipefail
@@ -56,6 +59,8 @@ CHURN=${BENCH_DNS_CHURN:-100}
 SERVERS=${BENCH_DNS_SERVERS:-"echo peerd knot nsd unbound dnsmasq"}
 WAIT_S=${BENCH_DNS_WAIT_S:-1800}
 PERF=${BENCH_DNS_PERF:-0}
+MAX_OTHER=${BENCH_DNS_MAX_OTHER:-15}
+TRIES=${BENCH_DNS_TRIES:-3}
 DOC=${BENCH_DNS_DOC-$REPO/docs/bench/dns.md}
 KEEP=${BENCH_KEEP:-0}
 NSVC=1000
@@ -65,7 +70,8 @@ CLIENT_CPU=0
 
 CMDLINE="tests/bench/dns/run.sh $*"
 for v in BENCH_QUICK BENCH_DNS_DURATION BENCH_DNS_LAT_S BENCH_DNS_RATE BENCH_DNS_CLIENTS \
-    BENCH_DNS_OUTSTANDING BENCH_DNS_CHURN BENCH_DNS_SERVERS BENCH_DNS_WAIT_S BENCH_DNS_PERF; do
+    BENCH_DNS_OUTSTANDING BENCH_DNS_CHURN BENCH_DNS_SERVERS BENCH_DNS_WAIT_S BENCH_DNS_PERF \
+    BENCH_DNS_MAX_OTHER BENCH_DNS_TRIES; do
     [ -n "${!v+x}" ] && CMDLINE="$v=\"${!v}\" $CMDLINE"
 done
 
@@ -371,25 +377,28 @@ run_max() { # NAME TAG
         'BEGIN { o = (b - t) * 100 / hz / s; if (o < 0) o = 0
                  printf "%.0f %d %d %.3f %.0f %.0f\n", q, d, l, d ? t * 1e6 / hz / d : 0, t * 100 / hz / s, o }'
 }
-# fixed-rate run: echoes "p50_us p99_us lost achieved_qps rcvbuf_drops cpu_us_per_query"
+# fixed-rate run: echoes "p50_us p99_us lost achieved_qps rcvbuf_drops cpu_us_per_query other_pct"
 run_lat() { # NAME
-    local name=$1 out="$W/$1.lat.txt" e0 e1 c0 c1
+    local name=$1 out="$W/$1.lat.txt" e0 e1 c0 c1 b0 b1
     c0=$(cpu_ticks "$name")
+    b0=$(cpu_busy $SERVER_CPU)
     e0=$(rcvbuf_errors)
     taskset -c $CLIENT_CPU dnsperf -s "${ADDR[$name]}" -p $PORT -d "$W/queries.txt" -l "$LAT_S" \
         -c "$CLIENTS" -q 2000 -T 1 -t 2 -Q "$RATE" -v >"$out" 2>&1
     e1=$(rcvbuf_errors)
+    b1=$(cpu_busy $SERVER_CPU)
     c1=$(cpu_ticks "$name")
     local lost qps done
     done=$(stat_of "$out" "Queries completed:")
     lost=$(stat_of "$out" "Queries lost:")
     qps=$(stat_of "$out" "Queries per second:")
     awk '/^> / && $NF ~ /^[0-9.]+$/ { print $NF * 1e6 }' "$out" | sort -g >"$W/$1.lat.sorted"
-    awk -v l="$lost" -v q="$qps" -v e=$((e1 - e0)) -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$done" '{ v[NR] = $1 } END {
-        cpu = d ? t * 1e6 / hz / d : 0
-        if (NR == 0) { printf "- - %d %.0f %d %.3f\n", l, q, e, cpu; exit }
+    awk -v l="$lost" -v q="$qps" -v e=$((e1 - e0)) -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$done" \
+        -v o=$(((b1 - b0 - (c1 - c0)) * 100 / CLK_TCK / LAT_S)) '{ v[NR] = $1 } END {
+        cpu = d ? t * 1e6 / hz / d : 0; if (o < 0) o = 0
+        if (NR == 0) { printf "- - %d %.0f %d %.3f %d\n", l, q, e, cpu, o; exit }
         i50 = int(NR * 0.50); if (i50 < 1) i50 = 1; i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
-        printf "%.0f %.0f %d %.0f %d %.3f\n", v[i50], v[i99], l, q, e, cpu }' "$W/$1.lat.sorted"
+        printf "%.0f %.0f %d %.0f %d %.3f %d\n", v[i50], v[i99], l, q, e, cpu, o }' "$W/$1.lat.sorted"
     rm -f "$W/$1.lat.sorted"
     sed -i '/^> /d' "$out" # keep the summary only
 }
@@ -409,6 +418,22 @@ check_answers() { # one probe: tasks.svcN / svcN answers decode to N, include no
     return $bad
 }
 
+# Run a measurement up to TRIES times while field F of its result (other load on the server CPU,
+# %) exceeds MAX_OTHER; echo the least disturbed result.
+best_of() { # FUNC F ARGS...
+    local fn=$1 f=$2 i r o best="" best_o=1000
+    shift 2
+    for i in $(seq "$TRIES"); do
+        r=$("$fn" "$@")
+        o=$(awk -v f="$f" '{ print $f + 0 }' <<<"$r")
+        [ "$o" -lt "$best_o" ] && best=$r best_o=$o
+        [ "$o" -le "$MAX_OTHER" ] && break
+        say "$1: $fn: ${o}% other load on CPU $SERVER_CPU (try $i of $TRIES): $r"
+        sleep 3
+    done
+    echo "$best"
+}
+
 measure() { # NAME
     local name=$1 pid r
     say "$name: starting on ${ADDR[$name]}:$PORT"
@@ -426,7 +451,7 @@ measure() { # NAME
         [ "$(wc -w <<<"$r")" = 3 ] || { say "$name: expected 3 answers"; stop_pid "$pid"; return 1; }
     fi
     sleep 1
-    r=$(run_max "$name" quiet)
+    r=$(best_of run_max 6 "$name" quiet)
     say "$name: max: qps completed lost cpu_us/q busy% other% = $r"
     echo "$name max $r" >>"$W/results"
     if [ "$name" = peerd ] && [ "$PERF" = 1 ] && command -v perf >/dev/null; then
@@ -440,7 +465,7 @@ measure() { # NAME
         perf report -i "$W/perf.data" --stdio --no-children 2>/dev/null | head -80 >"$W/perf.txt"
         say "peerd: perf profile in $W/perf.txt"
     fi
-    r=$(run_lat "$name")
+    r=$(best_of run_lat 7 "$name")
     say "$name: at $RATE/s: p50_us p99_us lost qps rcvbuf_drops cpu_us/q = $r"
     echo "$name lat $r" >>"$W/results"
     if [ "$name" = peerd ]; then
@@ -509,16 +534,16 @@ done
 get() { awk -v s="$1" -v k="$2" -v f="$3" '$1 == s && $2 == k { print $(f + 2); exit }' "$W/results"; }
 echo_cpu=$(get echo max 4) echo_cpu50=$(get echo lat 6)
 row() { # NAME
-    local s=$1 qps lost cpu work p50 p99 llost drops busy other cpu50 work50
+    local s=$1 qps lost cpu work p50 p99 llost drops busy other cpu50 work50 olat
     qps=$(get "$s" max 1) lost=$(get "$s" max 3) cpu=$(get "$s" max 4) busy=$(get "$s" max 5) other=$(get "$s" max 6) cpu50=$(get "$s" lat 6)
-    p50=$(get "$s" lat 1) p99=$(get "$s" lat 2) llost=$(get "$s" lat 3) drops=$(get "$s" lat 5)
-    [ -n "$qps" ] || { echo "| $s | failed | | | | | | | | | | | |"; return; }
+    p50=$(get "$s" lat 1) p99=$(get "$s" lat 2) llost=$(get "$s" lat 3) drops=$(get "$s" lat 5) olat=$(get "$s" lat 7)
+    [ -n "$qps" ] || { echo "| $s | failed | | | | | | | | | | | | |"; return; }
     if [ "$s" = echo ]; then work="(floor)" work50="(floor)"; else
         work=$(awk -v a="$cpu" -v b="${echo_cpu:-0}" 'BEGIN{printf "%.2f", a - b}')
         work50=$(awk -v a="$cpu50" -v b="${echo_cpu50:-0}" 'BEGIN{if (a == "") print "-"; else printf "%.2f", a - b}')
     fi
-    printf '| %s | %s | %s%% | %s%% | %s | %.2f | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$qps" "$busy" "$other" "$lost" "$cpu" "$work" \
-        "${cpu50:--}" "$work50" "${p50:--}" "${p99:--}" "${llost:--}" "${drops:--}"
+    printf '| %s | %s | %s%% | %s%% | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s%% |\n' "$s" "$qps" "$busy" "$other" "$lost" "$cpu" "$work" \
+        "${cpu50:--}" "$work50" "${p50:--}" "${p99:--}" "${llost:--}" "${drops:--}" "${olat:--}"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 work_of() { # NAME max|lat
@@ -560,7 +585,8 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not
     echo "  the client may be the limit: see the server CPU busy column, 100% = one CPU saturated)."
     echo "- Other load on the server CPU: busy time of CPU $SERVER_CPU (/proc/stat) not spent in the server"
     echo "  process, over the max-QPS run (loopback softirq work charged to no process, and anything else"
-    echo "  running on the machine: this is a shared machine)."
+    echo "  running on the machine: this is a shared machine). A run with more than ${MAX_OTHER}% is repeated"
+    echo "  (up to $TRIES runs) and the least disturbed one is reported."
     echo "- Lost queries are counted by dnsperf (no answer within 2 s); kernel rcvbuf drops are the"
     echo "  UdpRcvbufErrors delta of /proc/net/snmp over the run (a full server socket receive buffer)."
     echo "- Latency: \`dnsperf -Q $RATE -l $LAT_S -v\`; dnsperf 2.10 has no latency histogram option, so"
@@ -568,8 +594,8 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not
     echo
     echo "## Results"
     echo
-    echo "| server | max QPS | server CPU busy (max run) | other load on the server CPU (max run) | lost (max run) | CPU µs/query (max) | DNS work µs/query (max) | CPU µs/query @${RATE}/s | DNS work µs/query @${RATE}/s | p50 µs @${RATE}/s | p99 µs @${RATE}/s | lost @${RATE}/s | kernel rcvbuf drops @${RATE}/s |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| server | max QPS | server CPU busy (max run) | other load on the server CPU (max run) | lost (max run) | CPU µs/query (max) | DNS work µs/query (max) | CPU µs/query @${RATE}/s | DNS work µs/query @${RATE}/s | p50 µs @${RATE}/s | p99 µs @${RATE}/s | lost @${RATE}/s | kernel rcvbuf drops @${RATE}/s | other load on the server CPU @${RATE}/s |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for s in $SERVERS; do row "$s"; done
     echo
     if grep -q '^peerd max' "$W/results" && grep -q '^knot max' "$W/results"; then
