@@ -194,7 +194,7 @@ start_node() { # sys slot join(0|1)
         local d=$W/peerd/n$slot
         mkdir -p "$d"
         local args=(--data-dir "$d" --socket "$d/peerd.sock" --advertise-addr "$a" --listen-addr "$a"
-            --gossip-port "$PORT" --log-level info)
+            --gossip-port "$PORT" --no-dns --log-level info)
         [ "$join" = 1 ] && args+=(--join "$SEED_ADDR:$PORT" --gossip-key-file "$W/peerd/n0/gossip.keyring")
         "$W/bin/peerd" "${args[@]}" </dev/null >/dev/null 2>"$W/peerd/log/$slot.log" &
         PID[$slot]=$!
