@@ -251,8 +251,19 @@ int main(int argc, char **argv)
     if (!conv)
         return 1;
 
-    /* 2. steady state: let the join's broadcasts drain, then measure a window. */
-    pd_sim_run_until(sim, pd_sim_now(sim) + 10000);
+    /* 2. steady state: let the join's broadcasts drain (every queue empty, at most 120 s), then
+     * measure a window. */
+    uint64_t drain0 = pd_sim_now(sim), queued = 1;
+    double td0 = wall_s();
+    while (queued && pd_sim_now(sim) < drain0 + 120000) {
+        pd_sim_run_until(sim, pd_sim_now(sim) + 1000);
+        queued = 0;
+        for (uint32_t i = 0; i < w.n; i++)
+            queued += pd_swim_pending(core(sim, i));
+    }
+    printf("drain: broadcast queues %s %.1f s after convergence (%lu left), wall %.1f s\n",
+           queued ? "NOT empty" : "empty", (pd_sim_now(sim) - drain0) / 1000.0, (unsigned long)queued,
+           wall_s() - td0);
     uint64_t ub = w.udp_bytes, sb = w.stream_bytes, up = w.udp_pkts, sp = w.stream_pkts;
     double tw = wall_s();
     pd_sim_run_until(sim, pd_sim_now(sim) + window_s * 1000);
