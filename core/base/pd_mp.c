@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "pd_alloc.h"
 #include "pd_buf.h"
 #include "pd_err.h"
 #include "pd_limits.h"
@@ -210,4 +211,32 @@ void pd_mp_pack_kv_bool(msgpack_packer *pk, const char *key, int val)
         msgpack_pack_true(pk);
     else
         msgpack_pack_false(pk);
+}
+
+int pd_mp_out_write(void *ctx, const char *buf, size_t n)
+{
+    pd_mp_out_t *o = ctx;
+    if (o->err)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (n > o->max - o->len) {
+        o->err = -PD_ETOOBIG;
+        return -1;
+    }
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 256;
+        while (cap < o->len + n)
+            cap *= 2;
+        uint8_t *d = pd_realloc(o->data, cap);
+        if (!d) {
+            o->err = -ENOMEM;
+            return -1;
+        }
+        o->data = d;
+        o->cap = cap;
+    }
+    memcpy(o->data + o->len, buf, n);
+    o->len += n;
+    return 0;
 }

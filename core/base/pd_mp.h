@@ -24,6 +24,16 @@ int pd_mp_get_str(const msgpack_object *map, const char *key, const char **ptr, 
 int pd_mp_get_strbuf(const msgpack_object *map, const char *key, char *buf, size_t cap);
 int pd_mp_str_eq(const msgpack_object *o, const char *s);
 
+/* A growable msgpack output buffer with a size cap, for msgpack_packer_init(&pk, &out,
+ * pd_mp_out_write). Memory comes from pd_alloc; errors are sticky (-PD_ETOOBIG past max, -ENOMEM).
+ * The caller owns data (pd_free) and checks err once after packing. */
+typedef struct {
+    uint8_t *data;
+    size_t len, cap, max;
+    int err;
+} pd_mp_out_t;
+int pd_mp_out_write(void *ctx, const char *buf, size_t n);
+
 /* Packing shorthands. */
 void pd_mp_pack_cstr(msgpack_packer *pk, const char *s);
 void pd_mp_pack_kv_str(msgpack_packer *pk, const char *key, const char *val);

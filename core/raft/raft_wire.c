@@ -12,40 +12,6 @@
 
 /* ---- encode ----------------------------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *data;
-    size_t len, cap;
-    int err;
-} wire_out_t;
-
-static int out_write(void *ctx, const char *buf, size_t n)
-{
-    wire_out_t *o = ctx;
-    if (o->err)
-        return -1;
-    if (n == 0)
-        return 0;
-    if (o->len + n > PD_RAFT_WIRE_MSG_MAX) {
-        o->err = -PD_ETOOBIG;
-        return -1;
-    }
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap : 256;
-        while (cap < o->len + n)
-            cap *= 2;
-        uint8_t *d = pd_realloc(o->data, cap);
-        if (!d) {
-            o->err = -ENOMEM;
-            return -1;
-        }
-        o->data = d;
-        o->cap = cap;
-    }
-    memcpy(o->data + o->len, buf, n);
-    o->len += n;
-    return 0;
-}
-
 static void pack_key(msgpack_packer *pk, const char *k)
 {
     pd_mp_pack_cstr(pk, k);
@@ -105,9 +71,9 @@ int pd_raft_wire_encode(const pd_raft_msg_t *m, uint8_t **out, size_t *len_out)
     int rc = encode_check(m);
     if (rc)
         return rc;
-    wire_out_t o = {0};
+    pd_mp_out_t o = {.max = PD_RAFT_WIRE_MSG_MAX};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &o, out_write);
+    msgpack_packer_init(&pk, &o, pd_mp_out_write);
     bool app = m->type == PD_RAFT_MSG_APP, snap = m->type == PD_RAFT_MSG_SNAP;
     msgpack_pack_map(&pk, 13 + (app ? 1 : 0) + (snap ? 3 : 0));
     pd_mp_pack_kv_u64(&pk, "v", PD_RAFT_WIRE_VERSION);

@@ -44,9 +44,9 @@ int pd_store_snapshot_encode(const pd_store_t *s, uint8_t **out, size_t *len_out
     size_t total = 0;
     for (unsigned k = 0; k < PD_STORE_KINDS; k++)
         total += s->tables[k].count;
-    pd_store_wire_out_t o = {.max = PD_STORE_SNAP_MAX};
+    pd_mp_out_t o = {.max = PD_STORE_SNAP_MAX};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &o, pd_store_wire_out_write);
+    msgpack_packer_init(&pk, &o, pd_mp_out_write);
     msgpack_pack_map(&pk, 4);
     pd_mp_pack_kv_u64(&pk, "v", PD_STORE_SNAP_VERSION);
     pd_mp_pack_kv_u64(&pk, "i", s->applied_index);

@@ -9,36 +9,6 @@
 #include "pd_mp.h"
 #include "store_int.h"
 
-/* ---- output buffer ---------------------------------------------------------------------------- */
-
-int pd_store_wire_out_write(void *ctx, const char *buf, size_t n)
-{
-    pd_store_wire_out_t *o = ctx;
-    if (o->err)
-        return -1;
-    if (n == 0)
-        return 0;
-    if (n > o->max - o->len) {
-        o->err = -PD_ETOOBIG;
-        return -1;
-    }
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap : 256;
-        while (cap < o->len + n)
-            cap *= 2;
-        uint8_t *d = pd_realloc(o->data, cap);
-        if (!d) {
-            o->err = -ENOMEM;
-            return -1;
-        }
-        o->data = d;
-        o->cap = cap;
-    }
-    memcpy(o->data + o->len, buf, n);
-    o->len += n;
-    return 0;
-}
-
 /* ---- checks ----------------------------------------------------------------------------------- */
 
 int pd_store_wire_op_check(const pd_store_op_t *op)
@@ -109,11 +79,11 @@ int pd_store_wire_encode_txn(const pd_store_txn_t *txn, uint8_t **out, size_t *l
         if (rc)
             return rc;
     }
-    pd_store_wire_out_t o = {.max = PD_STORE_ENTRY_MAX};
+    pd_mp_out_t o = {.max = PD_STORE_ENTRY_MAX};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &o, pd_store_wire_out_write);
+    msgpack_packer_init(&pk, &o, pd_mp_out_write);
     const uint8_t type = PD_STORE_ENTRY_TXN;
-    pd_store_wire_out_write(&o, (const char *)&type, 1);
+    pd_mp_out_write(&o, (const char *)&type, 1);
     msgpack_pack_map(&pk, 2);
     pd_mp_pack_kv_i64(&pk, "t", txn->now_ms);
     pd_mp_pack_cstr(&pk, "ops");

@@ -68,12 +68,5 @@ int pd_store_wire_op_check(const pd_store_op_t *op);
 /* Field-by-field equality of two txns (tests, fuzzer). */
 int pd_store_wire_txn_equal(const pd_store_txn_t *a, const pd_store_txn_t *b);
 
-/* Growable msgpack output into a pd_malloc buffer with a byte cap (shared with the snapshot). */
-typedef struct {
-    uint8_t *data;
-    size_t len, cap, max;
-    int err; /* 0, -PD_ETOOBIG, -ENOMEM */
-} pd_store_wire_out_t;
-int pd_store_wire_out_write(void *ctx, const char *buf, size_t n);
 
 #endif
