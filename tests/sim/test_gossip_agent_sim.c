@@ -7,8 +7,7 @@
  *       visible table is exactly the live writers' latest writes;
  *   (c) 10% random loss for 120 s at N=50: no live node declared dead (20% is measured and
  *       printed, not asserted).
- * Node i is "n<i>" at 10.x.y.z:7946; a one-byte header carries the stream flag (the simulator has
- * one message kind; loss applies to streams too, which is pessimistic). Seeds: PD_SIM_SEED /
+ * Nodes are addressed and framed as in tests/sim/lib/sim_gossip.h. Seeds: PD_SIM_SEED /
  * PD_SIM_SEEDS (defaults keep the whole executable well under a minute under ASan). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +21,7 @@
 #include "gossip_agent.h"
 #include "pd_alloc.h"
 #include "sim.h"
+#include "sim_gossip.h"
 
 enum { GA_KEYS_PER_WRITER = 6, GA_VALUE_MAX = 32 };
 
@@ -50,17 +50,6 @@ typedef struct {
     size_t cap;
 } ga_node_t;
 
-static pd_swim_addr_t ga_addr(uint32_t i)
-{
-    pd_swim_addr_t a = {.family = 4, .ip = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i}, .port = 7946};
-    return a;
-}
-
-static uint32_t ga_index(const pd_swim_addr_t *a)
-{
-    return ((uint32_t)a->ip[1] << 16) | ((uint32_t)a->ip[2] << 8) | a->ip[3];
-}
-
 static void ga_flush(ga_node_t *nd)
 {
     pd_gagent_ready_t r;
@@ -68,7 +57,7 @@ static void ga_flush(ga_node_t *nd)
     ga_world_t *w = nd->w;
     for (size_t i = 0; i < r.n_events; i++) {
         const pd_swim_event_t *e = &r.events[i];
-        uint32_t subj = (uint32_t)atoi(e->node + 1);
+        uint32_t subj = pd_simg_subject(e->node);
         if (e->type == PD_SWIM_EV_DEAD) {
             w->dead_seen++;
             if (subj < w->n && !w->down[subj])
@@ -77,17 +66,8 @@ static void ga_flush(ga_node_t *nd)
     }
     for (size_t i = 0; i < r.n_pkts; i++) {
         const pd_gagent_pkt_t *p = &r.pkts[i];
-        if (p->len + 1 > nd->cap) {
-            nd->cap = p->len + 1;
-            nd->buf = pd_realloc(nd->buf, nd->cap);
-            if (!nd->buf)
-                abort();
-        }
-        nd->buf[0] = (uint8_t)(p->stream != 0);
-        memcpy(nd->buf + 1, p->data, p->len);
-        uint32_t to = ga_index(&p->to);
-        if (to < w->n)
-            pd_sim_send(nd->sim, nd->idx, to, nd->buf, p->len + 1);
+        pd_simg_send(nd->sim, nd->idx, w->n, &p->to, (uint8_t)(p->stream != 0), p->data, p->len, &nd->buf,
+                     &nd->cap);
     }
     pd_gagent_advance(nd->a);
 }
@@ -106,7 +86,7 @@ static int ga_boot(pd_sim_t *sim, uint32_t node, uint64_t seed, pd_sim_disk_t *d
     pd_gagent_config_t c;
     pd_gagent_config_default(&c);
     c.node_id = id;
-    c.addr = ga_addr(node);
+    c.addr = pd_simg_addr(node);
     c.keyring = &w->ring;
     c.label = "peerd-sim";
     c.deterministic_nonces = 1;
@@ -117,7 +97,7 @@ static int ga_boot(pd_sim_t *sim, uint32_t node, uint64_t seed, pd_sim_disk_t *d
         return rc;
     }
     if (node != 0) {
-        pd_swim_addr_t seedaddr = ga_addr(0);
+        pd_swim_addr_t seedaddr = pd_simg_addr(0);
         pd_gagent_join(nd->a, pd_sim_now(sim), &nd->rng, &seedaddr, 1);
     }
     ga_flush(nd);
@@ -130,7 +110,7 @@ static void ga_on_message(void *st, uint64_t now_ms, uint32_t from, const uint8_
     ga_node_t *nd = st;
     if (len < 1)
         return;
-    pd_swim_addr_t fa = ga_addr(from);
+    pd_swim_addr_t fa = pd_simg_addr(from);
     pd_gagent_recv(nd->a, now_ms, &nd->rng, &fa, data + 1, len - 1, data[0]);
     ga_flush(nd);
 }

@@ -1,8 +1,7 @@
-/* Runs pd_swim cores as simulated nodes (tests/sim/lib/sim.h). Node i is "n<i>" at
- * 10.<i>>>16>.<i>>>8>.<i>:7946; a one-byte header carries the stream flag (the simulator has one
- * message kind; loss applies to streams too, which makes the TCP fallback pessimistic). The world
- * records membership events so tests can check safety (no live node declared dead) and liveness
- * (detection and convergence times). */
+/* Runs pd_swim cores as simulated nodes (tests/sim/lib/sim.h), addressed and framed as in
+ * tests/sim/lib/sim_gossip.h. The world records membership events so tests can check safety (no
+ * live node declared dead) and liveness (detection and convergence times), and counts the bytes
+ * sent; the scale benchmark (tests/bench/gossip_sim) runs the same nodes. */
 #ifndef TEST_SWIM_NODE_H
 #define TEST_SWIM_NODE_H
 
@@ -12,19 +11,24 @@
 
 #include "pd_alloc.h"
 #include "sim.h"
+#include "sim_gossip.h"
 #include "swim.h"
 #include "swim_suspicion.h"
 
 typedef struct {
     pd_swim_config_t cfg;
     uint32_t n;
-    uint32_t seed_node;   /* everyone joins through this one */
+    uint32_t seed_node;   /* everyone joins through this one, unless join_seeds > 1 */
+    uint32_t join_seeds;  /* > 1: nodes below it join through seed_node, the rest through i % join_seeds */
     uint8_t *crashed;     /* nodes the test crashed (dead is a right answer for them) */
     uint64_t false_dead;  /* DEAD events about nodes that were not crashed */
     uint64_t left_seen, dead_seen;
     uint32_t watch;       /* a node whose failure we time */
-    uint64_t watch_first_suspect_ms, watch_first_dead_ms;
+    uint64_t watch_first_suspect_ms, watch_first_dead_ms, watch_last_dead_ms;
     uint32_t watch_dead_count; /* observers that declared `watch` dead */
+    uint64_t udp_bytes, stream_bytes, udp_pkts, stream_pkts;
+    uint8_t *buf; /* framing scratch shared by every node (one thread) */
+    size_t cap;
     pd_sim_t *sim;
 } sw_world_t;
 
@@ -36,17 +40,6 @@ typedef struct {
     sw_world_t *w;
 } sw_node_t;
 
-static inline pd_swim_addr_t sw_addr(uint32_t i)
-{
-    pd_swim_addr_t a = {.family = 4, .ip = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i}, .port = 7946};
-    return a;
-}
-
-static inline uint32_t sw_index(const pd_swim_addr_t *a)
-{
-    return ((uint32_t)a->ip[1] << 16) | ((uint32_t)a->ip[2] << 8) | a->ip[3];
-}
-
 static inline void sw_flush(sw_node_t *nd)
 {
     pd_swim_ready_t r;
@@ -55,7 +48,7 @@ static inline void sw_flush(sw_node_t *nd)
     uint64_t now = pd_sim_now(nd->sim);
     for (size_t i = 0; i < r.n_events; i++) {
         const pd_swim_event_t *e = &r.events[i];
-        uint32_t subj = (uint32_t)atoi(e->node + 1);
+        uint32_t subj = pd_simg_subject(e->node);
         if (e->type == PD_SWIM_EV_DEAD) {
             w->dead_seen++;
             if (!w->crashed[subj])
@@ -68,24 +61,20 @@ static inline void sw_flush(sw_node_t *nd)
         if (subj == w->watch && e->type == PD_SWIM_EV_DEAD) {
             if (!w->watch_first_dead_ms)
                 w->watch_first_dead_ms = now;
+            w->watch_last_dead_ms = now;
             w->watch_dead_count++;
         }
     }
-    uint8_t *buf = NULL;
-    size_t cap = 0;
     for (size_t i = 0; i < r.n_packets; i++) {
         const pd_swim_packet_t *p = &r.packets[i];
-        if (p->len + 1 > cap) {
-            cap = p->len + 1;
-            buf = pd_realloc(buf, cap);
-        }
-        buf[0] = (uint8_t)p->flags;
-        memcpy(buf + 1, p->data, p->len);
-        uint32_t to = sw_index(&p->addr);
-        if (to < w->n)
-            pd_sim_send(nd->sim, nd->idx, to, buf, p->len + 1);
+        int stream = (p->flags & PD_SWIM_PKT_STREAM) != 0;
+        size_t sent = pd_simg_send(nd->sim, nd->idx, w->n, &p->addr, (uint8_t)p->flags, p->data, p->len,
+                                   &w->buf, &w->cap);
+        if (sent && stream)
+            w->stream_bytes += p->len, w->stream_pkts++;
+        else if (sent)
+            w->udp_bytes += p->len, w->udp_pkts++;
     }
-    pd_free(buf);
     pd_swim_advance(nd->sw);
 }
 
@@ -101,14 +90,15 @@ static inline int sw_boot(pd_sim_t *sim, uint32_t node, uint64_t seed, pd_sim_di
     pd_rng_seed(&nd->rng, seed);
     char id[16];
     snprintf(id, sizeof id, "n%u", node);
-    pd_swim_addr_t a = sw_addr(node);
+    pd_swim_addr_t a = pd_simg_addr(node);
     int rc = pd_swim_create(&w->cfg, id, &a, NULL, 0, NULL, NULL, pd_sim_now(sim), &nd->sw);
     if (rc) {
         pd_free(nd);
         return rc;
     }
     if (node != w->seed_node) {
-        pd_swim_addr_t seedaddr = sw_addr(w->seed_node);
+        uint32_t via = w->join_seeds > 1 && node >= w->join_seeds ? node % w->join_seeds : w->seed_node;
+        pd_swim_addr_t seedaddr = pd_simg_addr(via);
         pd_swim_join(nd->sw, pd_sim_now(sim), &nd->rng, &seedaddr, 1);
     }
     sw_flush(nd);
@@ -121,7 +111,7 @@ static inline void sw_on_message(void *st, uint64_t now_ms, uint32_t from, const
     sw_node_t *nd = st;
     if (len < 1)
         return;
-    pd_swim_addr_t fa = sw_addr(from);
+    pd_swim_addr_t fa = pd_simg_addr(from);
     pd_swim_recv(nd->sw, now_ms, &nd->rng, &fa, data + 1, len - 1, data[0]);
     sw_flush(nd);
 }
@@ -187,6 +177,7 @@ static inline pd_sim_t *sw_world_new(sw_world_t *w, uint32_t n, uint64_t seed, c
     w->watch = UINT32_MAX;
     pd_sim_opts_t o = pd_sim_opts_default(&sw_ops, n, seed);
     o.ctx = w;
+    o.msg_max = PD_SWIM_PUSHPULL_MAX + 16; /* a full push/pull state is one message */
     if (net)
         o.net = *net;
     pd_sim_t *sim = NULL;
@@ -200,6 +191,7 @@ static inline void sw_world_free(sw_world_t *w)
 {
     pd_sim_destroy(w->sim);
     free(w->crashed);
+    pd_free(w->buf);
 }
 
 #endif

@@ -15,7 +15,7 @@ fi
 cmake --build "$build" --target pd_base pd_gossip -j "$(nproc)" >/dev/null
 mkdir -p "$build/bench"
 ${CC:-clang} -std=gnu11 -D_GNU_SOURCE -O2 -g -DNDEBUG -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-    -I"$root/core/base" -I"$root/gossip" -I"$root/tests/sim/lib" \
+    -I"$root/core/base" -I"$root/gossip" -I"$root/tests/sim/lib" -I"$root/tests/sim" \
     "$here/gossip_sim.c" "$root"/tests/sim/lib/*.c \
     "$build/gossip/libpd_gossip.a" "$build/core/libpd_base.a" -lmsgpackc -lsodium -lm \
     -o "$build/bench/gossip_sim"

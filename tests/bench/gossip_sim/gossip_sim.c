@@ -7,7 +7,7 @@
  *      has declared it dead;
  *   4. wall time and peak RSS of the whole run.
  * Usage: gossip_sim [-n N] [-s seeds] [-S seed] [-w steady_window_s] [-t max_join_s]
- * Built by build.sh against a release build's static libraries; results in docs/bench/gossip_sim.md. */
+ * Nodes are the sim tests' (tests/sim/test_swim_node.h). Built by build.sh against a release build's static libraries; results in docs/bench/gossip_sim.md. */
 #include <getopt.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -17,147 +17,7 @@
 #include <time.h>
 
 #include "pd_alloc.h"
-#include "sim.h"
-#include "swim.h"
-
-typedef struct {
-    uint32_t n, seeds;
-    pd_swim_config_t cfg;
-    uint8_t *crashed;
-    uint32_t watch;
-    uint64_t first_suspect_ms, first_dead_ms, last_dead_ms;
-    uint32_t dead_count;
-    uint64_t false_dead;
-    uint64_t udp_bytes, stream_bytes, udp_pkts, stream_pkts;
-    uint8_t *buf;
-    size_t cap;
-} world_t;
-
-typedef struct {
-    pd_sim_t *sim;
-    uint32_t idx;
-    pd_swim_t *sw;
-    pd_rng_t rng;
-    world_t *w;
-} node_t;
-
-static pd_swim_addr_t addr_of(uint32_t i)
-{
-    pd_swim_addr_t a = {.family = 4, .ip = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i}, .port = 7946};
-    return a;
-}
-
-static uint32_t index_of(const pd_swim_addr_t *a)
-{
-    return ((uint32_t)a->ip[1] << 16) | ((uint32_t)a->ip[2] << 8) | a->ip[3];
-}
-
-static void flush(node_t *nd)
-{
-    pd_swim_ready_t r;
-    pd_swim_ready(nd->sw, &r);
-    world_t *w = nd->w;
-    uint64_t now = pd_sim_now(nd->sim);
-    for (size_t i = 0; i < r.n_events; i++) {
-        const pd_swim_event_t *e = &r.events[i];
-        if (e->type != PD_SWIM_EV_DEAD && e->type != PD_SWIM_EV_SUSPECT)
-            continue;
-        uint32_t subj = (uint32_t)atoi(e->node + 1);
-        if (e->type == PD_SWIM_EV_DEAD && !w->crashed[subj])
-            w->false_dead++;
-        if (subj != w->watch)
-            continue;
-        if (e->type == PD_SWIM_EV_SUSPECT && !w->first_suspect_ms)
-            w->first_suspect_ms = now;
-        if (e->type == PD_SWIM_EV_DEAD) {
-            if (!w->first_dead_ms)
-                w->first_dead_ms = now;
-            w->last_dead_ms = now;
-            w->dead_count++;
-        }
-    }
-    for (size_t i = 0; i < r.n_packets; i++) {
-        const pd_swim_packet_t *p = &r.packets[i];
-        if (p->len + 1 > w->cap) {
-            w->cap = p->len + 1;
-            w->buf = pd_realloc(w->buf, w->cap);
-            if (!w->buf)
-                abort();
-        }
-        int stream = (p->flags & PD_SWIM_PKT_STREAM) != 0;
-        w->buf[0] = (uint8_t)stream;
-        memcpy(w->buf + 1, p->data, p->len);
-        if (stream)
-            w->stream_bytes += p->len, w->stream_pkts++;
-        else
-            w->udp_bytes += p->len, w->udp_pkts++;
-        uint32_t to = index_of(&p->addr);
-        if (to < w->n)
-            pd_sim_send(nd->sim, nd->idx, to, w->buf, p->len + 1);
-    }
-    pd_swim_advance(nd->sw);
-}
-
-static int boot(pd_sim_t *sim, uint32_t node, uint64_t seed, pd_sim_disk_t *disk, void *ctx, void **state_out)
-{
-    (void)disk;
-    world_t *w = ctx;
-    node_t *nd = pd_calloc(1, sizeof *nd);
-    if (!nd)
-        return -1;
-    nd->sim = sim, nd->idx = node, nd->w = w;
-    pd_rng_seed(&nd->rng, seed);
-    char id[16];
-    snprintf(id, sizeof id, "n%u", node);
-    pd_swim_addr_t a = addr_of(node);
-    int rc = pd_swim_create(&w->cfg, id, &a, NULL, 0, NULL, NULL, pd_sim_now(sim), &nd->sw);
-    if (rc) {
-        pd_free(nd);
-        return rc;
-    }
-    if (node != 0) {
-        pd_swim_addr_t s = addr_of(node < w->seeds ? 0 : node % w->seeds);
-        pd_swim_join(nd->sw, pd_sim_now(sim), &nd->rng, &s, 1);
-    }
-    flush(nd);
-    *state_out = nd;
-    return 0;
-}
-
-static void on_message(void *st, uint64_t now_ms, uint32_t from, const uint8_t *data, size_t len)
-{
-    node_t *nd = st;
-    pd_swim_addr_t fa = addr_of(from);
-    pd_swim_recv(nd->sw, now_ms, &nd->rng, &fa, data + 1, len - 1, data[0]);
-    flush(nd);
-}
-
-static void on_timer(void *st, uint64_t now_ms)
-{
-    node_t *nd = st;
-    pd_swim_tick(nd->sw, now_ms, &nd->rng);
-    flush(nd);
-}
-
-static uint64_t next_deadline(void *st)
-{
-    return pd_swim_next_deadline_ms(((node_t *)st)->sw);
-}
-
-static void destroy(void *st)
-{
-    node_t *nd = st;
-    pd_swim_destroy(nd->sw);
-    pd_free(nd);
-}
-
-static const pd_sim_node_ops_t ops = {boot, on_message, on_timer, next_deadline, destroy};
-
-static pd_swim_t *core(pd_sim_t *sim, uint32_t i)
-{
-    node_t *nd = pd_sim_node_state(sim, i);
-    return nd ? nd->sw : NULL;
-}
+#include "test_swim_node.h" /* the simulated SWIM node, shared with the sim tests */
 
 static double wall_s(void)
 {
@@ -178,7 +38,7 @@ static uint32_t full_views(pd_sim_t *sim, uint32_t n, uint32_t up, uint32_t *min
 {
     uint32_t full = 0, mn = UINT32_MAX;
     for (uint32_t i = 0; i < n; i++) {
-        pd_swim_t *sw = core(sim, i);
+        pd_swim_t *sw = sw_core(sim, i);
         if (!sw)
             continue;
         uint32_t a = pd_swim_count(sw, PD_SWIM_ALIVE);
@@ -191,15 +51,13 @@ static uint32_t full_views(pd_sim_t *sim, uint32_t n, uint32_t up, uint32_t *min
 
 int main(int argc, char **argv)
 {
-    world_t w;
-    memset(&w, 0, sizeof w);
-    w.n = 10000, w.seeds = 16;
+    uint32_t n = 10000, seeds = 16;
     uint64_t seed = 1, window_s = 30, max_join_s = 300;
     int opt;
     while ((opt = getopt(argc, argv, "n:s:S:w:t:")) != -1) {
         switch (opt) {
-        case 'n': w.n = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 's': w.seeds = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 's': seeds = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'S': seed = strtoull(optarg, NULL, 10); break;
         case 'w': window_s = strtoull(optarg, NULL, 10); break;
         case 't': max_join_s = strtoull(optarg, NULL, 10); break;
@@ -208,22 +66,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (w.seeds < 1)
-        w.seeds = 1;
     /* One process holds every node: keep freed memory instead of returning it to the kernel
      * (push/pull buffers are large and short-lived; page faults were ~15% of the run). */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    pd_swim_config_default(&w.cfg);
-    w.crashed = calloc(w.n, 1);
-    w.watch = UINT32_MAX;
-    pd_sim_opts_t o = pd_sim_opts_default(&ops, w.n, seed);
-    o.ctx = &w;
-    o.msg_max = PD_SWIM_PUSHPULL_MAX + 16;
-    pd_sim_t *sim;
-    if (!w.crashed || pd_sim_new(&o, &sim) != 0)
-        return 1;
-    printf("gossip_sim: N=%u seeds=%u sim-seed=%lu latency 1-10 ms, no loss\n", w.n, w.seeds,
+    sw_world_t w;
+    pd_sim_t *sim = sw_world_new(&w, n, seed, NULL);
+    w.join_seeds = seeds < 1 ? 1 : seeds;
+    printf("gossip_sim: N=%u seeds=%u sim-seed=%lu latency 1-10 ms, no loss\n", w.n, w.join_seeds,
            (unsigned long)seed);
     double t0 = wall_s();
     if (pd_sim_start_all(sim) != 0)
@@ -259,7 +109,7 @@ int main(int argc, char **argv)
         pd_sim_run_until(sim, pd_sim_now(sim) + 1000);
         queued = 0;
         for (uint32_t i = 0; i < w.n; i++)
-            queued += pd_swim_pending(core(sim, i));
+            queued += pd_swim_pending(sw_core(sim, i));
     }
     printf("drain: broadcast queues %s %.1f s after convergence (%lu left), wall %.1f s\n",
            queued ? "NOT empty" : "empty", (pd_sim_now(sim) - drain0) / 1000.0, (unsigned long)queued,
@@ -280,16 +130,16 @@ int main(int argc, char **argv)
     uint64_t crash = pd_sim_now(sim);
     double tc = wall_s();
     pd_sim_node_crash(sim, victim);
-    while (pd_sim_now(sim) < crash + 300000 && w.dead_count < w.n - 1)
+    while (pd_sim_now(sim) < crash + 300000 && w.watch_dead_count < w.n - 1)
         pd_sim_run_until(sim, pd_sim_now(sim) + 250);
     printf("crash of n%u: first suspect +%.2f s, first dead +%.2f s, all %u others dead +%.2f s%s, "
            "wall %.1f s\n",
-           victim, (w.first_suspect_ms - crash) / 1000.0, (w.first_dead_ms - crash) / 1000.0,
-           w.dead_count, (w.last_dead_ms - crash) / 1000.0, w.dead_count == w.n - 1 ? "" : " (INCOMPLETE)",
+           victim, (w.watch_first_suspect_ms - crash) / 1000.0, (w.watch_first_dead_ms - crash) / 1000.0,
+           w.watch_dead_count, (w.watch_last_dead_ms - crash) / 1000.0, w.watch_dead_count == w.n - 1 ? "" : " (INCOMPLETE)",
            wall_s() - tc);
     uint64_t refutes = 0, suspects = 0;
     for (uint32_t i = 0; i < w.n; i++) {
-        pd_swim_t *sw = core(sim, i);
+        pd_swim_t *sw = sw_core(sim, i);
         if (sw)
             refutes += pd_swim_stats(sw)->refutes, suspects += pd_swim_stats(sw)->suspects_raised;
     }
@@ -298,9 +148,8 @@ int main(int argc, char **argv)
     printf("total: %.2f s virtual, wall %.1f s, peak RSS %ld MB, %lu sim messages\n",
            pd_sim_now(sim) / 1000.0, wall_s() - t0, rss_mb(), (unsigned long)pd_sim_stats(sim)->delivered);
     double td = wall_s();
-    pd_sim_destroy(sim);
+    int failed = w.false_dead != 0 || w.watch_dead_count != w.n - 1;
+    sw_world_free(&w);
     printf("teardown wall %.1f s\n", wall_s() - td);
-    free(w.crashed);
-    pd_free(w.buf);
-    return w.false_dead != 0 || w.dead_count != w.n - 1;
+    return failed;
 }
