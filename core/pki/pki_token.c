@@ -97,7 +97,8 @@ static int parse_version(const char **s, const char *end, const char **why)
     size_t n = 0;
     for (; p < end && *p >= '0' && *p <= '9' && n < 6; p++, n++)
         v = v * 10u + (unsigned)(*p - '0');
-    if (n == 0 || n == 6 || p == end || *p != '-') {
+    /* one spelling per version: no leading zeros, so a parsed token formats back to its input */
+    if (n == 0 || n == 6 || p == end || *p != '-' || (n > 1 && **s == '0')) {
         *why = "malformed join token version field";
         return -PD_EMALFORMED;
     }

@@ -372,6 +372,8 @@ static void test_token_parse_errors(void **state)
     assert_int_equal(parse_str(&t, buf, &why), -PD_EVERSION);
     snprintf(buf, sizeof buf, "PDTKN-10-%s", digest);
     assert_int_equal(parse_str(&t, buf, &why), -PD_EVERSION);
+    snprintf(buf, sizeof buf, "PDTKN-01-%s", digest);
+    assert_int_equal(parse_str(&t, buf, &why), -PD_EMALFORMED);
     assert_int_equal(parse_str(&t, "PDTKN--x", &why), -PD_EMALFORMED);
     assert_int_equal(parse_str(&t, "PDTKN-1", &why), -PD_EMALFORMED);
     assert_int_equal(parse_str(&t, "PDTKN-99999999999-", &why), -PD_EMALFORMED);
