@@ -178,6 +178,10 @@ typedef int (*pd_pki_peer_check_fn)(void *ctx, const pd_pki_node_info_t *peer);
 typedef struct {
     mbedtls_ssl_config conf;
     mbedtls_x509_crt ca_crt;          /* our own copy of the CA cert; the config must not move */
+    mbedtls_x509_crt own_chain;       /* copies: our node cert, then the CA cert (so joiners get it) */
+    uint8_t pin[PD_PKI_DIGEST_LEN];   /* join client: the CA digest from the token */
+    int join_client;                  /* no own cert; the server is trusted by the pinned CA digest */
+    int allow_anonymous;              /* server: a peer without a certificate may finish (to join) */
     char cluster_id[PD_PKI_CLUSTER_ID_MAX + 1];
     pd_clock_t *clock;                /* wall_ms for certificate validity */
     pd_pki_peer_check_fn check;
@@ -188,9 +192,19 @@ typedef struct {
 } pd_pki_tls_conf_t;
 
 /* self may be NULL only for a client (tests use that to show the server refuses it). self's key
- * and cert are referenced, not copied: keep them alive while the config is. */
+ * is referenced, not copied: keep it alive while the config is. The certificate chain sent is
+ * self's cert followed by the CA cert. */
 int pd_pki_tls_conf_init(pd_pki_tls_conf_t *c, pd_pki_tls_side_t side, const pd_pki_ca_t *ca,
                          pd_pki_ident_t *self, pd_clock_t *clock, pd_pki_rng_t rng);
+/* The joiner's client: no certificate yet, no CA yet, only the digest from the token. The server's
+ * chain must contain a CA cert with that SHA-256 digest, the server's cert must be a manager cert
+ * of that CA (and pass the peer check); only then does the handshake complete. */
+int pd_pki_tls_conf_init_join(pd_pki_tls_conf_t *c, const uint8_t ca_digest[PD_PKI_DIGEST_LEN],
+                              pd_clock_t *clock, pd_pki_rng_t rng);
+/* Server: let a peer with no certificate complete the handshake, as an anonymous session the
+ * daemon admits to the join RPC only (pd_pki_tls_peer refuses, pd_pki_tls_anonymous says 1). A
+ * peer that does send a certificate is still verified in full. */
+void pd_pki_tls_conf_allow_anonymous(pd_pki_tls_conf_t *c);
 void pd_pki_tls_conf_set_peer_check(pd_pki_tls_conf_t *c, pd_pki_peer_check_fn fn, void *ctx);
 void pd_pki_tls_conf_free(pd_pki_tls_conf_t *c);
 
@@ -205,6 +219,8 @@ typedef struct {
     int failed;                       /* a fatal error: only drain (the alert) and free remain */
     pd_pki_node_info_t peer;          /* filled by the verify step */
     int peer_seen;
+    int chain_bad;                    /* some cert of the peer's chain failed a check */
+    int anonymous;                    /* server with allow_anonymous: the peer sent no certificate */
     int fail_rc;                      /* the pd_err code every later call returns */
     int mbedtls_err;                  /* the raw mbedTLS code, for logs */
     const char *why;                  /* why the session failed, static text */
@@ -225,8 +241,13 @@ size_t pd_pki_tls_drain(pd_pki_tls_t *t, void *out, size_t cap);
 int pd_pki_tls_write(pd_pki_tls_t *t, const void *data, size_t len, size_t *written);
 int pd_pki_tls_read(pd_pki_tls_t *t, void *out, size_t cap, size_t *n);
 int pd_pki_tls_close(pd_pki_tls_t *t); /* queue close_notify */
-/* After the handshake: who is on the other side. -PD_ESTATE before. */
+/* After the handshake: who is on the other side. -PD_ESTATE before, -PD_EAUTH for an anonymous
+ * peer (no certificate). */
 int pd_pki_tls_peer(const pd_pki_tls_t *t, pd_pki_node_info_t *out);
+int pd_pki_tls_anonymous(const pd_pki_tls_t *t);
+/* Join client, after the handshake: the pinned CA certificate the server presented (to store as
+ * ca.crt and trust from now on). */
+int pd_pki_tls_join_ca(const pd_pki_tls_t *t, pd_pki_ca_t *out);
 const char *pd_pki_tls_why(const pd_pki_tls_t *t);
 void pd_pki_tls_free(pd_pki_tls_t *t);
 

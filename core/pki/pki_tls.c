@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl_ciphersuites.h>
+#include <sodium.h>
 
 #include "pd_assert.h"
 #include "pd_err.h"
@@ -18,7 +20,8 @@ static const int suites[] = {
     0,
 };
 
-static int configure(pd_pki_tls_conf_t *c, pd_pki_tls_side_t side, pd_pki_ident_t *self, pd_pki_rng_t rng)
+static int configure(pd_pki_tls_conf_t *c, pd_pki_tls_side_t side, int authmode, mbedtls_pk_context *key,
+                     pd_pki_rng_t rng)
 {
     int ep = side == PD_PKI_TLS_SERVER ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT;
     if (mbedtls_ssl_config_defaults(&c->conf, ep, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
@@ -35,35 +38,66 @@ static int configure(pd_pki_tls_conf_t *c, pd_pki_tls_side_t side, pd_pki_ident_
     c->sig_hashes[2] = MBEDTLS_MD_NONE;
     mbedtls_ssl_conf_sig_hashes(&c->conf, c->sig_hashes);
     mbedtls_ssl_conf_cert_profile(&c->conf, &pki_profile);
-    mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca_crt, NULL);
+    mbedtls_ssl_conf_authmode(&c->conf, authmode);
+    if (c->ca_crt.raw.len)
+        mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca_crt, NULL);
     mbedtls_ssl_conf_rng(&c->conf, rng.fn, rng.ctx);
     mbedtls_ssl_conf_renegotiation(&c->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
     mbedtls_ssl_conf_session_tickets(&c->conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
-    if (self && mbedtls_ssl_conf_own_cert(&c->conf, &self->crt, &self->key) != 0)
+    if (key && mbedtls_ssl_conf_own_cert(&c->conf, &c->own_chain, key) != 0)
         return -PD_EINTERNAL;
     return 0;
+}
+
+static void conf_zero(pd_pki_tls_conf_t *c, pd_clock_t *clock)
+{
+    memset(c, 0, sizeof *c);
+    mbedtls_ssl_config_init(&c->conf);
+    mbedtls_x509_crt_init(&c->ca_crt);
+    mbedtls_x509_crt_init(&c->own_chain);
+    c->clock = clock;
 }
 
 int pd_pki_tls_conf_init(pd_pki_tls_conf_t *c, pd_pki_tls_side_t side, const pd_pki_ca_t *ca,
                          pd_pki_ident_t *self, pd_clock_t *clock, pd_pki_rng_t rng)
 {
     PD_ASSERT(c && ca && clock && rng.fn);
-    memset(c, 0, sizeof *c);
-    mbedtls_ssl_config_init(&c->conf);
-    mbedtls_x509_crt_init(&c->ca_crt);
-    c->clock = clock;
+    conf_zero(c, clock);
     if (ca->crt.raw.len == 0 || (self && !(self->has_key && self->has_crt)))
         return -PD_ESTATE;
     if (side == PD_PKI_TLS_SERVER && !self)
         return -PD_EUSAGE;
     memcpy(c->cluster_id, ca->cluster_id, sizeof c->cluster_id);
     int rc = pki_crt_copy(&c->ca_crt, &ca->crt);
+    if (rc == 0 && self)
+        rc = pki_crt_copy(&c->own_chain, &self->crt) || pki_crt_copy(&c->own_chain, &ca->crt) ? -PD_EINTERNAL : 0;
     if (rc == 0)
-        rc = configure(c, side, self, rng);
+        rc = configure(c, side, MBEDTLS_SSL_VERIFY_REQUIRED, self ? &self->key : NULL, rng);
     if (rc != 0)
         pd_pki_tls_conf_free(c);
     return rc;
+}
+
+int pd_pki_tls_conf_init_join(pd_pki_tls_conf_t *c, const uint8_t ca_digest[PD_PKI_DIGEST_LEN],
+                              pd_clock_t *clock, pd_pki_rng_t rng)
+{
+    PD_ASSERT(c && ca_digest && clock && rng.fn);
+    conf_zero(c, clock);
+    memcpy(c->pin, ca_digest, PD_PKI_DIGEST_LEN);
+    c->join_client = 1;
+    /* No CA to verify against yet: mbedTLS still checks the server's handshake signature with the
+     * key in its certificate; the chain and the pin are checked when the handshake ends. */
+    int rc = configure(c, PD_PKI_TLS_CLIENT, MBEDTLS_SSL_VERIFY_NONE, NULL, rng);
+    if (rc != 0)
+        pd_pki_tls_conf_free(c);
+    return rc;
+}
+
+void pd_pki_tls_conf_allow_anonymous(pd_pki_tls_conf_t *c)
+{
+    PD_ASSERT(c && c->conf.endpoint == MBEDTLS_SSL_IS_SERVER);
+    c->allow_anonymous = 1;
+    mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
 }
 
 void pd_pki_tls_conf_set_peer_check(pd_pki_tls_conf_t *c, pd_pki_peer_check_fn fn, void *ctx)
@@ -78,8 +112,10 @@ void pd_pki_tls_conf_free(pd_pki_tls_conf_t *c)
         return;
     mbedtls_ssl_config_free(&c->conf);
     mbedtls_x509_crt_free(&c->ca_crt);
+    mbedtls_x509_crt_free(&c->own_chain);
     mbedtls_ssl_config_init(&c->conf);
     mbedtls_x509_crt_init(&c->ca_crt);
+    mbedtls_x509_crt_init(&c->own_chain);
 }
 
 /* ---- the memory BIO ---- */
@@ -107,24 +143,29 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     return (int)n;
 }
 
-/* mbedTLS calls this for every cert of the chain, CA first. Time flags from mbedTLS's own clock are
- * replaced by ours; the leaf must be a node cert of this cluster that the caller still accepts. */
+/* mbedTLS calls this for every cert of the chain, the top first. Time flags from mbedTLS's own
+ * clock are replaced by ours; a fault anywhere in the chain is remembered (an untrusted top, say,
+ * leaves the leaf's own flags clean); the leaf must be a node cert of this cluster that the
+ * caller still accepts. */
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     pd_pki_tls_t *t = ctx;
     const char *why = NULL;
     int64_t now_s = (int64_t)(pd_clock_wall(t->conf->clock) / 1000u);
     *flags &= ~(uint32_t)PKI_TIME_FLAGS;
+    if (*flags) {
+        t->why = t->why ? t->why : pki_flags_why(*flags);
+        t->chain_bad = 1;
+    }
     if (pki_time_check(crt, now_s, &why) != 0) {
         *flags |= MBEDTLS_X509_BADCERT_EXPIRED;
         t->why = t->why ? t->why : why;
+        t->chain_bad = 1;
     }
-    if (depth != 0)
+    if (depth != 0 || t->chain_bad)
         return 0;
     pd_pki_node_info_t info;
-    if (*flags & ~(uint32_t)MBEDTLS_X509_BADCERT_EXPIRED) {
-        t->why = pki_flags_why(*flags);
-    } else if (pki_node_info(crt, &info, &why) != 0) {
+    if (pki_node_info(crt, &info, &why) != 0) {
         *flags |= MBEDTLS_X509_BADCERT_OTHER;
         t->why = why;
     } else if (strcmp(info.cluster_id, t->conf->cluster_id) != 0) {
@@ -133,7 +174,7 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flag
     } else if (t->conf->check && t->conf->check(t->conf->check_ctx, &info) != 0) {
         *flags |= MBEDTLS_X509_BADCERT_REVOKED;
         t->why = "peer node refused (removed from the cluster)";
-    } else if (*flags == 0) {
+    } else {
         t->peer = info;
         t->peer_seen = 1;
     }
@@ -255,6 +296,83 @@ static int fail(pd_pki_tls_t *t, int mbedtls_rc)
 
 static int want(int rc) { return rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE; }
 
+/* Refuse a peer after mbedTLS finished its part: tell the peer with a fatal alert. */
+static int refuse(pd_pki_tls_t *t, const char *why, unsigned char alert)
+{
+    mbedtls_ssl_send_alert_message(&t->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, alert);
+    t->why = why;
+    t->failed = 1;
+    t->fail_rc = -PD_EAUTH;
+    t->mbedtls_err = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+    return -PD_EAUTH;
+}
+
+/* The cert in the peer's chain whose SHA-256 is the pin, loaded as our CA. */
+static int find_pinned(const pd_pki_tls_t *t, pd_pki_ca_t *ca)
+{
+    const char *why = NULL;
+    uint8_t d[PD_PKI_DIGEST_LEN];
+    int n = 0;
+    for (const mbedtls_x509_crt *c = mbedtls_ssl_get_peer_cert(&t->ssl); c && n < 8; c = c->next, n++) {
+        if (mbedtls_sha256_ret(c->raw.p, c->raw.len, d, 0) == 0 &&
+            sodium_memcmp(d, t->conf->pin, sizeof d) == 0)
+            return pd_pki_ca_load(ca, c->raw.p, c->raw.len, NULL, 0, &why);
+    }
+    return -PD_ENOTFOUND;
+}
+
+/* Join client: the server must show the pinned CA and a manager cert of it. */
+static int join_verify(pd_pki_tls_t *t)
+{
+    pd_pki_ca_t ca;
+    mbedtls_x509_crt leaf;
+    pd_pki_node_info_t info;
+    const char *why = NULL;
+    pd_pki_ca_init(&ca);
+    mbedtls_x509_crt_init(&leaf);
+    int64_t now_s = (int64_t)(pd_clock_wall(t->conf->clock) / 1000u);
+    int rc = find_pinned(t, &ca);
+    if (rc != 0)
+        why = "the manager did not present the CA pinned by the join token (a token of another cluster?)";
+    if (rc == 0 && (rc = pki_crt_copy(&leaf, mbedtls_ssl_get_peer_cert(&t->ssl))) != 0)
+        why = "no server certificate";
+    if (rc == 0)
+        rc = pki_node_cert_check(&leaf, &ca, now_s, &info, &why);
+    if (rc == 0 && info.role != PD_PKI_ROLE_MANAGER) {
+        why = "the server is not a manager of this cluster";
+        rc = -PD_EAUTH;
+    }
+    if (rc == 0 && t->conf->check && t->conf->check(t->conf->check_ctx, &info) != 0) {
+        why = "peer node refused (removed from the cluster)";
+        rc = -PD_EAUTH;
+    }
+    mbedtls_x509_crt_free(&leaf);
+    pd_pki_ca_free(&ca);
+    if (rc != 0)
+        return refuse(t, why, MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
+    t->peer = info;
+    t->peer_seen = 1;
+    return 0;
+}
+
+/* Server or client with a CA: with VERIFY_OPTIONAL mbedTLS finishes even on a bad certificate, so
+ * the result is checked here too; no certificate at all is fine only for an anonymous server. */
+static int peer_verify(pd_pki_tls_t *t)
+{
+    if (!mbedtls_ssl_get_peer_cert(&t->ssl)) {
+        if (!t->conf->allow_anonymous)
+            return refuse(t, "peer sent no certificate", MBEDTLS_SSL_ALERT_MSG_NO_CERT);
+        t->anonymous = 1;
+        return 0;
+    }
+    if (mbedtls_ssl_get_verify_result(&t->ssl) != 0 || !t->peer_seen) {
+        t->peer_seen = 0;
+        return refuse(t, t->why ? t->why : "peer certificate verification failed",
+                      MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
+    }
+    return 0;
+}
+
 int pd_pki_tls_handshake(pd_pki_tls_t *t)
 {
     PD_ASSERT(t);
@@ -267,8 +385,9 @@ int pd_pki_tls_handshake(pd_pki_tls_t *t)
         return -EAGAIN;
     if (rc != 0)
         return fail(t, rc);
-    if (!t->peer_seen) /* cannot happen with VERIFY_REQUIRED; refuse rather than trust it */
-        return fail(t, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED);
+    rc = t->conf->join_client ? join_verify(t) : peer_verify(t);
+    if (rc != 0)
+        return rc;
     t->done = 1;
     return 0;
 }
@@ -323,8 +442,20 @@ int pd_pki_tls_peer(const pd_pki_tls_t *t, pd_pki_node_info_t *out)
     PD_ASSERT(t && out);
     if (!t->done || t->failed)
         return -PD_ESTATE;
+    if (t->anonymous || !t->peer_seen)
+        return -PD_EAUTH;
     *out = t->peer;
     return 0;
+}
+
+int pd_pki_tls_anonymous(const pd_pki_tls_t *t) { return t->done && !t->failed && t->anonymous; }
+
+int pd_pki_tls_join_ca(const pd_pki_tls_t *t, pd_pki_ca_t *out)
+{
+    PD_ASSERT(t && out);
+    if (!t->done || t->failed || !t->conf->join_client)
+        return -PD_ESTATE;
+    return find_pinned(t, out);
 }
 
 const char *pd_pki_tls_why(const pd_pki_tls_t *t) { return t->why ? t->why : "no error"; }

@@ -692,6 +692,155 @@ static void test_tls_garbage(void **state)
     cluster_free(&cl);
 }
 
+/* ---- the join flow over TLS ---- */
+static void join_pair_open(pair_t *p, const uint8_t *pin, const pd_pki_ca_t *sca, pd_pki_ident_t *sself,
+                           cluster_t *cl)
+{
+    pd_pki_rng_t rng = pd_pki_drbg_rng(&cl->drbg);
+    assert_int_equal(pd_pki_tls_conf_init_join(&p->cc, pin, &cl->clock.base, rng), 0);
+    assert_int_equal(pd_pki_tls_conf_init(&p->sc, PD_PKI_TLS_SERVER, sca, sself, &cl->clock.base, rng), 0);
+    pd_pki_tls_conf_allow_anonymous(&p->sc);
+    p->c = calloc(1, sizeof *p->c);
+    p->s = calloc(1, sizeof *p->s);
+    assert_int_equal(pd_pki_tls_init(p->c, &p->cc), 0);
+    assert_int_equal(pd_pki_tls_init(p->s, &p->sc), 0);
+}
+
+/* Receive exactly one message of up to cap bytes that the peer wrote in one call. */
+static size_t recv_msg(pd_pki_tls_t *to, char *buf, size_t cap)
+{
+    size_t n = 0;
+    assert_int_equal(pd_pki_tls_read(to, buf, cap - 1, &n), 0);
+    buf[n] = '\0';
+    return n;
+}
+
+static void test_join_flow(void **state)
+{
+    (void)state;
+    cluster_t cl;
+    cluster_make(&cl, 91, CLUSTER);
+    pd_pki_rng_t rng = pd_pki_drbg_rng(&cl.drbg);
+    pd_pki_token_t worker_tok, manager_tok;
+    assert_int_equal(pd_pki_token_generate(&worker_tok, cl.ca.digest, rng), 0);
+    assert_int_equal(pd_pki_token_generate(&manager_tok, cl.ca.digest, rng), 0);
+    char token[PD_PKI_TOKEN_LEN + 1];
+    assert_int_equal(pd_pki_token_format(&worker_tok, token, sizeof token), 0);
+
+    /* the joiner knows only the token */
+    pd_pki_token_t parsed;
+    const char *why = NULL;
+    assert_int_equal(pd_pki_token_parse(&parsed, token, strlen(token), &why), 0);
+    pair_t p;
+    join_pair_open(&p, parsed.ca_digest, &cl.ca, &cl.mgr, &cl);
+    handshake(&p);
+    assert_int_equal(p.rc_c, 0);
+    assert_int_equal(p.rc_s, 0);
+    pd_pki_node_info_t peer;
+    assert_true(pd_pki_tls_anonymous(p.s));
+    assert_int_equal(pd_pki_tls_peer(p.s, &peer), -PD_EAUTH); /* only the join RPC for it */
+    assert_int_equal(pd_pki_tls_peer(p.c, &peer), 0);
+    assert_string_equal(peer.node_id, MGR_ID);
+    pd_pki_ca_t got_ca;
+    pd_pki_ca_init(&got_ca);
+    assert_int_equal(pd_pki_tls_join_ca(p.c, &got_ca), 0);
+    assert_memory_equal(got_ca.digest, cl.ca.digest, PD_PKI_DIGEST_LEN);
+    assert_false(got_ca.has_key);
+
+    /* joiner → manager: token and CSR; manager → joiner: the certificate */
+    pd_pki_ident_t joiner;
+    pd_pki_ident_init(&joiner);
+    assert_int_equal(pd_pki_ident_generate(&joiner, rng), 0);
+    char msg[PD_PKI_PEM_MAX + 128], csr[PD_PKI_PEM_MAX], crt[PD_PKI_PEM_MAX];
+    size_t csr_len = 0, crt_len = 0, w = 0;
+    const char *jid = "j00000000000000000000000c";
+    assert_int_equal(pd_pki_ident_csr(&joiner, jid, rng, csr, sizeof csr, &csr_len), 0);
+    int m = snprintf(msg, sizeof msg, "%s\n%s", token, csr);
+    assert_int_equal(pd_pki_tls_write(p.c, msg, (size_t)m, &w), 0);
+    assert_int_equal(w, (size_t)m);
+    move(p.c, p.s);
+    char in[PD_PKI_PEM_MAX + 128];
+    recv_msg(p.s, in, sizeof in);
+    char *nl = strchr(in, '\n');
+    assert_non_null(nl);
+    pd_pki_token_t presented;
+    pd_pki_role_t role = PD_PKI_ROLE_NONE;
+    assert_int_equal(pd_pki_token_parse(&presented, in, (size_t)(nl - in), &why), 0);
+    assert_int_equal(pd_pki_token_check(&presented, cl.ca.digest, &worker_tok, &manager_tok, &role, &why), 0);
+    assert_int_equal(role, PD_PKI_ROLE_WORKER);
+    assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, nl + 1, strlen(nl + 1), jid, role, NOW_S, 0, rng, crt, sizeof crt,
+                                        &crt_len, &why),
+                     0);
+    assert_int_equal(pd_pki_tls_write(p.s, crt, crt_len, &w), 0);
+    move(p.s, p.c);
+    size_t n = recv_msg(p.c, in, sizeof in);
+    assert_int_equal(pd_pki_ident_set_cert(&joiner, &got_ca, in, n, NOW_S, &why), 0);
+    assert_string_equal(joiner.info.node_id, jid);
+    assert_int_equal(joiner.info.role, PD_PKI_ROLE_WORKER);
+    pair_close(&p);
+
+    /* from now on the joiner is a full member: mutual TLS with its new certificate */
+    pair_open(&p, &got_ca, &joiner, &cl.ca, &cl.mgr, &cl);
+    handshake(&p);
+    assert_int_equal(p.rc_c, 0);
+    assert_int_equal(p.rc_s, 0);
+    assert_int_equal(pd_pki_tls_peer(p.s, &peer), 0);
+    assert_string_equal(peer.node_id, jid);
+    pair_close(&p);
+    pd_pki_ident_free(&joiner);
+    pd_pki_ca_free(&got_ca);
+    cluster_free(&cl);
+}
+
+static void test_join_refusals(void **state)
+{
+    (void)state;
+    cluster_t a, b;
+    cluster_make(&a, 101, CLUSTER);
+    cluster_make(&b, 102, CLUSTER);
+    pd_pki_node_info_t peer;
+    /* a token of cluster b used against a manager of cluster a */
+    pair_t p;
+    join_pair_open(&p, b.ca.digest, &a.ca, &a.mgr, &a);
+    handshake(&p);
+    assert_int_equal(p.rc_c, -PD_EAUTH);
+    assert_non_null(strstr(pd_pki_tls_why(p.c), "pinned"));
+    pair_close(&p);
+    /* a worker posing as the manager */
+    join_pair_open(&p, a.ca.digest, &a.ca, &a.wrk, &a);
+    handshake(&p);
+    assert_int_equal(p.rc_c, -PD_EAUTH);
+    assert_string_equal(pd_pki_tls_why(p.c), "the server is not a manager of this cluster");
+    pair_close(&p);
+    /* an anonymous-allowed server still checks a certificate it is shown */
+    pair_open(&p, &a.ca, &b.wrk, &a.ca, &a.mgr, &a);
+    pd_pki_tls_conf_allow_anonymous(&p.sc);
+    handshake(&p);
+    assert_int_equal(p.rc_s, -PD_EAUTH);
+    assert_string_equal(pd_pki_tls_why(p.s), "certificate not signed by this cluster's CA");
+    assert_false(pd_pki_tls_anonymous(p.s));
+    assert_int_equal(pd_pki_tls_peer(p.s, &peer), -PD_ESTATE);
+    /* the client finished its side; its next read gets the refusal */
+    if (p.rc_c == 0) {
+        char buf[16];
+        size_t n = 0;
+        assert_int_equal(pd_pki_tls_read(p.c, buf, sizeof buf, &n), -PD_EAUTH);
+    } else {
+        assert_int_equal(p.rc_c, -PD_EAUTH);
+    }
+    pair_close(&p);
+    /* and a removed node with a good certificate */
+    pair_open(&p, &a.ca, &a.wrk, &a.ca, &a.mgr, &a);
+    pd_pki_tls_conf_allow_anonymous(&p.sc);
+    pd_pki_tls_conf_set_peer_check(&p.sc, refuse_removed, (void *)WRK_ID);
+    handshake(&p);
+    assert_int_equal(p.rc_s, -PD_EAUTH);
+    assert_string_equal(pd_pki_tls_why(p.s), "peer node refused (removed from the cluster)");
+    pair_close(&p);
+    cluster_free(&a);
+    cluster_free(&b);
+}
+
 /* ---- files ---- */
 static void test_files(void **state)
 {
@@ -785,7 +934,8 @@ int main(void)
         cmocka_unit_test(test_token_pins_ca),          cmocka_unit_test(test_tls_handshake_and_data),
         cmocka_unit_test(test_tls_other_ca_refused),   cmocka_unit_test(test_tls_no_client_cert),
         cmocka_unit_test(test_tls_removed_node_refused), cmocka_unit_test(test_tls_expired_cert_refused),
-        cmocka_unit_test(test_tls_garbage),            cmocka_unit_test(test_files),
+        cmocka_unit_test(test_tls_garbage),            cmocka_unit_test(test_join_flow),
+        cmocka_unit_test(test_join_refusals),          cmocka_unit_test(test_files),
     };
     return cmocka_run_group_tests_name("pki", tests, NULL, NULL);
 }
