@@ -6,8 +6,10 @@
  *   swarm init   pd_pki_ca_create → pd_pki_ident_generate + pd_pki_ident_csr → pd_pki_ca_sign_csr
  *                → pd_pki_ident_set_cert; two pd_pki_token_generate (worker, manager); write
  *                ca.crt, ca.key, node.key, node.crt with pd_pki_file_write (0600, atomic).
- *   join         pd_pki_token_parse; fetch the CA cert, pd_pki_token_pins_ca; send the secret and a
- *                CSR; the manager runs pd_pki_token_check (→ role) and pd_pki_ca_sign_csr.
+ *   join         pd_pki_token_parse; connect with pd_pki_tls_conf_init_join(token digest) to a
+ *                manager whose server config has pd_pki_tls_conf_allow_anonymous; the handshake pins
+ *                the CA; send the secret and a CSR; the manager runs pd_pki_token_check (→ role) and
+ *                pd_pki_ca_sign_csr; the joiner keeps pd_pki_tls_join_ca and pd_pki_ident_set_cert.
  *   every conn   pd_pki_tls_conf_init once per direction, then one pd_pki_tls_t per connection:
  *                feed / handshake / drain / read / write; pd_pki_tls_peer gives (node id, role).
  *   renewal      pd_pki_renew_due(&ident.info, now) → a new CSR with the same key or a new one.
