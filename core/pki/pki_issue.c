@@ -186,11 +186,14 @@ int pd_pki_ca_sign_csr(pd_pki_ca_t *ca, const void *csr_in, size_t csr_len, cons
         *why = "invalid node id, role or validity";
         return -PD_EUSAGE;
     }
+    int rc = pki_time_check(&ca->crt, now_s, why); /* an expired CA signs nothing anyone accepts */
+    if (rc != 0)
+        return rc;
     mbedtls_x509_csr csr;
     mbedtls_x509_crt crt;
     mbedtls_x509_csr_init(&csr);
     mbedtls_x509_crt_init(&crt);
-    int rc = csr_check(&csr, csr_in, csr_len, node_id, why);
+    rc = csr_check(&csr, csr_in, csr_len, node_id, why);
     if (rc == 0) {
         rc = write_node_cert(ca, &csr.pk, node_id, role, now_s, validity_days ? validity_days : PD_PKI_NODE_DAYS,
                              rng, &crt);

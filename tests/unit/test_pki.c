@@ -222,6 +222,18 @@ static void test_issue_and_verify(void **state)
     assert_int_equal(at, cl.wrk.info.not_before_s + life / 3 * 2);
     assert_false(pd_pki_renew_due(&cl.wrk.info, NOW_S + 59 * DAY_S));
     assert_true(pd_pki_renew_due(&cl.wrk.info, NOW_S + 61 * DAY_S));
+    /* renewing: a new CSR with the same key, a new certificate, a later expiry */
+    pd_pki_rng_t rng = pd_pki_drbg_rng(&cl.drbg);
+    char csr[PD_PKI_PEM_MAX];
+    size_t csr_len = 0;
+    int64_t later = NOW_S + 61 * DAY_S;
+    assert_int_equal(pd_pki_ident_csr(&cl.wrk, WRK_ID, rng, csr, sizeof csr, &csr_len), 0);
+    assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, csr, csr_len, WRK_ID, PD_PKI_ROLE_WORKER, later, 0, rng, pem,
+                                        sizeof pem, &len, &why),
+                     0);
+    assert_int_equal(pd_pki_ident_set_cert(&cl.wrk, &cl.ca, pem, len, later, &why), 0);
+    assert_int_equal(cl.wrk.info.not_after_s, later + 90 * DAY_S);
+    assert_false(pd_pki_renew_due(&cl.wrk.info, later));
     cluster_free(&other);
     cluster_free(&cl);
 }
@@ -289,6 +301,11 @@ static void test_sign_refusals(void **state)
     pd_pki_node_info_t info;
     assert_int_equal(pd_pki_cert_verify(&pub, crt, crt_len, NOW_S, &info, &why), 0);
     assert_int_equal(info.not_after_s, NOW_S + 7 * DAY_S);
+    /* a CA past its 20 years signs nothing */
+    assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, csr, csr_len, WRK_ID, PD_PKI_ROLE_WORKER, NOW_S + 7400 * DAY_S, 0,
+                                        rng, crt, sizeof crt, &crt_len, &why),
+                     -PD_EAUTH);
+    assert_string_equal(why, "CA certificate expired");
     pd_pki_ca_free(&pub);
     pd_pki_ident_free(&n);
     cluster_free(&cl);
