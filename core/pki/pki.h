@@ -99,7 +99,7 @@ int pd_pki_ca_create(pd_pki_ca_t *ca, const char *cluster_id, int64_t now_s, uin
 int pd_pki_ca_load(pd_pki_ca_t *ca, const void *cert, size_t cert_len, const void *key, size_t key_len,
                    const char **why);
 int pd_pki_ca_cert_pem(const pd_pki_ca_t *ca, char *out, size_t cap, size_t *len);
-/* The key in PEM (PKCS#1 EC). The caller wipes `out` after writing it out. */
+/* The key in PEM (SEC1 "EC PRIVATE KEY"). The caller wipes `out` after writing it out. */
 int pd_pki_ca_key_pem(pd_pki_ca_t *ca, char *out, size_t cap, size_t *len);
 void pd_pki_ca_free(pd_pki_ca_t *ca);
 
@@ -259,7 +259,7 @@ void pd_pki_tls_free(pd_pki_tls_t *t);
  * own files; this one also forces the mode and never reuses a stale temp file.) */
 int pd_pki_file_write(const char *dir, const char *name, const void *data, size_t len, char *err,
                       size_t errlen);
-/* Read a whole file of at most cap-1 bytes, NUL-terminated. private_key: refuse a file that group
+/* Read a whole file of at most cap-1 bytes (a bigger one is refused), NUL-terminated. private_key: refuse a file that group
  * or others may read. err names the file and the problem. */
 int pd_pki_file_read(const char *path, char *buf, size_t cap, size_t *len, int private_key, char *err,
                      size_t errlen);

@@ -113,6 +113,13 @@ int pd_pki_file_read(const char *path, char *buf, size_t cap, size_t *len, int p
             break;
         got += (size_t)r;
     }
+    if (rc == 0 && got == cap - 1) { /* it grew since fstat: refuse rather than truncate */
+        char extra;
+        if (read(fd, &extra, 1) > 0) {
+            snprintf(err, errlen, "%s is too large (more than %zu bytes)", path, cap - 1);
+            rc = -PD_ETOOBIG;
+        }
+    }
     close(fd);
     if (rc == 0 && got == 0) {
         snprintf(err, errlen, "%s is empty", path);

@@ -267,8 +267,11 @@ static int fail(pd_pki_tls_t *t, int mbedtls_rc)
         rc = -PD_EAUTH;
         break;
     case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
-    case MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED:
         t->why = "peer sent no certificate";
+        rc = -PD_EAUTH;
+        break;
+    case MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED:
+        t->why = t->why ? t->why : "peer certificate verification failed";
         rc = -PD_EAUTH;
         break;
     case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:

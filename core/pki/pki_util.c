@@ -77,12 +77,12 @@ int64_t pki_time_of(const mbedtls_x509_time *t)
 int pki_input(const void *in, size_t len, unsigned char *tmp, size_t cap, const unsigned char **p,
               size_t *plen)
 {
-    static const char begin[] = "-----BEGIN";
     if (!in || len == 0)
         return -PD_EMALFORMED;
     const unsigned char *b = in;
-    int pem = len >= sizeof begin - 1 && memcmp(b, begin, sizeof begin - 1) == 0;
-    if (!pem || b[len - 1] == '\0') {
+    /* DER starts with a SEQUENCE tag; anything else is taken as text (PEM, maybe after blank
+     * lines) and given the NUL mbedTLS wants. */
+    if (b[0] == 0x30 || b[len - 1] == '\0') {
         *p = b;
         *plen = len;
         return 0;

@@ -98,6 +98,10 @@ static void test_ca_create_and_reload(void **state)
     assert_true(back.has_key);
     assert_memory_equal(back.digest, cl.ca.digest, PD_PKI_DIGEST_LEN);
     assert_string_equal(back.cluster_id, CLUSTER);
+    /* PEM after blank lines, as an editor might leave it */
+    char padded[PD_PKI_PEM_MAX + 4];
+    snprintf(padded, sizeof padded, "\n\n%s", cert);
+    assert_int_equal(pd_pki_ca_load(&back, padded, cert_len + 2, NULL, 0, &why), 0);
     /* DER, certificate only */
     assert_int_equal(pd_pki_ca_load(&back, cl.ca.crt.raw.p, cl.ca.crt.raw.len, NULL, 0, &why), 0);
     assert_false(back.has_key);
