@@ -32,7 +32,7 @@
 #include "pd_rng.h"
 
 #define PD_PKI_DIGEST_LEN 32           /* SHA-256 of the CA certificate's DER */
-#define PD_PKI_CLUSTER_ID_MAX 64       /* [0-9a-z], in the CA's subject O */
+#define PD_PKI_CLUSTER_ID_MAX 40       /* [0-9a-z]; keeps the CA's CN within X.509's 64 */
 #define PD_PKI_PEM_MAX 4096            /* any one cert, CSR or key in PEM (P-256: ~1 KiB) */
 #define PD_PKI_CA_DAYS 7300            /* root CA validity: 20 years */
 #define PD_PKI_NODE_DAYS 90            /* node certificate default validity */
@@ -71,7 +71,7 @@ typedef struct {
     int64_t not_before_s, not_after_s;               /* Unix seconds */
 } pd_pki_node_info_t;
 
-/* Is s a node id ([0-9a-z], PD_NODE_ID_LEN chars)? A cluster id ([0-9a-z], 1..64 chars)? */
+/* Is s a node id ([0-9a-z], PD_NODE_ID_LEN chars)? A cluster id ([0-9a-z], 1..40 chars)? */
 int pd_pki_node_id_valid(const char *s);
 int pd_pki_cluster_id_valid(const char *s);
 

@@ -35,8 +35,8 @@ static int finish_ca(pd_pki_ca_t *ca)
 
 static int write_ca_cert(pd_pki_ca_t *ca, int64_t now_s, uint32_t days, pd_pki_rng_t rng)
 {
-    char name[128];
-    snprintf(name, sizeof name, "CN=" PKI_CA_CN_PREFIX "%s,O=%s", ca->cluster_id, ca->cluster_id);
+    char name[PKI_NAME_MAX];
+    pki_ca_name(ca->cluster_id, name);
     mbedtls_x509write_cert w;
     mbedtls_x509write_crt_init(&w);
     mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);

@@ -11,6 +11,10 @@
 #define PKI_OU_WORKER "peerd-worker"
 #define PKI_CA_CN_PREFIX "peerd cluster CA "
 
+/* The CA's subject (and its certificates' issuer): "CN=peerd cluster CA <id>,O=<id>". */
+#define PKI_NAME_MAX 160
+void pki_ca_name(const char *cluster_id, char out[PKI_NAME_MAX]);
+
 /* The only algorithms we sign with or accept: ECDSA on P-256 with SHA-256/384. */
 extern const mbedtls_x509_crt_profile pki_profile;
 

@@ -143,10 +143,10 @@ static int write_node_cert(pd_pki_ca_t *ca, mbedtls_pk_context *subject_key, con
                            pd_pki_role_t role, int64_t now_s, uint32_t days, pd_pki_rng_t rng,
                            mbedtls_x509_crt *out)
 {
-    char subject[160], issuer[128];
-    snprintf(subject, sizeof subject, "CN=%s,OU=%s,O=%s", node_id,
-             role == PD_PKI_ROLE_MANAGER ? PKI_OU_MANAGER : PKI_OU_WORKER, ca->cluster_id);
-    snprintf(issuer, sizeof issuer, "CN=" PKI_CA_CN_PREFIX "%s,O=%s", ca->cluster_id, ca->cluster_id);
+    char subject[PKI_NAME_MAX], issuer[PKI_NAME_MAX];
+    snprintf(subject, sizeof subject, "CN=%.*s,OU=%s,O=%.*s", PD_NODE_ID_LEN, node_id,
+             role == PD_PKI_ROLE_MANAGER ? PKI_OU_MANAGER : PKI_OU_WORKER, PD_PKI_CLUSTER_ID_MAX, ca->cluster_id);
+    pki_ca_name(ca->cluster_id, issuer);
     mbedtls_x509write_cert w;
     mbedtls_x509write_crt_init(&w);
     mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);

@@ -1,5 +1,6 @@
 /* Small shared pieces: ids and roles, X.509 time, DN attributes, the algorithm profile, the chain
  * and validity checks done at the caller's time instead of mbedTLS's clock. */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,6 +31,13 @@ static int base36_str(const char *s, size_t min, size_t max)
 int pd_pki_node_id_valid(const char *s) { return s && base36_str(s, PD_NODE_ID_LEN, PD_NODE_ID_LEN); }
 
 int pd_pki_cluster_id_valid(const char *s) { return s && base36_str(s, 1, PD_PKI_CLUSTER_ID_MAX); }
+
+void pki_ca_name(const char *cluster_id, char out[PKI_NAME_MAX])
+{
+    PD_ASSERT(pd_pki_cluster_id_valid(cluster_id)); /* so the name always fits */
+    snprintf(out, PKI_NAME_MAX, "CN=" PKI_CA_CN_PREFIX "%.*s,O=%.*s", PD_PKI_CLUSTER_ID_MAX, cluster_id,
+             PD_PKI_CLUSTER_ID_MAX, cluster_id);
+}
 
 const char *pd_pki_role_name(pd_pki_role_t role)
 {

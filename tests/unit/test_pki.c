@@ -130,6 +130,17 @@ static void test_ca_create_and_reload(void **state)
     assert_int_equal(back.crt.raw.len, 0); /* left empty after a failure */
 
     assert_int_equal(pd_pki_ca_create(&back, "Bad Id!", NOW_S, 0, pd_pki_drbg_rng(&cl.drbg)), -PD_EUSAGE);
+    /* the longest cluster id fits whole in the names; one more is refused */
+    char long_id[PD_PKI_CLUSTER_ID_MAX + 2];
+    memset(long_id, 'q', sizeof long_id - 1);
+    long_id[PD_PKI_CLUSTER_ID_MAX + 1] = '\0';
+    assert_int_equal(pd_pki_ca_create(&back, long_id, NOW_S, 0, pd_pki_drbg_rng(&cl.drbg)), -PD_EUSAGE);
+    long_id[PD_PKI_CLUSTER_ID_MAX] = '\0';
+    assert_int_equal(pd_pki_ca_create(&back, long_id, NOW_S, 0, pd_pki_drbg_rng(&cl.drbg)), 0);
+    assert_string_equal(back.cluster_id, long_id);
+    assert_int_equal(pd_pki_ca_cert_pem(&back, cert, sizeof cert, &cert_len), 0);
+    assert_int_equal(pd_pki_ca_load(&back, cert, cert_len, NULL, 0, &why), 0);
+    assert_string_equal(back.cluster_id, long_id);
     pd_pki_ca_free(&back);
     cluster_free(&other);
     cluster_free(&cl);
