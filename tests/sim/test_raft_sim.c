@@ -103,6 +103,7 @@ typedef struct world {
     tear_t tear[SLOTS_MAX];
     node_t *nodes[SLOTS_MAX];
     bool auto_promote;
+    uint64_t apply_batch_bytes;
     uint64_t *leader_of_term; /* term -> leader id */
     uint64_t *commit_term;    /* index -> term of the committed entry */
     uint64_t *state_hash;     /* index -> state hash after applying it */
@@ -282,7 +283,9 @@ static void enc_marker(pd_wbuf_t *wb, const void *p)
     pd_wal_encode_snapshot(wb, m->index, m->term, m->flags);
 }
 
-/* The ready's snapshot marker, hard state and entries, one disk write per record (unsynced). */
+/* The ready's snapshot marker, entries and hard state, in pd_wal_append_ready's order (entries
+ * before the hard state, so a torn batch never keeps a commit without its entries), one disk
+ * write per record (unsynced). */
 static void wal_write_ready(node_t *nd, pd_sim_disk_t *disk, const pd_raft_ready_t *rd)
 {
     if (rd->snapshot) {
@@ -290,10 +293,10 @@ static void wal_write_ready(node_t *nd, pd_sim_disk_t *disk, const pd_raft_ready
         marker_t m = {rd->snapshot->meta.index, rd->snapshot->meta.term, PD_WAL_SNAP_INSTALL};
         wal_write(disk, enc_marker, &m);
     }
-    if (rd->has_hs)
-        wal_write(disk, enc_hs, &rd->hs);
     for (size_t i = 0; i < rd->n_entries; i++)
         wal_write(disk, enc_entry, &rd->entries[i]);
+    if (rd->has_hs)
+        wal_write(disk, enc_hs, &rd->hs);
 }
 
 /* fsync returned: what the log now durably holds, for the acknowledgement checks. */
@@ -578,6 +581,7 @@ static int node_boot(pd_sim_t *sim, uint32_t slot, uint64_t seed, pd_sim_disk_t 
     c.max_msg_bytes = 256;
     c.max_inflight = 8;
     c.auto_promote = w->auto_promote;
+    c.max_committed_bytes = w->apply_batch_bytes; /* small: reads wait for apply to catch up */
     if (fresh && w->gen[slot] == 0 && slot < w->n) { /* nothing durable yet: bootstrap (again) */
         for (uint32_t i = 0; i < w->n; i++)
             peers[i] = i + 1;
@@ -593,7 +597,10 @@ static int node_boot(pd_sim_t *sim, uint32_t slot, uint64_t seed, pd_sim_disk_t 
     }
     w->durable_last[slot] = rp.n ? rp.ents[rp.n - 1].index : snap ? snap->meta.index : 0;
     w->durable_hs[slot] = rp.has_hs ? rp.hs : (pd_raft_hard_state_t){0};
+    /* recovery invariant: the durable commit is covered by the durable log */
+    PD_SIM_ASSERT(sim, !rp.has_hs || rp.hs.commit <= w->durable_last[slot]);
     int rc = pd_raft_new(&c, &nd->r);
+    PD_SIM_ASSERT(sim, rc != -PD_ECORRUPT);
     replay_drop_from(&rp, 0);
     pd_free(rp.ents);
     if (rc) {
@@ -980,12 +987,13 @@ static void run_seed(uint32_t n, uint64_t seed, totals_t *t)
     pd_sim_opts_t o = pd_sim_opts_default(&ops, w->slots, seed);
     o.ctx = w;
     assert_int_equal(pd_sim_new(&o, &w->sim), 0);
+    pd_rng_t *rng = pd_sim_rng(w->sim);
+    w->auto_promote = pd_rng_below(rng, 2);
+    w->apply_batch_bytes = pd_rng_below(rng, 2) ? 48 : 1u << 20;
     for (uint32_t i = 0; i < n; i++) {
         w->active[i] = true;
         assert_int_equal(pd_sim_node_start(w->sim, i), 0);
     }
-    pd_rng_t *rng = pd_sim_rng(w->sim);
-    w->auto_promote = pd_rng_below(rng, 2);
     pd_sim_net_opts_t net = pd_sim_net_opts_default();
     net.loss_p = pd_rng_unit(rng) * 0.1;
     net.dup_p = pd_rng_unit(rng) * 0.05;
