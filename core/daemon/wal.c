@@ -771,10 +771,12 @@ int pd_wal_append_ready(pd_wal_t *w, const pd_raft_ready_t *rd)
     if (rd->snapshot)
         rc = pd_wal_append_snapshot(w, rd->snapshot->meta.index, rd->snapshot->meta.term,
                                     PD_WAL_SNAP_INSTALL);
-    if (!rc && rd->has_hs)
-        rc = pd_wal_append_hard_state(w, &rd->hs);
+    /* entries before the hard state: a torn batch may keep a prefix of its records, and a commit
+     * index must never survive without the entries it covers (the raft sim found this) */
     if (!rc && rd->n_entries)
         rc = pd_wal_append_entries(w, rd->entries, rd->n_entries);
+    if (!rc && rd->has_hs)
+        rc = pd_wal_append_hard_state(w, &rd->hs);
     if (rc) { /* all or nothing */
         w->view = view;
         w->pend = pend;

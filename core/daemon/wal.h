@@ -124,7 +124,9 @@ int pd_wal_append_entries(pd_wal_t *w, const pd_raft_entry_t *entries, size_t n)
 int pd_wal_append_hard_state(pd_wal_t *w, const pd_raft_hard_state_t *hs);
 /* flags: PD_WAL_SNAP_INSTALL, or 0 for a compaction point (needs index <= last_index). */
 int pd_wal_append_snapshot(pd_wal_t *w, uint64_t index, uint64_t term, unsigned flags);
-/* rd's snapshot marker (install), hard state and entries, in that order. */
+/* rd's snapshot marker (install), entries and hard state, in that order: a torn batch keeps a
+ * prefix of its records, so a hard state that survives has its entries (its commit never points
+ * past the recovered log). */
 int pd_wal_append_ready(pd_wal_t *w, const pd_raft_ready_t *rd);
 /* Write the batch and fdatasync once; rotates first when the segment is full. 0 when nothing is
  * pending (no IO). */

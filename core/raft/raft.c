@@ -79,10 +79,14 @@ static int restore(pd_raft_t *r, const pd_raft_config_t *c)
             return rc;
     }
     r->rl.stable = rlog_last_index(&r->rl);
+    /* a commit past the log: storage lost entries the commit covers, and what is left after the
+     * snapshot may be stale (applying it would break state-machine safety) */
+    if (c->hs && c->hs->commit > rlog_last_index(&r->rl))
+        return -PD_ECORRUPT;
     if (c->hs) {
         r->term = c->hs->term;
         r->vote = c->hs->vote;
-        rlog_commit_to(&r->rl, PD_MIN(c->hs->commit, rlog_last_index(&r->rl)));
+        rlog_commit_to(&r->rl, c->hs->commit);
     }
     r->prev_hs = (pd_raft_hard_state_t){r->term, r->vote, r->rl.committed};
     return 0;

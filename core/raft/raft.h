@@ -159,7 +159,8 @@ typedef struct pd_raft pd_raft_t;
  * 1 MiB committed per ready, promote lag 64, pre-vote, check-quorum and auto-promote on. */
 void pd_raft_config_default(pd_raft_config_t *cfg, uint64_t id, pd_rng_t *rng);
 
-/* Returns 0, -PD_EUSAGE (bad config) or -ENOMEM. */
+/* Returns 0, -PD_EUSAGE (bad config), -PD_ECORRUPT (restart state whose hard state commits past
+ * the stored log) or -ENOMEM. */
 int pd_raft_new(const pd_raft_config_t *cfg, pd_raft_t **out);
 void pd_raft_free(pd_raft_t *r);
 

@@ -691,6 +691,55 @@ static void test_ready_and_raft_restart(void **state)
     pd_wal_close(w);
 }
 
+/* A torn final batch keeps a prefix of its records. Whatever prefix survives, the recovered hard
+ * state never commits past the recovered log (pd_wal_append_ready writes entries before the hard
+ * state), so raft restarts. */
+static void test_torn_ready_commit_covered(void **state)
+{
+    fx_t *fx = *state;
+    reset_dir(fx);
+    pd_wal_t *w;
+    pd_wal_state_t st;
+    must_open(fx, 0, &w, &st);
+    pd_wal_state_free(&st);
+    char bufs[6][64];
+    pd_raft_entry_t e[6];
+    for (uint64_t i = 0; i < 6; i++)
+        e[i] = mk(i + 1, 1, bufs[i], 24);
+    pd_raft_ready_t rd = {.has_hs = 1, .hs = {.term = 1, .vote = 1, .commit = 2}, .entries = e,
+                          .n_entries = 2};
+    assert_int_equal(pd_wal_append_ready(w, &rd), 0);
+    assert_int_equal(pd_wal_sync(w), 0);
+    char names[4][64], path[256];
+    assert_int_equal(n_segments(fx, names, 4), 1);
+    snprintf(path, sizeof path, "%s/%s", fx->dir, names[0]);
+    off_t before = file_size(path);
+    rd = (pd_raft_ready_t){.has_hs = 1, .hs = {.term = 1, .vote = 1, .commit = 6},
+                           .entries = e + 2, .n_entries = 4};
+    assert_int_equal(pd_wal_append_ready(w, &rd), 0);
+    assert_int_equal(pd_wal_sync(w), 0);
+    pd_wal_close(w);
+    size_t len;
+    uint8_t *orig = slurp(path, &len);
+    for (size_t cut = (size_t)before; cut <= len; cut++) {
+        spit(path, orig, cut);
+        must_open(fx, 0, &w, &st);
+        assert_true(st.has_hs);
+        assert_true(st.hs.commit <= st.last_index);
+        pd_rng_t rng;
+        pd_rng_seed(&rng, 1);
+        pd_raft_config_t cfg;
+        pd_raft_config_default(&cfg, 1, &rng);
+        pd_wal_state_to_raft(&st, &cfg);
+        pd_raft_t *r;
+        assert_int_equal(pd_raft_new(&cfg, &r), 0);
+        pd_raft_free(r);
+        pd_wal_state_free(&st);
+        pd_wal_close(w);
+    }
+    free(orig);
+}
+
 /* Every allocation in open (replay of 3 segments), append and sync fails in turn: -ENOMEM, no leak
  * (LSan checks at exit), and the WAL still opens cleanly afterwards. */
 static void test_oom_sweep(void **state)
@@ -746,6 +795,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_and_bad_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tmp_segment_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ready_and_raft_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_ready_commit_covered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oom_sweep, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
