@@ -69,6 +69,7 @@ static const struct {
     {"service.register", pd_ctl_service_register},
     {"service.deregister", pd_ctl_service_deregister},
     {"service.endpoints", pd_ctl_service_endpoints},
+    {"service.ls", pd_ctl_service_ls},
     {"gossip.key.install", pd_ctl_gossip_key_install},
     {"gossip.key.use", pd_ctl_gossip_key_use},
     {"gossip.key.remove", pd_ctl_gossip_key_remove},
