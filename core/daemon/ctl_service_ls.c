@@ -1,6 +1,7 @@
 /* "service.ls": every service this node's gossip view knows, with its VIP (from the "vip" table the
  * managers' leader publishes) and its number of visible endpoints. Local view only: it answers on
  * any node, managers down or not. A service in its VIP grace (no endpoint) is listed with 0. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "vip_value.h"
 
 enum { LS_NAME_MAX = 63, LS_VIP_MAX = 45 };
 
@@ -61,10 +63,14 @@ static int count_endpoint(void *ctx, const pd_gtable_view_t *e)
 static int add_vip(void *ctx, const pd_gtable_view_t *e)
 {
     ls_t *l = ctx;
+    uint32_t addr;
+    uint64_t term;
+    if (pd_vip_value_decode(e->value, e->value_len, &addr, &term) != 0)
+        return 0;
     ls_row_t *r = row_for(l, e->key);
-    if (r && e->value_len <= LS_VIP_MAX) {
-        memcpy(r->vip, e->value, e->value_len);
-        r->vip[e->value_len] = '\0';
+    if (r) {
+        struct in_addr a = {.s_addr = htonl(addr)};
+        inet_ntop(AF_INET, &a, r->vip, sizeof r->vip);
     }
     return l->err;
 }

@@ -11,6 +11,7 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "vip_value.h"
 
 enum { SVC_NAME_MAX = PD_DNS_LABEL_MAX, NODES_GROW_MIN = 16 };
 
@@ -185,15 +186,20 @@ static int collect_ports(void *ctx, const pd_gtable_view_t *e)
     return 0;
 }
 
-/* The service's VIP as gossip shows it now: 0, or -PD_ENOTFOUND (none, or a value that is not
- * an IPv4 address). */
+/* The service's VIP as gossip shows it now: 0, or -PD_ENOTFOUND (none, or a value that does not
+ * decode). */
 static int vip_lookup(const pd_dns_feed_t *f, const char *name, pd_dns_addrs_t *out)
 {
     pd_gtable_view_t v;
-    if (!f->gt || pd_gtable_get(f->gt, PD_DNS_FEED_VIP_TABLE, name, &v) != 0)
+    uint32_t addr;
+    uint64_t term;
+    if (!f->gt || pd_gtable_get(f->gt, PD_DNS_FEED_VIP_TABLE, name, &v) != 0 ||
+        pd_vip_value_decode(v.value, v.value_len, &addr, &term) != 0)
         return -PD_ENOTFOUND;
-    if (parse_ip((const char *)v.value, v.value_len, out) != 0 || !out->has_v4)
-        return -PD_ENOTFOUND;
+    memset(out, 0, sizeof *out);
+    out->has_v4 = 1;
+    out->v4[0] = (uint8_t)(addr >> 24), out->v4[1] = (uint8_t)(addr >> 16);
+    out->v4[2] = (uint8_t)(addr >> 8), out->v4[3] = (uint8_t)addr;
     return 0;
 }
 

@@ -9,7 +9,7 @@
  *   members (join / update / alive again -> up; dead / left -> down)  ->  <hostname>.node. Two
  *   nodes with one hostname: the last one up answers, and the other takes over when it goes.
  *
- *   gossiped table "vip", key = service name, value = dotted IPv4 (written by the managers' leader
+ *   gossiped table "vip", key = service name, value vip_value.h's {"a": IPv4, "t": term} (written by the managers' leader
  *   from the Raft store, cluster-owned so it outlives every manager)  ->  the service's VIP:
  *   <name>[.svc] A answers it, and PTR of it answers <name>.svc. A VIP only shows while the
  *   service has an endpoint (no endpoint left: NXDOMAIN, as without VIPs); it may arrive before or

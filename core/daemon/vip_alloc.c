@@ -13,6 +13,7 @@
 #include "raft_node.h"
 #include "store_wire.h"
 #include "vip_plan.h"
+#include "vip_value.h"
 
 struct pd_vip_alloc {
     pd_daemon_t *d;
@@ -72,9 +73,11 @@ static void gossip_write(pd_vip_alloc_t *va, const pd_vip_act_t *a)
     char ip[INET_ADDRSTRLEN] = "";
     int rc;
     if (a->type == PD_VIP_ACT_PUBLISH) {
+        uint8_t val[PD_VIP_VALUE_MAX];
+        size_t len = pd_vip_value_encode(a->addr, a->term, val);
         struct in_addr in = {.s_addr = htonl(a->addr)};
         inet_ntop(AF_INET, &in, ip, sizeof ip);
-        rc = pd_gagent_put_cluster(ag, now, PD_VIP_TABLE, a->name, ip, strlen(ip));
+        rc = pd_gagent_put_cluster(ag, now, PD_VIP_TABLE, a->name, val, len);
     } else {
         rc = pd_gagent_del_cluster(ag, now, PD_VIP_TABLE, a->name);
     }

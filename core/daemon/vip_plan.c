@@ -2,21 +2,28 @@
  * proposal in flight per name. */
 #include "vip_plan.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "pd_alloc.h"
 #include "pd_err.h"
+#include "vip_value.h"
 
 typedef struct {
     char name[PD_STORE_VIP_NAME_MAX + 1];
     uint64_t since_ms;
 } absent_t;
 
+typedef struct {
+    char name[PD_GTABLE_KEY_MAX + 1];
+    uint64_t at_ms;
+} recent_t;
+
 struct pd_vip_plan {
     pd_vip_plan_config_t cfg;
+    recent_t recent[PD_VIP_PLAN_RECENT_MAX]; /* gossip writes, a ring */
+    unsigned recent_next;
     uint64_t term;
     uint64_t retry_at_ms;
     char inflight[PD_VIP_PLAN_INFLIGHT_MAX][PD_STORE_VIP_NAME_MAX + 1];
@@ -84,6 +91,25 @@ void pd_vip_plan_done(pd_vip_plan_t *p, const char *name, int alloc, int rc, uin
         p->retry_at_ms = now_ms + p->cfg.retry_ms;
 }
 
+/* ---- recent gossip writes ------------------------------------------------------------------------ */
+
+static int recently_written(const pd_vip_plan_t *p, const char *name, uint64_t now_ms)
+{
+    for (unsigned i = 0; i < PD_VIP_PLAN_RECENT_MAX; i++)
+        if (p->recent[i].name[0] && now_ms - p->recent[i].at_ms < PD_VIP_PLAN_REWRITE_MS &&
+            strcmp(p->recent[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static void written(pd_vip_plan_t *p, const char *name, uint64_t now_ms)
+{
+    recent_t *r = &p->recent[p->recent_next];
+    p->recent_next = (p->recent_next + 1) % PD_VIP_PLAN_RECENT_MAX;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->at_ms = now_ms;
+}
+
 /* ---- a round ---------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -92,6 +118,7 @@ typedef struct {
     pd_vip_act_t *out;
     size_t cap, n;
     unsigned budget; /* proposals left this round */
+    uint64_t now_ms, term;
     pd_store_vip_range_t range;
     char last[PD_GTABLE_TABLE_NAME_MAX + 1];
 } round_t;
@@ -107,34 +134,51 @@ static pd_vip_act_t *act_add(round_t *r, uint8_t type, const char *name)
     return a;
 }
 
-static int store_value_is(const pd_gtable_view_t *v, uint32_t addr)
+/* What gossip shows for a VIP entry: 1 and its address and term when it is a well-formed
+ * cluster-owned value, else 0. */
+static int visible_vip(const pd_gtable_view_t *v, uint32_t *addr, uint64_t *term)
 {
-    char ip[INET_ADDRSTRLEN];
-    struct in_addr a = {.s_addr = htonl(addr)};
-    inet_ntop(AF_INET, &a, ip, sizeof ip);
-    return v->value_len == strlen(ip) && memcmp(v->value, ip, v->value_len) == 0 &&
-           strcmp(v->owner, PD_GTABLE_CLUSTER_OWNER) == 0;
+    return strcmp(v->owner, PD_GTABLE_CLUSTER_OWNER) == 0 &&
+           pd_vip_value_decode(v->value, v->value_len, addr, term) == 0;
+}
+
+/* May this round write name (a higher term's entry or a recent write of ours: no)? */
+static int may_write(const round_t *r, const pd_gtable_view_t *v, const char *name)
+{
+    uint32_t addr;
+    uint64_t term;
+    if (v && visible_vip(v, &addr, &term) && term > r->term)
+        return 0;
+    return !recently_written(r->p, name, r->now_ms);
 }
 
 static int unpublish_one(void *ctx, const pd_gtable_view_t *e)
 {
     round_t *r = ctx;
     uint32_t addr;
-    if (pd_store_vip_get(r->st, e->key, strlen(e->key), &addr) == 0)
+    if (pd_store_vip_get(r->st, e->key, strlen(e->key), &addr) == 0 || !may_write(r, e, e->key))
         return 0;
-    return act_add(r, PD_VIP_ACT_UNPUBLISH, e->key) == NULL;
+    if (!act_add(r, PD_VIP_ACT_UNPUBLISH, e->key))
+        return 1;
+    written(r->p, e->key, r->now_ms);
+    return 0;
 }
 
 static void publish(round_t *r, const pd_gtable_t *gt)
 {
     for (size_t i = 0; i < pd_store_vip_count(r->st) && r->n < r->cap; i++) {
         const char *name;
-        uint32_t addr;
+        uint32_t addr, shown;
+        uint64_t term;
         pd_gtable_view_t v;
         pd_store_vip_at(r->st, i, &name, &addr);
-        if (pd_gtable_get(gt, PD_VIP_PLAN_TABLE, name, &v) == 0 && store_value_is(&v, addr))
+        int have = pd_gtable_get(gt, PD_VIP_PLAN_TABLE, name, &v) == 0;
+        if ((have && visible_vip(&v, &shown, &term) && shown == addr) || !may_write(r, have ? &v : NULL, name))
             continue;
-        act_add(r, PD_VIP_ACT_PUBLISH, name)->addr = addr;
+        pd_vip_act_t *a = act_add(r, PD_VIP_ACT_PUBLISH, name);
+        a->addr = addr;
+        a->term = r->term;
+        written(r->p, name, r->now_ms);
     }
     pd_gtable_foreach(gt, PD_VIP_PLAN_TABLE, unpublish_one, r);
 }
@@ -213,11 +257,12 @@ int pd_vip_plan_tick(pd_vip_plan_t *p, uint64_t now_ms, uint64_t term, const pd_
         p->nabsent = 0;
         p->retry_at_ms = 0;
         memset(p->inflight, 0, sizeof p->inflight);
+        memset(p->recent, 0, sizeof p->recent);
     }
     if (term == 0)
         return 0;
     round_t r = {.p = p, .st = st, .out = out, .cap = cap, .budget = p->cfg.proposals_per_round,
-                 .range = p->cfg.range};
+                 .range = p->cfg.range, .now_ms = now_ms, .term = term};
     pd_store_vip_range(st, &r.range); /* the cluster's, once fixed */
     publish(&r, gt);
     if (now_ms >= p->retry_at_ms)

@@ -4,9 +4,12 @@
  * carries out the actions (vip_alloc.c).
  *
  * Each round (pd_vip_plan_tick), while leading:
- *   1. publish: a PUBLISH for every store VIP that gossip does not show with that value under the
- *      cluster owner, an UNPUBLISH for every visible "vip" entry the store does not hold (only what
- *      differs, so a steady cluster writes nothing; a new leader re-checks everything);
+ *   1. publish: a PUBLISH for every store VIP that gossip does not show with that address under
+ *      the cluster owner, an UNPUBLISH for every visible "vip" entry the store does not hold (only
+ *      what differs, so a steady cluster writes nothing; a new leader re-checks everything). An
+ *      entry written in a higher term (vip_value.h) is left alone, and one name is written at most
+ *      once per PD_VIP_PLAN_REWRITE_MS: two writers that disagree (separate Raft clusters sharing
+ *      one gossip pool, a misconfiguration) cannot flood gossip;
  *   2. allocate: an ALLOC for each service name with visible endpoints and no VIP, unless one for
  *      that name is in flight (at most proposals_per_round per round, none before the retry time
  *      after a refusal);
@@ -26,6 +29,8 @@
 
 #define PD_VIP_PLAN_INFLIGHT_MAX 64u
 #define PD_VIP_PLAN_ROUND_ACTS_MAX 256u /* actions one round may return */
+#define PD_VIP_PLAN_REWRITE_MS 10000u   /* one name is written to gossip at most this often */
+#define PD_VIP_PLAN_RECENT_MAX 1024u    /* recent writes remembered (beyond: the oldest is forgotten) */
 #define PD_VIP_PLAN_SVC_PREFIX PD_DNS_FEED_TABLE_PREFIX /* the endpoints DNS serves */
 #define PD_VIP_PLAN_TABLE PD_DNS_FEED_VIP_TABLE       /* the VIPs DNS serves */
 
@@ -40,6 +45,7 @@ typedef struct {
     uint8_t type; /* pd_vip_act_type_t */
     char name[PD_GTABLE_KEY_MAX + 1];
     uint32_t addr;               /* PUBLISH */
+    uint64_t term;               /* PUBLISH: write the value with this term (vip_value.h) */
     pd_store_vip_range_t range;  /* ALLOC */
 } pd_vip_act_t;
 

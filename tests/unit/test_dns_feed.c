@@ -16,6 +16,7 @@
 #include "pd_err.h"
 #include "pd_mp.h"
 #include "test_dns_util.h"
+#include "vip_value.h"
 
 /* ---- fixture: two gossip tables (node a writes, node b hears), the feed on b ----------------- */
 
@@ -374,8 +375,15 @@ static void remote_vip(fx_t *fx, const char *svc, const char *ip)
 {
     pd_gtable_msg_t m;
     int changed = 0;
+    uint8_t val[PD_VIP_VALUE_MAX];
+    size_t len = 0;
+    uint8_t b[4];
+    if (ip && sscanf(ip, "%hhu.%hhu.%hhu.%hhu", &b[0], &b[1], &b[2], &b[3]) == 4)
+        len = pd_vip_value_encode((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3], 1, val);
+    else if (ip) /* not a VIP value: raw bytes */
+        memcpy(val, ip, len = strlen(ip));
     if (ip)
-        assert_int_equal(pd_gtable_put_cluster(fx->a, PD_DNS_FEED_VIP_TABLE, svc, ip, strlen(ip), fx->now_ms, &m), 0);
+        assert_int_equal(pd_gtable_put_cluster(fx->a, PD_DNS_FEED_VIP_TABLE, svc, val, len, fx->now_ms, &m), 0);
     else
         assert_int_equal(pd_gtable_del_cluster(fx->a, PD_DNS_FEED_VIP_TABLE, svc, fx->now_ms, &m), 0);
     assert_int_equal(pd_gtable_merge_update(fx->b, m.data, m.len, fx->now_ms, &changed), 0);
@@ -430,7 +438,7 @@ static void test_vips(void **state)
     remote_vip(fx, "db", NULL);
     assert_int_equal(ask(fx, "db.svc", PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
     assert_true(has_a(&rep, "10.0.1.2") && !has_a(&rep, "10.96.0.2"));
-    /* A value that is not an IPv4 address is ignored (tasks answer). */
+    /* A value that does not decode is ignored (tasks answer). */
     remote_vip(fx, "db", "not-an-ip");
     assert_int_equal(ask(fx, "db.svc", PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
     assert_true(has_a(&rep, "10.0.1.2"));

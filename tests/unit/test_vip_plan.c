@@ -13,6 +13,7 @@
 #include "pd_err.h"
 #include "store_wire.h"
 #include "vip_plan.h"
+#include "vip_value.h"
 
 #define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 #define GRACE 10000u
@@ -88,7 +89,7 @@ static void carry_out(void)
         uint8_t *e;
         size_t len;
         pd_store_result_t res;
-        char ip[16];
+        uint8_t val[PD_VIP_VALUE_MAX];
         switch (a->type) {
         case PD_VIP_ACT_ALLOC:
         case PD_VIP_ACT_RELEASE:
@@ -101,9 +102,8 @@ static void carry_out(void)
             pd_vip_plan_done(fx.p, a->name, a->type == PD_VIP_ACT_ALLOC, res.rc, fx.now);
             break;
         case PD_VIP_ACT_PUBLISH:
-            snprintf(ip, sizeof ip, "%u.%u.%u.%u", a->addr >> 24, (a->addr >> 16) & 255, (a->addr >> 8) & 255,
-                     a->addr & 255);
-            assert_int_equal(pd_gtable_put_cluster(fx.gt, "vip", a->name, ip, strlen(ip), fx.now, NULL), 0);
+            len = pd_vip_value_encode(a->addr, a->term, val);
+            assert_int_equal(pd_gtable_put_cluster(fx.gt, "vip", a->name, val, len, fx.now, NULL), 0);
             break;
         case PD_VIP_ACT_UNPUBLISH:
             assert_int_equal(pd_gtable_del_cluster(fx.gt, "vip", a->name, fx.now, NULL), 0);
@@ -113,11 +113,21 @@ static void carry_out(void)
     }
 }
 
-static int published(const char *svc, const char *ip)
+static int published(const char *svc, uint32_t want)
 {
     pd_gtable_view_t v;
-    return pd_gtable_get(fx.gt, "vip", svc, &v) == 0 && v.value_len == strlen(ip) &&
-           memcmp(v.value, ip, v.value_len) == 0;
+    uint32_t addr;
+    uint64_t term;
+    return pd_gtable_get(fx.gt, "vip", svc, &v) == 0 && pd_vip_value_decode(v.value, v.value_len, &addr, &term) == 0 &&
+           addr == want;
+}
+
+/* Another writer's cluster-owned value for svc, as of term. */
+static void foreign_vip(const char *svc, uint32_t addr, uint64_t term)
+{
+    uint8_t val[PD_VIP_VALUE_MAX];
+    size_t len = pd_vip_value_encode(addr, term, val);
+    assert_int_equal(pd_gtable_put_cluster(fx.gt, "vip", svc, val, len, fx.now, NULL), 0);
 }
 
 static void test_allocate_publish_steady(void **state)
@@ -143,19 +153,38 @@ static void test_allocate_publish_steady(void **state)
     assert_int_equal(fx.acts[0].type, PD_VIP_ACT_PUBLISH);
     assert_int_equal(fx.acts[0].addr, IP(10, 96, 0, 1));
     carry_out();
-    assert_true(published("web", "10.96.0.1"));
+    assert_true(published("web", IP(10, 96, 0, 1)));
     for (int i = 0; i < 3; i++)
         assert_int_equal(tick(3), 0);
     /* Another node's (non-cluster) entry with a wrong value, and a VIP the store does not hold:
-     * corrected and withdrawn. */
-    assert_int_equal(pd_gtable_put(fx.gt, "vip", "web", "10.96.0.9", 9, fx.now, NULL), 0);
-    assert_int_equal(pd_gtable_put_cluster(fx.gt, "vip", "ghost", "10.96.0.5", 9, fx.now, NULL), 0);
-    assert_int_equal(tick(3), 2);
-    assert_int_equal(count(PD_VIP_ACT_PUBLISH), 1);
-    assert_int_equal(count(PD_VIP_ACT_UNPUBLISH), 1);
+     * corrected and withdrawn, once the rewrite interval has passed since our own write. */
+    assert_int_equal(pd_gtable_put(fx.gt, "vip", "web", "junk", 4, fx.now, NULL), 0);
+    foreign_vip("ghost", IP(10, 96, 0, 5), 2);
+    assert_int_equal(tick(3), 1); /* ghost: never written by us */
+    assert_int_equal(fx.acts[0].type, PD_VIP_ACT_UNPUBLISH);
+    fx.now += PD_VIP_PLAN_REWRITE_MS;
     carry_out();
-    assert_true(published("web", "10.96.0.1"));
+    assert_int_equal(tick(3), 1);
+    assert_int_equal(fx.acts[0].type, PD_VIP_ACT_PUBLISH);
+    assert_int_equal(fx.acts[0].term, 3);
+    carry_out();
+    assert_true(published("web", IP(10, 96, 0, 1)));
     assert_int_equal(tick(3), 0);
+    /* A value from a higher term (a newer leader, or another cluster on the same gossip) is left
+     * alone, and so is a name we wrote less than PD_VIP_PLAN_REWRITE_MS ago. */
+    fx.now += PD_VIP_PLAN_REWRITE_MS;
+    foreign_vip("web", IP(10, 96, 0, 7), 4);
+    foreign_vip("other", IP(10, 96, 0, 8), 4);
+    assert_int_equal(tick(3), 0);
+    foreign_vip("web", IP(10, 96, 0, 7), 3); /* same term: ours to fix */
+    assert_int_equal(tick(3), 1);
+    carry_out();
+    foreign_vip("web", IP(10, 96, 0, 7), 3);
+    assert_int_equal(tick(3), 0); /* fixed a moment ago: not again before the interval */
+    fx.now += PD_VIP_PLAN_REWRITE_MS;
+    assert_int_equal(tick(3), 1);
+    carry_out();
+    assert_true(published("web", IP(10, 96, 0, 1)));
 }
 
 static void test_rate_limit_and_retry(void **state)
