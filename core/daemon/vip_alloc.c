@@ -24,6 +24,8 @@ struct pd_vip_alloc {
     pd_vip_act_t acts[PD_VIP_PLAN_ROUND_ACTS_MAX];
 };
 
+static void on_tick(uv_timer_t *t);
+
 /* Raft's answer for one of our entries. Nobody waits on a control connection: no reply. */
 static int on_done(pd_daemon_t *d, const pd_ctl_token_t *tok, const void *arg, size_t arg_len, int rc,
                    msgpack_packer *pk, char *err, size_t errlen)
@@ -42,6 +44,8 @@ static int on_done(pd_daemon_t *d, const pd_ctl_token_t *tok, const void *arg, s
                 pd_strerror(rc), err);
     else if (rc == 0)
         PD_INFO(&d->log, "vip: %s %s", alloc ? "allocated for" : "released", what + 1);
+    if (rc == 0 && !va->stopped) /* publish the change now rather than a tick later */
+        uv_timer_start(&va->timer, on_tick, 0, PD_VIP_TICK_MS);
     return PD_CTL_LATER;
 }
 
