@@ -142,14 +142,17 @@ static int visible_vip(const pd_gtable_view_t *v, uint32_t *addr, uint64_t *term
            pd_vip_value_decode(v->value, v->value_len, addr, term) == 0;
 }
 
-/* May this round write name (a higher term's entry or a recent write of ours: no)? */
+/* May this round write name? Not over a higher term's entry; and a name written less than
+ * PD_VIP_PLAN_REWRITE_MS ago only when what gossip shows is this term's own value (our release
+ * withdrawing our publish), not when another writer changed it since (contention). */
 static int may_write(const round_t *r, const pd_gtable_view_t *v, const char *name)
 {
     uint32_t addr;
     uint64_t term;
-    if (v && visible_vip(v, &addr, &term) && term > r->term)
+    int decoded = v && visible_vip(v, &addr, &term);
+    if (decoded && term > r->term)
         return 0;
-    return !recently_written(r->p, name, r->now_ms);
+    return (decoded && term == r->term) || !recently_written(r->p, name, r->now_ms);
 }
 
 static int unpublish_one(void *ctx, const pd_gtable_view_t *e)

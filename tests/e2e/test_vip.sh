@@ -3,12 +3,15 @@
 # A service registered on the worker gets a VIP from the leader, inside --vip-range, and every node
 # answers `dig <svc>.svc` with that one VIP within VIP_BOUND_S; `tasks.<svc>.svc` stays the task
 # address and the VIP's PTR names the service. kill -9 the leader: the VIP is unchanged everywhere
-# and a newly registered service still gets a VIP from the new leader. Every manager stopped: the
-# worker still answers both VIPs and lists them (`peerctl service ls`). Deregister: NXDOMAIN.
+# and a newly registered service still gets a VIP from the new leader. Release: a service
+# re-registered inside --vip-grace keeps its VIP; gone longer, its VIP is released and reused.
+# Every manager stopped: the worker still answers both VIPs and lists them (`peerctl service ls`).
+# Deregister: NXDOMAIN.
 source "$(dirname "$0")/lib/cluster.sh"
 RANGE_PREFIX="10.97.0"
 VIP_BOUND_S=5
-export E2E_PEERD_ARGS="--bootstrap-expect 3 --vip-range ${RANGE_PREFIX}.0/24 ${E2E_PEERD_ARGS:-}"
+GRACE_S=2
+export E2E_PEERD_ARGS="--bootstrap-expect 3 --vip-range ${RANGE_PREFIX}.0/24 --vip-grace $GRACE_S ${E2E_PEERD_ARGS:-}"
 export E2E_ARGS_H4="--worker"
 
 role_of() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"role": "[a-z]*"' | cut -d'"' -f4; }
@@ -75,6 +78,27 @@ run() {
   done
   t1=$(now_ms)
   e2e_log "after failover: web.svc still $vip everywhere; db.svc -> $vip2 in $((t1 - t0)) ms"
+
+  # Release after the grace: back inside the grace keeps the VIP; gone longer frees it for reuse.
+  local vip3 vip4
+  e2e_ctl 4 service register tmp --addr 10.99.0.4:9000 >/dev/null || e2e_fail "register tmp failed"
+  e2e_wait_for $VIP_BOUND_S vip_on 4 tmp.svc >/dev/null || e2e_fail "tmp.svc got no VIP"
+  vip3=$(vip_on 4 tmp.svc)
+  e2e_ctl 4 service deregister tmp >/dev/null
+  sleep 1
+  e2e_ctl 4 service register tmp --addr 10.99.0.4:9000 >/dev/null
+  e2e_wait_for 2 answers 4 tmp.svc "$vip3" || e2e_fail "tmp.svc lost its VIP when re-registered inside the grace"
+  e2e_ctl 4 service deregister tmp >/dev/null
+  t0=$(now_ms)
+  listed() { e2e_ctl 4 service ls | awk '{ print $1 }' | grep -qx tmp; }
+  e2e_wait_for $((GRACE_S + 5)) eval '! listed' || e2e_fail "tmp's VIP was not released after the grace"
+  t1=$(now_ms)
+  e2e_ctl 4 service register new --addr 10.99.0.4:9001 >/dev/null
+  e2e_wait_for $VIP_BOUND_S vip_on 4 new.svc >/dev/null || e2e_fail "new.svc got no VIP"
+  vip4=$(vip_on 4 new.svc)
+  [ "$vip4" = "$vip3" ] || e2e_fail "released $vip3 not reused (new.svc got $vip4)"
+  e2e_ctl 4 service deregister new >/dev/null
+  e2e_log "tmp kept $vip3 when back inside the ${GRACE_S} s grace; released $((t1 - t0)) ms after it left; reused by new.svc"
 
   # Every manager down: the worker still answers both VIPs (cluster-owned gossip entries).
   for i in 1 2 3; do e2e_stop "$i" TERM || true; done

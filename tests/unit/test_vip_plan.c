@@ -176,11 +176,11 @@ static void test_allocate_publish_steady(void **state)
     foreign_vip("web", IP(10, 96, 0, 7), 4);
     foreign_vip("other", IP(10, 96, 0, 8), 4);
     assert_int_equal(tick(3), 0);
-    foreign_vip("web", IP(10, 96, 0, 7), 3); /* same term: ours to fix */
+    foreign_vip("web", IP(10, 96, 0, 7), 2); /* a lower term: ours to fix */
     assert_int_equal(tick(3), 1);
     carry_out();
-    foreign_vip("web", IP(10, 96, 0, 7), 3);
-    assert_int_equal(tick(3), 0); /* fixed a moment ago: not again before the interval */
+    assert_int_equal(pd_gtable_put(fx.gt, "vip", "web", "junk", 4, fx.now, NULL), 0);
+    assert_int_equal(tick(3), 0); /* changed by another writer since our write: not before the interval */
     fx.now += PD_VIP_PLAN_REWRITE_MS;
     assert_int_equal(tick(3), 1);
     carry_out();
