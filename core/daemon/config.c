@@ -43,7 +43,7 @@ static const opt_t opts[] = {
     {"no-dns", OPT_BOOL_NO_DNS, "do not start the DNS server"},
     {"bootstrap-expect", OPT_BOOTSTRAP_EXPECT, "managers that form a new cluster (default 1)"},
     {"snapshot-every", OPT_SNAPSHOT_EVERY, "Raft snapshot every N applied entries (default 10000)"},
-    {"vip-range", OPT_VIP_RANGE, "the cluster's service VIP range, IPv4 CIDR /8../30 (default " PD_VIP_RANGE_DEFAULT ")"},
+    {"vip-range", OPT_VIP_RANGE, "service VIP range, IPv4 CIDR /8../30 (default " PD_VIP_RANGE_DEFAULT ")"},
     {"vip-grace", OPT_VIP_GRACE, "seconds a service keeps its VIP with no endpoint (default 600)"},
     {"worker", OPT_BOOL_WORKER, "run no manager: no Raft, never a bootstrap voter"},
     {"help", OPT_FLAG_HELP, "print this help"},

@@ -75,7 +75,10 @@ static int add_vip(void *ctx, const pd_gtable_view_t *e)
     return l->err;
 }
 
-static int row_cmp(const void *a, const void *b) { return strcmp(((const ls_row_t *)a)->name, ((const ls_row_t *)b)->name); }
+static int row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const ls_row_t *)a)->name, ((const ls_row_t *)b)->name);
+}
 
 int pd_ctl_service_ls(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen)
 {
