@@ -1,4 +1,4 @@
-/* peerctl service register / deregister / endpoints: this node's endpoints in the gossiped table. */
+/* peerctl service register / deregister / endpoints / ls: endpoints and VIPs in the gossiped table. */
 #include <stdio.h>
 #include <string.h>
 
@@ -126,10 +126,41 @@ static int cmd_endpoints(pd_cli_t *cli)
     return rc;
 }
 
+static int cmd_ls(pd_cli_t *cli)
+{
+    const char *pos[1];
+    int npos = 0;
+    int rc = pd_cli_parse_simple(cli, 1, 0, pos, &npos);
+    if (rc)
+        return rc;
+    pd_ctl_client_t conn;
+    if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
+        return PD_CLI_FAIL;
+    pd_ctl_reply_t rep;
+    rc = pd_cli_request(cli, &conn, "service.ls", 0, NULL, NULL, &rep);
+    if (rc == PD_CLI_OK && cli->json) {
+        pd_cli_print_json(rep.data);
+    } else if (rc == PD_CLI_OK && rep.data && rep.data->type == MSGPACK_OBJECT_ARRAY) {
+        printf("%-32s %-16s %s\n", "NAME", "VIP", "ENDPOINTS");
+        for (uint32_t i = 0; i < rep.data->via.array.size; i++) {
+            const msgpack_object *e = &rep.data->via.array.ptr[i];
+            char name[80], vip[64];
+            uint64_t n = 0;
+            pd_cli_str(e, "name", name, sizeof name);
+            pd_cli_str(e, "vip", vip, sizeof vip);
+            pd_mp_get_u64(e, "endpoints", &n);
+            printf("%-32s %-16s %llu\n", name, vip[0] ? vip : "-", (unsigned long long)n);
+        }
+    }
+    pd_ctl_client_close(&conn);
+    return rc;
+}
+
 const pd_cli_cmd_t pd_cli_service_cmds[] = {
     {"service register", cmd_register, "NAME --addr IP[:PORT] [--port NAME:PORT/tcp|udp]...",
      "Publish an endpoint of NAME owned by this node (gone when it dies)"},
     {"service deregister", cmd_deregister, "NAME", "Withdraw this node's endpoint of NAME"},
     {"service endpoints", cmd_endpoints, "[NAME] [--json]", "Endpoints known by gossip, all or of NAME"},
+    {"service ls", cmd_ls, "[--json]", "Services known by gossip: NAME, VIP (from the managers), ENDPOINTS"},
     {NULL, NULL, NULL, NULL},
 };

@@ -193,7 +193,7 @@ static int sweep_visit(void *ctx, const pd_gtable_view_t *e)
 {
     sweep_t *sw = ctx;
     pd_swim_member_info_t mi;
-    if (strcmp(e->owner, sw->a->node_id) == 0 ||
+    if (strcmp(e->owner, sw->a->node_id) == 0 || strcmp(e->owner, PD_GTABLE_CLUSTER_OWNER) == 0 ||
         (pd_swim_member(sw->a->swim, e->owner, &mi) == 0 &&
          (mi.state == PD_SWIM_ALIVE || mi.state == PD_SWIM_SUSPECT)))
         return 0;
@@ -260,6 +260,25 @@ int pd_gagent_del(pd_gagent_t *a, uint64_t now_ms, const char *table, const char
 {
     pd_gtable_msg_t msg;
     int rc = pd_gtable_del(a->table, table, key, now_ms, &msg);
+    if (rc == 0)
+        rc = pd_swim_broadcast(a->swim, msg.skey, sizeof msg.skey, msg.data, msg.len);
+    return rc;
+}
+
+int pd_gagent_put_cluster(pd_gagent_t *a, uint64_t now_ms, const char *table, const char *key,
+                          const void *value, size_t len)
+{
+    pd_gtable_msg_t msg;
+    int rc = pd_gtable_put_cluster(a->table, table, key, value, len, now_ms, &msg);
+    if (rc == 0)
+        rc = pd_swim_broadcast(a->swim, msg.skey, sizeof msg.skey, msg.data, msg.len);
+    return rc;
+}
+
+int pd_gagent_del_cluster(pd_gagent_t *a, uint64_t now_ms, const char *table, const char *key)
+{
+    pd_gtable_msg_t msg;
+    int rc = pd_gtable_del_cluster(a->table, table, key, now_ms, &msg);
     if (rc == 0)
         rc = pd_swim_broadcast(a->swim, msg.skey, sizeof msg.skey, msg.data, msg.len);
     return rc;

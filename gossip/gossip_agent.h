@@ -69,6 +69,10 @@ int pd_gagent_set_meta(pd_gagent_t *a, uint64_t now_ms, const uint8_t *meta, siz
 int pd_gagent_put(pd_gagent_t *a, uint64_t now_ms, const char *table, const char *key, const void *value,
                   size_t len);
 int pd_gagent_del(pd_gagent_t *a, uint64_t now_ms, const char *table, const char *key);
+/* The same under the cluster pseudo owner (PD_GTABLE_CLUSTER_OWNER): entries no node's death hides. */
+int pd_gagent_put_cluster(pd_gagent_t *a, uint64_t now_ms, const char *table, const char *key,
+                          const void *value, size_t len);
+int pd_gagent_del_cluster(pd_gagent_t *a, uint64_t now_ms, const char *table, const char *key);
 
 /* Seal the core's outbox into frames. Valid until pd_gagent_advance. */
 int pd_gagent_ready(pd_gagent_t *a, pd_rng_t *rng, pd_gagent_ready_t *out);

@@ -405,7 +405,8 @@ int pd_gtable_create(const pd_gtable_config_t *cfg, pd_gtable_t **out)
 {
     PD_ASSERT(cfg && out);
     size_t n = cfg->node_id ? strlen(cfg->node_id) : 0;
-    if (name_ok(cfg->node_id ? cfg->node_id : "", n, PD_GTABLE_OWNER_MAX) != 0)
+    if (name_ok(cfg->node_id ? cfg->node_id : "", n, PD_GTABLE_OWNER_MAX) != 0 ||
+        strcmp(cfg->node_id, PD_GTABLE_CLUSTER_OWNER) == 0)
         return -PD_EUSAGE;
     PD_ASSERT(sodium_init() >= 0);
     pd_gtable_t *t = pd_calloc(1, sizeof *t);
@@ -452,8 +453,10 @@ void pd_gtable_destroy(pd_gtable_t *t)
 /* A local write: version past the clock and past the entry it replaces. */
 static int local_write(pd_gtable_t *t, gt_rec_t *r, uint64_t now_ms, pd_gtable_msg_t *msg_out)
 {
-    r->owner = t->node_id;
-    r->owner_len = t->node_len;
+    if (!r->owner) {
+        r->owner = t->node_id;
+        r->owner_len = t->node_len;
+    }
     gt_ent_t *e = gt_find(t, r->table, r->table_len, r->key, r->key_len);
     if (r->deleted && (!e || e->deleted))
         return -PD_ENOTFOUND;
@@ -489,6 +492,26 @@ int pd_gtable_del(pd_gtable_t *t, const char *table, const char *key, uint64_t n
     PD_ASSERT(t && table && key);
     gt_rec_t r = {.table = table, .table_len = strlen(table), .key = key, .key_len = strlen(key),
                   .deleted = 1};
+    return local_write(t, &r, now_ms, msg_out);
+}
+
+int pd_gtable_put_cluster(pd_gtable_t *t, const char *table, const char *key, const void *value,
+                          size_t value_len, uint64_t now_ms, pd_gtable_msg_t *msg_out)
+{
+    PD_ASSERT(t && table && key && (value || value_len == 0));
+    gt_rec_t r = {.table = table, .table_len = strlen(table), .key = key, .key_len = strlen(key),
+                  .value = value, .value_len = value_len, .owner = PD_GTABLE_CLUSTER_OWNER,
+                  .owner_len = sizeof PD_GTABLE_CLUSTER_OWNER - 1};
+    return local_write(t, &r, now_ms, msg_out);
+}
+
+int pd_gtable_del_cluster(pd_gtable_t *t, const char *table, const char *key, uint64_t now_ms,
+                          pd_gtable_msg_t *msg_out)
+{
+    PD_ASSERT(t && table && key);
+    gt_rec_t r = {.table = table, .table_len = strlen(table), .key = key, .key_len = strlen(key),
+                  .deleted = 1, .owner = PD_GTABLE_CLUSTER_OWNER,
+                  .owner_len = sizeof PD_GTABLE_CLUSTER_OWNER - 1};
     return local_write(t, &r, now_ms, msg_out);
 }
 

@@ -107,6 +107,17 @@ int pd_gtable_put(pd_gtable_t *t, const char *table, const char *key, const void
 int pd_gtable_del(pd_gtable_t *t, const char *table, const char *key, uint64_t now_ms,
                   pd_gtable_msg_t *msg_out);
 
+/* Cluster-owned writes: the owner is PD_GTABLE_CLUSTER_OWNER, which no node id can equal (node
+ * ids are [0-9a-z]; a table refuses it as its node id). Such entries are never hidden or purged by
+ * owner liveness (owner_down/up refuse it, purge drops nothing), so they outlive every node; any
+ * node may write them (the managers' leader does, for VIPs) and versions settle it as for any
+ * entry: a later writer's Lamport time wins. Same errors as put/del. */
+#define PD_GTABLE_CLUSTER_OWNER "@cluster"
+int pd_gtable_put_cluster(pd_gtable_t *t, const char *table, const char *key, const void *value,
+                          size_t value_len, uint64_t now_ms, pd_gtable_msg_t *msg_out);
+int pd_gtable_del_cluster(pd_gtable_t *t, const char *table, const char *key, uint64_t now_ms,
+                          pd_gtable_msg_t *msg_out);
+
 /* Visible entry (not deleted, owner not down) or -PD_ENOTFOUND. */
 int pd_gtable_get(const pd_gtable_t *t, const char *table, const char *key, pd_gtable_view_t *out);
 /* Visible entries of one table in insertion order ("all live endpoints of service X"). */

@@ -12,6 +12,12 @@ static int is_self(const pd_gtable_t *t, const char *owner, size_t n)
     return n == t->node_len && memcmp(owner, t->node_id, n) == 0;
 }
 
+/* The cluster pseudo owner is never down: its entries outlive every node. */
+static int is_cluster(const char *owner, size_t n)
+{
+    return n == sizeof PD_GTABLE_CLUSTER_OWNER - 1 && memcmp(owner, PD_GTABLE_CLUSTER_OWNER, n) == 0;
+}
+
 /* Tell watchers about every non-deleted entry of o (after its liveness flipped). */
 static void notify_owner(pd_gtable_t *t, const gt_owner_t *o)
 {
@@ -27,7 +33,7 @@ int pd_gtable_owner_down(pd_gtable_t *t, const char *owner, uint64_t now_ms)
 {
     PD_ASSERT(t && owner);
     size_t n = strlen(owner);
-    if (n == 0 || n > PD_GTABLE_OWNER_MAX || is_self(t, owner, n))
+    if (n == 0 || n > PD_GTABLE_OWNER_MAX || is_self(t, owner, n) || is_cluster(owner, n))
         return -PD_EUSAGE;
     gt_owner_t *o;
     int rc = gt_owner_get(t, owner, n, &o);
@@ -46,7 +52,7 @@ int pd_gtable_owner_up(pd_gtable_t *t, const char *owner)
 {
     PD_ASSERT(t && owner);
     size_t n = strlen(owner);
-    if (n == 0 || n > PD_GTABLE_OWNER_MAX || is_self(t, owner, n))
+    if (n == 0 || n > PD_GTABLE_OWNER_MAX || is_self(t, owner, n) || is_cluster(owner, n))
         return -PD_EUSAGE;
     gt_owner_t *o = gt_owner_find(t, owner, n);
     if (!o || !o->down)
@@ -96,7 +102,7 @@ size_t pd_gtable_owner_purge(pd_gtable_t *t, const char *owner)
 {
     PD_ASSERT(t && owner);
     size_t n = strlen(owner);
-    if (n == 0 || n > PD_GTABLE_OWNER_MAX)
+    if (n == 0 || n > PD_GTABLE_OWNER_MAX || is_cluster(owner, n))
         return 0;
     gt_owner_t *o = gt_owner_find(t, owner, n);
     if (!o)

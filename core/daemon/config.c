@@ -7,13 +7,14 @@
 #include <string.h>
 
 #include "pd_err.h"
+#include "store.h"
 
 enum opt_kind {
     OPT_PATH, OPT_SOCKET, OPT_ADDR, OPT_LEVEL, OPT_CONFIG, OPT_JOIN, OPT_PORT, OPT_KEYFILE, OPT_RETRIES,
     OPT_DNS_ADDR, OPT_DNS_UPSTREAM, OPT_DNS_TTL, OPT_DNS_TIMEOUT,
-    OPT_BOOTSTRAP_EXPECT, OPT_SNAPSHOT_EVERY,
+    OPT_BOOTSTRAP_EXPECT, OPT_SNAPSHOT_EVERY, OPT_VIP_RANGE, OPT_VIP_GRACE,
     OPT_BOOL_PLAINTEXT, /* value-less flags from here on */
-    OPT_BOOL_NO_DNS,
+    OPT_BOOL_NO_DNS, OPT_BOOL_WORKER,
     OPT_FLAG_HELP, OPT_FLAG_VERSION
 };
 
@@ -42,6 +43,9 @@ static const opt_t opts[] = {
     {"no-dns", OPT_BOOL_NO_DNS, "do not start the DNS server"},
     {"bootstrap-expect", OPT_BOOTSTRAP_EXPECT, "managers that form a new cluster (default 1)"},
     {"snapshot-every", OPT_SNAPSHOT_EVERY, "Raft snapshot every N applied entries (default 10000)"},
+    {"vip-range", OPT_VIP_RANGE, "service VIP range, IPv4 CIDR /8../30 (default " PD_VIP_RANGE_DEFAULT ")"},
+    {"vip-grace", OPT_VIP_GRACE, "seconds a service keeps its VIP with no endpoint (default 600)"},
+    {"worker", OPT_BOOL_WORKER, "run no manager: no Raft, never a bootstrap voter"},
     {"help", OPT_FLAG_HELP, "print this help"},
     {"version", OPT_FLAG_VERSION, "print the version"},
 };
@@ -67,6 +71,10 @@ const char *pd_config_usage(void)
            "  --no-dns                do not start the DNS server\n"
            "  --bootstrap-expect N    managers (seen by gossip) that form a new cluster (default 1)\n"
            "  --snapshot-every N      Raft snapshot every N applied entries (default 10000)\n"
+           "  --vip-range CIDR        service VIP range, fixed by the first VIP the managers allocate\n"
+           "                          (IPv4 /8../30, default " PD_VIP_RANGE_DEFAULT ")\n"
+           "  --vip-grace SECONDS     a service keeps its VIP this long with no endpoint (default 600)\n"
+           "  --worker                run no manager (no Raft); DNS, gossip and services as usual\n"
            "  --help, --version\n";
 }
 
@@ -86,6 +94,8 @@ void pd_config_defaults(pd_config_t *cfg)
     cfg->dns_timeout_ms = 2000;
     cfg->bootstrap_expect = 1;
     cfg->snapshot_every = 10000;
+    snprintf(cfg->vip_range, sizeof cfg->vip_range, "%s", PD_VIP_RANGE_DEFAULT);
+    cfg->vip_grace_s = 600;
 }
 
 static int parse_uint(const char *val, unsigned long lo, unsigned long hi, unsigned long *out)
@@ -210,6 +220,27 @@ static int apply(pd_config_t *cfg, const opt_t *o, const char *val, const char *
     case OPT_BOOL_NO_DNS:
         cfg->no_dns = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
         return 0;
+    case OPT_BOOL_WORKER:
+        cfg->worker = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
+        return 0;
+    case OPT_VIP_RANGE: {
+        pd_store_vip_range_t r;
+        char why[128];
+        if (pd_store_vip_range_parse(val, &r, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s: %s", where, why);
+            return -PD_EUSAGE;
+        }
+        return copy_value(cfg->vip_range, sizeof cfg->vip_range, val, where, err, errlen);
+    }
+    case OPT_VIP_GRACE: {
+        unsigned long v;
+        if (parse_uint(val, 0, 604800, &v) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not a number of seconds in 0..604800", where, val);
+            return -PD_EUSAGE;
+        }
+        cfg->vip_grace_s = (unsigned)v;
+        return 0;
+    }
     case OPT_DNS_ADDR:
     case OPT_DNS_UPSTREAM:
         if (pd_config_parse_hostport(val, host, sizeof host, &port) != 0) {
@@ -324,9 +355,10 @@ static int parse_args(pd_config_t *cfg, int argc, char **argv, int only_config, 
                 *action = o->kind == OPT_FLAG_HELP ? PD_CONFIG_HELP : PD_CONFIG_VERSION;
             continue;
         }
-        if ((o->kind == OPT_BOOL_PLAINTEXT || o->kind == OPT_BOOL_NO_DNS) && !eq) {
+        if ((o->kind == OPT_BOOL_PLAINTEXT || o->kind == OPT_BOOL_NO_DNS || o->kind == OPT_BOOL_WORKER) && !eq) {
             if (!only_config)
-                *(o->kind == OPT_BOOL_NO_DNS ? &cfg->no_dns : &cfg->gossip_plaintext) = 1;
+                *(o->kind == OPT_BOOL_NO_DNS ? &cfg->no_dns
+                  : o->kind == OPT_BOOL_WORKER ? &cfg->worker : &cfg->gossip_plaintext) = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);

@@ -11,6 +11,7 @@
 #define PD_ADDR_MAX 64
 #define PD_JOIN_MAX 16
 #define PD_DNS_UPSTREAM_MAX 8
+#define PD_VIP_RANGE_DEFAULT "10.96.0.0/16" /* clear of the e2e's 10.99.0.0/24 */
 
 typedef struct {
     char data_dir[PD_PATH_MAX];
@@ -36,6 +37,9 @@ typedef struct {
     /* managers (Raft) */
     unsigned bootstrap_expect;            /* 1: a one-node cluster at once */
     unsigned snapshot_every;              /* applied entries between snapshots (10000) */
+    char vip_range[32];                   /* service VIP range (CIDR), PD_VIP_RANGE_DEFAULT */
+    unsigned vip_grace_s;                 /* a service keeps its VIP this long without endpoints */
+    int worker;                           /* no manager: no Raft */
 } pd_config_t;
 
 typedef enum { PD_CONFIG_RUN, PD_CONFIG_HELP, PD_CONFIG_VERSION } pd_config_action_t;

@@ -38,8 +38,7 @@ static int h_info(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *p
     pd_mp_pack_kv_u64(pk, "uptime_s", uptime_ms / 1000);
     pd_mp_pack_kv_u64(pk, "started_at_ms", d->start_wall_ms);
     pd_mp_pack_kv_str(pk, "data_dir", d->cfg.data_dir);
-    /* Until join exists every peerd is a one-node cluster and manages itself. */
-    pd_mp_pack_kv_str(pk, "role", "manager");
+    pd_mp_pack_kv_str(pk, "role", d->cfg.worker ? "worker" : "manager");
     pd_mp_pack_kv_str(pk, "advertise_addr", d->cfg.advertise_addr[0] ? d->cfg.advertise_addr : d->advertise_host);
     pd_mp_pack_kv_str(pk, "listen_addr", d->cfg.listen_addr);
     pd_mp_pack_kv_str(pk, "socket", d->cfg.socket_path);
@@ -70,6 +69,7 @@ static const struct {
     {"service.register", pd_ctl_service_register},
     {"service.deregister", pd_ctl_service_deregister},
     {"service.endpoints", pd_ctl_service_endpoints},
+    {"service.ls", pd_ctl_service_ls},
     {"gossip.key.install", pd_ctl_gossip_key_install},
     {"gossip.key.use", pd_ctl_gossip_key_use},
     {"gossip.key.remove", pd_ctl_gossip_key_remove},

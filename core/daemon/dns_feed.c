@@ -11,6 +11,7 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "vip_value.h"
 
 enum { SVC_NAME_MAX = PD_DNS_LABEL_MAX, NODES_GROW_MIN = 16 };
 
@@ -23,7 +24,7 @@ typedef struct {
 struct pd_dns_feed {
     pd_dns_table_t *dt;
     pd_gtable_t *gt; /* attached table, or NULL */
-    int watch_id;
+    int watch_id, vip_watch_id;
     const pd_log_t *log;
     feed_node_t *nodes;
     size_t nnodes, nodes_cap;
@@ -46,7 +47,7 @@ int pd_dns_feed_new(pd_dns_table_t *dt, const pd_log_t *log, pd_dns_feed_t **out
         return -ENOMEM;
     f->dt = dt;
     f->log = log ? log : &pd_log_null;
-    f->watch_id = -1;
+    f->watch_id = f->vip_watch_id = -1;
     *out = f;
     return 0;
 }
@@ -185,14 +186,30 @@ static int collect_ports(void *ctx, const pd_gtable_view_t *e)
     return 0;
 }
 
-/* The one place a service's own record (VIP, SRV ports) is written.
- * HOOK: VIPs will come from the managers' Raft store. Then look the service's VIP up here and
- * pass it instead of NULL, and keep a service with a VIP defined when its last endpoint goes
- * (see service_refresh). Until then every service is VIP-less: A/AAAA for <name>.svc answer with
- * the healthy tasks, SRV with each healthy task. */
+/* The service's VIP as gossip shows it now: 0, or -PD_ENOTFOUND (none, or a value that does not
+ * decode). */
+static int vip_lookup(const pd_dns_feed_t *f, const char *name, pd_dns_addrs_t *out)
+{
+    pd_gtable_view_t v;
+    uint32_t addr;
+    uint64_t term;
+    if (!f->gt || pd_gtable_get(f->gt, PD_DNS_FEED_VIP_TABLE, name, &v) != 0 ||
+        pd_vip_value_decode(v.value, v.value_len, &addr, &term) != 0)
+        return -PD_ENOTFOUND;
+    memset(out, 0, sizeof *out);
+    out->has_v4 = 1;
+    out->v4[0] = (uint8_t)(addr >> 24), out->v4[1] = (uint8_t)(addr >> 16);
+    out->v4[2] = (uint8_t)(addr >> 8), out->v4[3] = (uint8_t)addr;
+    return 0;
+}
+
+/* The one place a service's own record (VIP, SRV ports) is written: with a VIP, A for
+ * <name>[.svc] answers it (and its PTR <name>.svc); without, the healthy tasks. */
 static int service_define(pd_dns_feed_t *f, const char *name, const pd_dns_port_t *ports, size_t n)
 {
-    return pd_dns_table_service_put(f->dt, name, NULL, ports, n);
+    pd_dns_addrs_t vip;
+    int has = vip_lookup(f, name, &vip) == 0;
+    return pd_dns_table_service_put(f->dt, name, has ? &vip : NULL, ports, n);
 }
 
 /* After a change to table "svc/<name>": drop the service with its last visible endpoint, else
@@ -266,6 +283,24 @@ void pd_dns_feed_on_table(void *ctx, const pd_gtable_view_t *ev)
         service_refresh(f, ev->table, name);
 }
 
+void pd_dns_feed_on_vip(void *ctx, const pd_gtable_view_t *ev)
+{
+    pd_dns_feed_t *f = ctx;
+    char table[sizeof PD_DNS_FEED_TABLE_PREFIX + SVC_NAME_MAX], name[SVC_NAME_MAX + 1];
+    f->st.vip_events++;
+    if (strcmp(ev->table, PD_DNS_FEED_VIP_TABLE) != 0)
+        return; /* another table under the prefix */
+    snprintf(table, sizeof table, PD_DNS_FEED_TABLE_PREFIX "%s", ev->key);
+    if (service_name(table, name) != 0) {
+        f->st.bad_values++;
+        return;
+    }
+    /* Only a service with endpoints is served; one that gets endpoints later picks its VIP up in
+     * service_define. */
+    if (f->gt && pd_gtable_count(f->gt, table) > 0)
+        service_refresh(f, table, name);
+}
+
 /* ---- attach --------------------------------------------------------------------------------- */
 
 static int load_one(void *ctx, const pd_gtable_view_t *e)
@@ -281,8 +316,14 @@ int pd_dns_feed_attach(pd_dns_feed_t *f, pd_gtable_t *gt)
     int rc = pd_gtable_watch(gt, PD_DNS_FEED_TABLE_PREFIX, pd_dns_feed_on_table, f, &f->watch_id);
     if (rc)
         return rc;
+    rc = pd_gtable_watch(gt, PD_DNS_FEED_VIP_TABLE, pd_dns_feed_on_vip, f, &f->vip_watch_id);
+    if (rc) {
+        pd_gtable_unwatch(gt, f->watch_id);
+        f->watch_id = -1;
+        return rc;
+    }
     f->gt = gt;
-    pd_gtable_foreach_prefix(gt, PD_DNS_FEED_TABLE_PREFIX, load_one, f);
+    pd_gtable_foreach_prefix(gt, PD_DNS_FEED_TABLE_PREFIX, load_one, f); /* VIPs known now come along */
     return 0;
 }
 
@@ -291,8 +332,9 @@ void pd_dns_feed_detach(pd_dns_feed_t *f)
     if (!f->gt)
         return;
     pd_gtable_unwatch(f->gt, f->watch_id);
+    pd_gtable_unwatch(f->gt, f->vip_watch_id);
     f->gt = NULL;
-    f->watch_id = -1;
+    f->watch_id = f->vip_watch_id = -1;
 }
 
 /* ---- nodes ---------------------------------------------------------------------------------- */

@@ -168,7 +168,7 @@ int pd_daemon_gossip_start(pd_daemon_t *d, char *err, size_t errlen)
     pd_config_parse_hostport(d->cfg.listen_addr, bind_host, sizeof bind_host, &raft_port);
     snprintf(raft_addr, sizeof raft_addr, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
              raft_port ? raft_port : 2377u);
-    pd_gossip_meta_encode(d->hostname, "manager", raft_addr, meta, sizeof meta, &meta_len);
+    pd_gossip_meta_encode(d->hostname, d->cfg.worker ? "worker" : "manager", raft_addr, meta, sizeof meta, &meta_len);
     const char *joins[PD_JOIN_MAX];
     for (unsigned i = 0; i < d->cfg.n_join; i++)
         joins[i] = d->cfg.join[i];

@@ -17,6 +17,7 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "raft_node.h"
+#include "vip_alloc.h"
 
 struct pd_ctl_client {
     uv_pipe_t pipe;
@@ -300,6 +301,7 @@ void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
     while (d->clients)
         client_close(d->clients);
     pd_daemon_dns_stop(d); /* before gossip: DNS watches its table */
+    pd_vip_alloc_stop(d);
     pd_raft_node_stop(d);  /* before gossip: it watches the members */
     if (d->gossip) {
         if (d->keys_timer.loop) /* only once gossip started and the timer exists */
@@ -347,11 +349,16 @@ int pd_daemon_run(pd_daemon_t *d)
         pd_daemon_shutdown(d, "gossip failed to start");
     } else {
         pd_gossip_keys_start(d);
-        if ((rc = pd_raft_node_start(d, err, sizeof err)) != 0) {
+        if (!d->cfg.worker && (rc = pd_raft_node_start(d, err, sizeof err)) != 0) {
             PD_ERROR(&d->log, "%s", err);
             fprintf(stderr, "peerd: %s\n", err);
             d->exit_code = 1;
             pd_daemon_shutdown(d, "raft failed to start");
+        } else if (!d->cfg.worker && (rc = pd_vip_alloc_start(d, err, sizeof err)) != 0) {
+            PD_ERROR(&d->log, "%s", err);
+            fprintf(stderr, "peerd: %s\n", err);
+            d->exit_code = 1;
+            pd_daemon_shutdown(d, "vip allocator failed to start");
         } else if (!d->cfg.no_dns && (rc = pd_daemon_dns_start(d, err, sizeof err)) != 0) {
             PD_ERROR(&d->log, "%s", err);
             fprintf(stderr, "peerd: %s\n", err);
@@ -364,6 +371,7 @@ int pd_daemon_run(pd_daemon_t *d)
     uv_run(&loop, UV_RUN_DEFAULT);
     unlink(d->cfg.socket_path);
     pd_daemon_dns_free(d);
+    pd_vip_alloc_free(d);
     pd_raft_node_free(d);
     pd_gossip_io_free(d->gossip);
     d->gossip = NULL;

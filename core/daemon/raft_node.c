@@ -822,6 +822,14 @@ const pd_store_t *pd_raft_node_store(const pd_daemon_t *d) { return d->raft ? d-
 
 pd_rng_t *pd_raft_node_rng(pd_daemon_t *d) { return &d->raft->rng; }
 
+uint64_t pd_raft_node_leader_term(const pd_daemon_t *d)
+{
+    const pd_raft_node_t *n = d->raft;
+    if (!n || n->stopped || !n->r || pd_raft_leader(n->r) != n->id)
+        return 0;
+    return pd_raft_term(n->r);
+}
+
 static void pack_hex(msgpack_packer *pk, const char *key, uint64_t v)
 {
     char buf[17];

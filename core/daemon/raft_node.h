@@ -71,6 +71,8 @@ int pd_raft_node_read(pd_daemon_t *d, const pd_ctl_token_t *tok, pd_rn_done_fn d
 
 const pd_store_t *pd_raft_node_store(const pd_daemon_t *d);
 pd_rng_t *pd_raft_node_rng(pd_daemon_t *d);
+/* This node's term while it leads, else 0 (not a manager, not formed, a follower). */
+uint64_t pd_raft_node_leader_term(const pd_daemon_t *d);
 /* "raft.status" */
 int pd_raft_node_status(pd_daemon_t *d, msgpack_packer *pk, char *err, size_t errlen);
 

@@ -279,6 +279,7 @@ void pd_store_free(pd_store_t *s)
         pd_store__index_free(&s->tables[k].by_id);
         pd_store__index_free(&s->tables[k].by_name);
     }
+    pd_store__vip_clear(s);
     pd_free(s);
 }
 
@@ -553,6 +554,11 @@ int pd_store_apply(pd_store_t *s, uint64_t index, uint64_t term, const void *dat
             r.rc = -PD_EMALFORMED;
     } else if ((type & PD_STORE_ENTRY_TYPE_MASK) == PD_STORE_ENTRY_TXN) {
         rc = apply_txn_entry(s, index, term, p, len, &r);
+        if (rc)
+            return rc;
+    } else if ((type & PD_STORE_ENTRY_TYPE_MASK) == PD_STORE_ENTRY_VIP_ALLOC ||
+               (type & PD_STORE_ENTRY_TYPE_MASK) == PD_STORE_ENTRY_VIP_RELEASE) {
+        rc = pd_store__vip_apply(s, p, len, &r);
         if (rc)
             return rc;
     } else if (type & PD_STORE_ENTRY_IGNORE) {

@@ -178,4 +178,33 @@ int pd_store_watch_next(const pd_store_t *s, pd_store_watch_t *w, pd_store_event
 /* Events waiting for this cursor (0 if it fell behind). */
 uint64_t pd_store_watch_pending(const pd_store_t *s, const pd_store_watch_t *w);
 
+/* VIPs: one IPv4 virtual address per service name, from the cluster's VIP range, kept beside the
+ * objects (not in the watch stream) and in snapshots. Written only by the VIP entries
+ * (store_wire.h): ALLOC gives a name the lowest free address of the range (never the network or
+ * broadcast address) and is a no-op when the name has one; RELEASE frees it. The range is fixed by
+ * the first ALLOC the store applies (the entry carries the proposing leader's range; later entries'
+ * ranges are ignored), so every manager computes the same addresses from the same log.
+ * Addresses are host byte order. */
+#define PD_STORE_VIPS_MAX 65536u     /* VIPs held at once */
+#define PD_STORE_VIP_NAME_MAX 63u    /* a service name: one DNS label of [a-z0-9-] */
+#define PD_STORE_VIP_PREFIX_MIN 8u   /* range sizes: /8 .. /30 */
+#define PD_STORE_VIP_PREFIX_MAX 30u
+
+typedef struct {
+    uint32_t net; /* network address (host bits zero) */
+    uint8_t prefix;
+} pd_store_vip_range_t;
+
+/* "A.B.C.D/P" with P in 8..30 and no host bits set: 0, or -PD_EUSAGE with why in err. */
+int pd_store_vip_range_parse(const char *cidr, pd_store_vip_range_t *out, char *err, size_t errlen);
+/* Is name a valid service name (1..63 of [a-z0-9-], no leading or trailing '-')? */
+int pd_store_vip_name_valid(const char *name, size_t len);
+/* The cluster's range: 0, or -PD_ENOTFOUND before the first allocation. */
+int pd_store_vip_range(const pd_store_t *s, pd_store_vip_range_t *out);
+/* 0 and *addr, or -PD_ENOTFOUND. */
+int pd_store_vip_get(const pd_store_t *s, const char *name, size_t len, uint32_t *addr);
+size_t pd_store_vip_count(const pd_store_t *s);
+/* The i-th VIP in name order (i < count): name is NUL-terminated, borrowed like objects. */
+void pd_store_vip_at(const pd_store_t *s, size_t i, const char **name, uint32_t *addr);
+
 #endif

@@ -32,12 +32,21 @@ typedef struct {
     pd_store_obj_t *obj; /* holds a reference */
 } pd_store__event_t;
 
+typedef struct {
+    char name[PD_STORE_VIP_NAME_MAX + 1];
+    uint32_t addr;
+} pd_store__vip_t;
+
 struct pd_store {
     pd_store__table_t tables[PD_STORE_KINDS];
     uint64_t applied_index, applied_term;
     pd_store__event_t *ring;
     uint32_t ring_cap;
     uint64_t ev_first, ev_next; /* the ring holds events [ev_first, ev_next) */
+    pd_store__vip_t *vips;      /* sorted by name */
+    uint32_t n_vips, vips_cap;
+    int has_vip_range;
+    pd_store_vip_range_t vip_range;
 };
 
 /* store_index.c */
@@ -70,5 +79,16 @@ void pd_store__watch_free(pd_store_t *s);
 void pd_store__watch_push(pd_store_t *s, uint64_t index, uint8_t kind, uint8_t op, pd_store_obj_t *o);
 /* Drop every event and move the stream past every existing cursor (they get -PD_ELIMIT). */
 void pd_store__watch_reset(pd_store_t *s);
+
+/* store_vip.c */
+/* Apply a VIP_ALLOC / VIP_RELEASE entry (type byte included): 0 with r->rc the outcome, or -ENOMEM
+ * with the store unchanged. */
+int pd_store__vip_apply(pd_store_t *s, const uint8_t *p, size_t len, pd_store_result_t *r);
+void pd_store__vip_clear(pd_store_t *s);
+/* Insert at the right place in name order (restore; the caller checked order and uniqueness). */
+int pd_store__vip_insert(pd_store_t *s, const char *name, size_t len, uint32_t addr);
+/* The range's first and last usable address. */
+int pd_store__vip_range_ok(uint32_t net, uint64_t prefix);
+void pd_store__vip_bounds(const pd_store_vip_range_t *r, uint32_t *first, uint32_t *last);
 
 #endif

@@ -47,7 +47,7 @@ int pd_store_snapshot_encode(const pd_store_t *s, uint8_t **out, size_t *len_out
     pd_mp_out_t o = {.max = PD_STORE_SNAP_MAX};
     msgpack_packer pk;
     msgpack_packer_init(&pk, &o, pd_mp_out_write);
-    msgpack_pack_map(&pk, 4);
+    msgpack_pack_map(&pk, 6);
     pd_mp_pack_kv_u64(&pk, "v", PD_STORE_SNAP_VERSION);
     pd_mp_pack_kv_u64(&pk, "i", s->applied_index);
     pd_mp_pack_kv_u64(&pk, "t", s->applied_term);
@@ -56,6 +56,21 @@ int pd_store_snapshot_encode(const pd_store_t *s, uint8_t **out, size_t *len_out
     for (unsigned k = 0; k < PD_STORE_KINDS && !o.err; k++) {
         for (const pd_store_obj_t *ob = s->tables[k].head; ob && !o.err; ob = ob->next)
             pack_obj(&pk, ob);
+    }
+    pd_mp_pack_cstr(&pk, "vr");
+    if (s->has_vip_range) {
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_uint32(&pk, s->vip_range.net);
+        msgpack_pack_uint8(&pk, s->vip_range.prefix);
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    pd_mp_pack_cstr(&pk, "va");
+    msgpack_pack_array(&pk, s->n_vips);
+    for (uint32_t i = 0; i < s->n_vips && !o.err; i++) {
+        msgpack_pack_array(&pk, 2);
+        pd_mp_pack_cstr(&pk, s->vips[i].name);
+        msgpack_pack_uint32(&pk, s->vips[i].addr);
     }
     if (o.err) {
         pd_free(o.data);
@@ -154,12 +169,63 @@ static int restore_obj(pd_store_t *s, const msgpack_object *m, uint64_t index)
     return 0;
 }
 
+/* "vr" and "va" (v2): the range, then the VIPs in strictly increasing name order, each address
+ * unique and inside the range. */
+static int restore_vips(pd_store_t *s, const msgpack_object *root)
+{
+    const msgpack_object *vr = pd_mp_get(root, "vr"), *va = pd_mp_get(root, "va");
+    if (!vr || !va || va->type != MSGPACK_OBJECT_ARRAY)
+        return -PD_EMALFORMED;
+    if (vr->type == MSGPACK_OBJECT_ARRAY) {
+        const msgpack_object *e = vr->via.array.ptr;
+        if (vr->via.array.size != 2 || e[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            e[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || e[0].via.u64 > UINT32_MAX ||
+            !pd_store__vip_range_ok((uint32_t)e[0].via.u64, e[1].via.u64))
+            return -PD_EMALFORMED;
+        s->vip_range.net = (uint32_t)e[0].via.u64;
+        s->vip_range.prefix = (uint8_t)e[1].via.u64;
+        s->has_vip_range = 1;
+    } else if (vr->type != MSGPACK_OBJECT_NIL || va->via.array.size) {
+        return -PD_EMALFORMED;
+    }
+    if (va->via.array.size > PD_STORE_VIPS_MAX)
+        return -PD_ELIMIT;
+    uint32_t first = 0, last = 0;
+    if (s->has_vip_range)
+        pd_store__vip_bounds(&s->vip_range, &first, &last);
+    for (uint32_t i = 0; i < va->via.array.size; i++) {
+        const msgpack_object *e = &va->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+            e->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+            e->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return -PD_EMALFORMED;
+        const char *nm = e->via.array.ptr[0].via.str.ptr;
+        size_t nl = e->via.array.ptr[0].via.str.size;
+        uint64_t addr = e->via.array.ptr[1].via.u64;
+        if (!pd_store_vip_name_valid(nm, nl) || addr < first || addr > last)
+            return -PD_EMALFORMED;
+        if (s->n_vips) { /* strictly increasing names: one encoding per state */
+            const char *prev = s->vips[s->n_vips - 1].name;
+            size_t pl = strlen(prev);
+            int c = memcmp(prev, nm, pl < nl ? pl : nl);
+            if (c > 0 || (c == 0 && pl >= nl))
+                return -PD_EMALFORMED;
+        }
+        for (uint32_t k = 0; k < s->n_vips; k++) /* unique addresses */
+            if (s->vips[k].addr == addr)
+                return -PD_EMALFORMED;
+        if (pd_store__vip_insert(s, nm, nl, (uint32_t)addr) != 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 static int restore_root(pd_store_t *s, const msgpack_object *root, uint64_t *index, uint64_t *term)
 {
     uint64_t v;
     if (root->type != MSGPACK_OBJECT_MAP || pd_mp_get_u64(root, "v", &v) != 0)
         return -PD_EMALFORMED;
-    if (v != PD_STORE_SNAP_VERSION)
+    if (v != 1 && v != PD_STORE_SNAP_VERSION)
         return -PD_EVERSION;
     const msgpack_object *objs = pd_mp_get(root, "o");
     if (pd_mp_get_u64(root, "i", index) || pd_mp_get_u64(root, "t", term) || !objs ||
@@ -168,6 +234,8 @@ static int restore_root(pd_store_t *s, const msgpack_object *root, uint64_t *ind
     int rc = reserve_all(s, objs);
     for (uint32_t i = 0; rc == 0 && i < objs->via.array.size; i++)
         rc = restore_obj(s, &objs->via.array.ptr[i], *index);
+    if (rc == 0 && v >= 2)
+        rc = restore_vips(s, root);
     return rc;
 }
 
@@ -177,7 +245,7 @@ int pd_store_snapshot_restore(pd_store_t *s, const void *data, size_t len)
         if (s->tables[k].count)
             return -PD_ESTATE;
     }
-    if (s->applied_index != 0)
+    if (s->applied_index != 0 || s->n_vips || s->has_vip_range)
         return -PD_ESTATE;
     if (len > PD_STORE_SNAP_MAX)
         return -PD_ETOOBIG;
@@ -191,6 +259,7 @@ int pd_store_snapshot_restore(pd_store_t *s, const void *data, size_t len)
     if (rc) {
         for (unsigned k = 0; k < PD_STORE_KINDS; k++)
             pd_store__table_clear(&s->tables[k]);
+        pd_store__vip_clear(s);
         return rc;
     }
     s->applied_index = index;

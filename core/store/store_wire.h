@@ -8,11 +8,16 @@
  *   0x02 TXN   payload: {"t": now_ms, "ops": [op, ...]}
  *              op: {"o": op type, "k": kind, "id": str, "ver": u64, "n": str, "sp": bin spec,
  *                   "st": bin status, "d": bin data}; missing keys are empty/0, unknown keys ignored.
+ *   0x03 VIP_ALLOC    payload: {"n": service name, "r": [range net u32, prefix]}
+ *   0x04 VIP_RELEASE  payload: {"n": service name}
  *   The type byte is the version: a change that older managers must not silently ignore (a new
  *   key with meaning, a new op or kind) needs a new type, with the ignore bit only if skipping it
  *   is harmless (a hint, a cache fill), never for state every manager must hold alike.
  * Snapshot: {"v": 1, "i": applied index, "t": applied term,
- *            "o": [obj, ...]}   kinds in order, each kind's objects in creation order
+ *            "o": [obj, ...],   kinds in order, each kind's objects in creation order
+ *            "vr": [net u32, prefix] or nil,  the VIP range (v2)
+ *            "va": [[name, addr u32], ...]}   VIPs in name order (v2)
+ *   A v1 snapshot (no "vr"/"va") restores with no VIPs.
  *   obj: {"k", "id", "n", "ver", "c": created_ms, "u": updated_ms, "sp", "st", "d"}, all keys, in
  *   this order, so a state has exactly one encoding.
  * Decoding goes through pd_mp_unpack (validated before msgpack-c allocates). */
@@ -25,10 +30,12 @@
 
 #include "store.h"
 
-#define PD_STORE_SNAP_VERSION 1u
+#define PD_STORE_SNAP_VERSION 2u
 
 #define PD_STORE_ENTRY_NOOP 0x01u
 #define PD_STORE_ENTRY_TXN 0x02u
+#define PD_STORE_ENTRY_VIP_ALLOC 0x03u
+#define PD_STORE_ENTRY_VIP_RELEASE 0x04u
 #define PD_STORE_ENTRY_IGNORE 0x80u /* high bit: skip if unknown */
 #define PD_STORE_ENTRY_TYPE_MASK 0x7fu
 
@@ -62,6 +69,12 @@ int pd_store_wire_encode_noop(uint8_t **out, size_t *len_out);
  * -PD_ETRUNCATED, -PD_ELIMIT, -PD_ETOOBIG, -ENOMEM. *out untouched on error. */
 int pd_store_wire_decode_txn(const void *payload, size_t len, pd_store_wire_txn_t *out);
 void pd_store_wire_txn_free(pd_store_wire_txn_t *t);
+
+/* VIP entries (type byte included) in a new pd_malloc buffer: 0, -PD_EUSAGE (bad name or range),
+ * -ENOMEM. */
+int pd_store_wire_encode_vip_alloc(const char *name, const pd_store_vip_range_t *range, uint8_t **out,
+                                   size_t *len_out);
+int pd_store_wire_encode_vip_release(const char *name, uint8_t **out, size_t *len_out);
 
 /* Static checks of one op (what encode and apply both enforce): 0 or -PD_EMALFORMED/-PD_ETOOBIG. */
 int pd_store_wire_op_check(const pd_store_op_t *op);

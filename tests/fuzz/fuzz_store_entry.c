@@ -6,7 +6,8 @@
  *   2. as a snapshot restored into a fresh store: on error the store stays empty; on success
  *      encode -> restore -> encode is stable.
  * Never crash, never leak (ASan/LSan). Seeds: tests/fuzz/corpus/fuzz_store_entry (the small
- * store's ids: c1 n1/host1 s1/web t1 x1/pw g1/cfg w1/net; s1 at version 2, applied index 2). */
+ * store's ids: c1 n1/host1 s1/web t1 x1/pw g1/cfg w1/net; s1 at version 2; the VIP range
+ * 10.96.0.0/30 with web at 10.96.0.1, so one more name fits; applied index 3). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,6 +49,12 @@ static pd_store_t *small_store(void)
                         .version = 1, .name = B("web"), .spec = B("\x81\xa8replicas\x05")};
     txn = (pd_store_txn_t){.now_ms = 2000, .ops = &up, .n_ops = 1};
     CHECK(pd_store_apply_txn(s, 2, 1, &txn, &res) == 0 && res.rc == 0);
+    pd_store_vip_range_t r = {.net = 0x0a600000u, .prefix = 30};
+    uint8_t *e = NULL;
+    size_t len = 0;
+    CHECK(pd_store_wire_encode_vip_alloc("web", &r, &e, &len) == 0);
+    CHECK(pd_store_apply(s, 3, 1, e, len, &res) == 0 && res.rc == 0);
+    pd_free(e);
     return s;
 }
 
@@ -112,6 +119,12 @@ static void check_txn_codec(const uint8_t *data, size_t size)
     pd_store_wire_txn_free(&a);
 }
 
+static int is_vip(uint8_t type)
+{
+    type &= PD_STORE_ENTRY_TYPE_MASK;
+    return type == PD_STORE_ENTRY_VIP_ALLOC || type == PD_STORE_ENTRY_VIP_RELEASE;
+}
+
 static void fuzz_entry(const uint8_t *data, size_t size)
 {
     const uint64_t index = 10, term = 2;
@@ -127,6 +140,12 @@ static void fuzz_entry(const uint8_t *data, size_t size)
         CHECK(rc == -PD_EUNKNOWN_TYPE || rc == -ENOMEM);
         CHECK(blob_eq(before, after));
         CHECK(pd_store_watch_next(s, &w, &ev) == 0);
+    } else if (res.rc == 0 && !res.skipped && is_vip(data[0])) {
+        /* VIPs changed by at most one, never in the watch stream, and the state round-trips. */
+        CHECK(pd_store_applied_index(s) == index);
+        CHECK(pd_store_watch_next(s, &w, &ev) == 0);
+        CHECK(pd_store_vip_count(s) <= 2);
+        check_round_trip(after, index);
     } else if (res.rc != 0 || res.skipped || (data[0] & PD_STORE_ENTRY_TYPE_MASK) != PD_STORE_ENTRY_TXN) {
         check_only_index_moved(before, after, index, term);
         CHECK(pd_store_watch_next(s, &w, &ev) == 0);
@@ -154,6 +173,7 @@ static void fuzz_snapshot(const uint8_t *data, size_t size)
         CHECK(blob_eq(empty, got));
         for (int k = 0; k < PD_STORE_KINDS; k++)
             CHECK(pd_store_first(s, (pd_store_kind_t)k) == NULL);
+        CHECK(pd_store_vip_count(s) == 0);
     } else {
         check_round_trip(got, pd_store_applied_index(s));
     }

@@ -106,6 +106,41 @@ static void test_bad_input(void **state)
     assert_int_equal(act, PD_CONFIG_HELP);
 }
 
+static void test_vip_flags(void **state)
+{
+    (void)state;
+    pd_config_t c;
+    pd_config_action_t act;
+    char err[256];
+    pd_config_defaults(&c);
+    assert_string_equal(c.vip_range, PD_VIP_RANGE_DEFAULT);
+    assert_int_equal(c.vip_grace_s, 600);
+    assert_int_equal(c.worker, 0);
+    char *ok[] = {"peerd", "--vip-range", "172.30.0.0/20", "--vip-grace=30", "--worker", NULL};
+    assert_int_equal(pd_config_parse(&c, 5, ok, &act, err, sizeof err), 0);
+    assert_string_equal(c.vip_range, "172.30.0.0/20");
+    assert_int_equal(c.vip_grace_s, 30);
+    assert_int_equal(c.worker, 1);
+    const char *bad[] = {"10.96.0.1/16", "10.96.0.0/31", "10.96.0.0", "fd00::/64", "nope"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *a[] = {"peerd", "--vip-range", (char *)bad[i], NULL};
+        pd_config_defaults(&c);
+        err[0] = '\0';
+        assert_int_equal(pd_config_parse(&c, 3, a, &act, err, sizeof err), -PD_EUSAGE);
+        assert_non_null(strstr(err, "--vip-range"));
+    }
+    char *g[] = {"peerd", "--vip-grace", "-1", NULL};
+    assert_int_equal(pd_config_parse(&c, 3, g, &act, err, sizeof err), -PD_EUSAGE);
+    char path[256];
+    snprintf(path, sizeof path, "%s/vip.conf", tmpdir);
+    write_file(path, "vip-range = 10.50.0.0/24\nworker = true\n");
+    char *f[] = {"peerd", "--config", path, NULL};
+    pd_config_defaults(&c);
+    assert_int_equal(pd_config_parse(&c, 3, f, &act, err, sizeof err), 0);
+    assert_string_equal(c.vip_range, "10.50.0.0/24");
+    assert_int_equal(c.worker, 1);
+}
+
 static void test_hostport(void **state)
 {
     (void)state;
@@ -160,7 +195,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_flags), cmocka_unit_test(test_file_then_flags_win),
         cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_hostport),
-        cmocka_unit_test(test_lock_and_node_id),
+        cmocka_unit_test(test_lock_and_node_id),    cmocka_unit_test(test_vip_flags),
     };
     return cmocka_run_group_tests_name("daemon_config", tests, setup, teardown);
 }

@@ -16,6 +16,7 @@
 #include "pd_err.h"
 #include "pd_mp.h"
 #include "test_dns_util.h"
+#include "vip_value.h"
 
 /* ---- fixture: two gossip tables (node a writes, node b hears), the feed on b ----------------- */
 
@@ -369,6 +370,95 @@ static void test_cache_negative_and_uncacheable(void **state)
     pd_dns_cache_free(c);
 }
 
+/* The leader publishes a VIP (cluster-owned, on node a); node b's feed hears it. */
+static void remote_vip(fx_t *fx, const char *svc, const char *ip)
+{
+    pd_gtable_msg_t m;
+    int changed = 0;
+    uint8_t val[PD_VIP_VALUE_MAX];
+    size_t len = 0;
+    uint8_t b[4];
+    if (ip && sscanf(ip, "%hhu.%hhu.%hhu.%hhu", &b[0], &b[1], &b[2], &b[3]) == 4)
+        len = pd_vip_value_encode((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3], 1, val);
+    else if (ip) /* not a VIP value: raw bytes */
+        memcpy(val, ip, len = strlen(ip));
+    if (ip)
+        assert_int_equal(pd_gtable_put_cluster(fx->a, PD_DNS_FEED_VIP_TABLE, svc, val, len, fx->now_ms, &m), 0);
+    else
+        assert_int_equal(pd_gtable_del_cluster(fx->a, PD_DNS_FEED_VIP_TABLE, svc, fx->now_ms, &m), 0);
+    assert_int_equal(pd_gtable_merge_update(fx->b, m.data, m.len, fx->now_ms, &changed), 0);
+    assert_int_equal(changed, 1);
+}
+
+static void test_vips(void **state)
+{
+    fx_t *fx = fx_new(1);
+    /* VIP after the endpoints: <svc>[.svc] A is the VIP alone, tasks.<svc> the tasks. */
+    remote_register(fx, "web", "10.0.0.1", "http", 1);
+    local_register(fx, "web", "10.0.0.2");
+    remote_vip(fx, "web", "10.96.0.1");
+    const char *names[] = {"web.svc", "web"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ask(fx, names[i], PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
+        assert_int_equal(t_count(&rep, 0, PD_DNS_T_A), 1);
+        assert_true(has_a(&rep, "10.96.0.1"));
+    }
+    assert_int_equal(ask(fx, "tasks.web.svc", PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
+    assert_int_equal(t_count(&rep, 0, PD_DNS_T_A), 2);
+    assert_true(has_a(&rep, "10.0.0.1") && has_a(&rep, "10.0.0.2"));
+    /* PTR of the VIP names the service. */
+    assert_int_equal(ask(fx, "1.0.96.10.in-addr.arpa", PD_DNS_T_PTR, &rep), PD_DNS_R_NOERROR);
+    assert_int_equal(t_count(&rep, 0, PD_DNS_T_PTR), 1);
+    assert_string_equal(rep.rr[0].target, "web.svc.");
+    /* The VIP outlives its writer: node a (the old leader) is down, the local endpoint remains. */
+    assert_int_equal(pd_gtable_owner_down(fx->b, "nodea", fx->now_ms), 0);
+    assert_int_equal(ask(fx, "web.svc", PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
+    assert_int_equal(t_count(&rep, 0, PD_DNS_T_A), 1);
+    assert_true(has_a(&rep, "10.96.0.1"));
+    assert_int_equal(pd_gtable_owner_up(fx->b, "nodea"), 0);
+
+    /* VIP before the endpoints: nothing to answer until an endpoint comes, then the VIP. */
+    remote_vip(fx, "db", "10.96.0.2");
+    assert_int_equal(ask(fx, "db.svc", PD_DNS_T_A, &rep), PD_DNS_R_NXDOMAIN);
+    remote_register(fx, "db", "10.0.1.1", NULL, 1);
+    assert_int_equal(ask(fx, "db.svc", PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
+    assert_int_equal(t_count(&rep, 0, PD_DNS_T_A), 1);
+    assert_true(has_a(&rep, "10.96.0.2"));
+    /* No endpoint left: NXDOMAIN as without a VIP, and the PTR goes too (an address we do not
+     * know is upstream's: not answered here). */
+    assert_int_equal(ask(fx, "2.0.96.10.in-addr.arpa", PD_DNS_T_PTR, &rep), PD_DNS_R_NOERROR);
+    remote_deregister(fx, "db");
+    assert_int_equal(ask(fx, "db.svc", PD_DNS_T_A, &rep), PD_DNS_R_NXDOMAIN);
+    assert_int_equal(ask(fx, "2.0.96.10.in-addr.arpa", PD_DNS_T_PTR, &rep), -1);
+    /* Re-registered: the VIP is back. */
+    remote_register(fx, "db", "10.0.1.2", NULL, 1);
+    assert_int_equal(ask(fx, "db.svc", PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
+    assert_true(has_a(&rep, "10.96.0.2"));
+    /* The VIP released: round robin over the tasks again. */
+    remote_vip(fx, "db", NULL);
+    assert_int_equal(ask(fx, "db.svc", PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
+    assert_true(has_a(&rep, "10.0.1.2") && !has_a(&rep, "10.96.0.2"));
+    /* A value that does not decode is ignored (tasks answer). */
+    remote_vip(fx, "db", "not-an-ip");
+    assert_int_equal(ask(fx, "db.svc", PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
+    assert_true(has_a(&rep, "10.0.1.2"));
+    assert_true(pd_dns_feed_stats(fx->feed)->vip_events >= 4);
+    fx_free(fx);
+}
+
+/* A feed attached after the VIPs and endpoints arrived loads both. */
+static void test_vip_attach_late(void **state)
+{
+    fx_t *fx = fx_new(0);
+    remote_vip(fx, "web", "10.96.0.7");
+    remote_register(fx, "web", "10.0.0.1", NULL, 1);
+    assert_int_equal(pd_dns_feed_attach(fx->feed, fx->b), 0);
+    assert_int_equal(ask(fx, "web.svc", PD_DNS_T_A, &rep), PD_DNS_R_NOERROR);
+    assert_int_equal(t_count(&rep, 0, PD_DNS_T_A), 1);
+    assert_true(has_a(&rep, "10.96.0.7"));
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +466,8 @@ int main(void)
         cmocka_unit_test(test_owner_down_and_deregister),
         cmocka_unit_test(test_attach_loads_and_bad_values),
         cmocka_unit_test(test_nodes),
+        cmocka_unit_test(test_vips),
+        cmocka_unit_test(test_vip_attach_late),
         cmocka_unit_test(test_cache_ttl_expiry),
         cmocka_unit_test(test_cache_negative_and_uncacheable),
     };

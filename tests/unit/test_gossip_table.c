@@ -697,6 +697,69 @@ static void test_oom_sweep(void **state)
     oom_sweep(op_merge_state, &sb, prep_some);
 }
 
+/* Cluster-owned entries (VIPs): written by any node under a pseudo owner no node id can be, never
+ * hidden by owner liveness, converging between tables by version like any entry. */
+static void test_cluster_owner(void **state)
+{
+    (void)state;
+    pd_gtable_config_t bad = {.node_id = PD_GTABLE_CLUSTER_OWNER};
+    pd_gtable_t *x = NULL;
+    assert_int_equal(pd_gtable_create(&bad, &x), -PD_EUSAGE);
+
+    pd_gtable_t *a = mk("aaaa"), *b = mk("bbbb");
+    pd_gtable_msg_t m;
+    assert_int_equal(pd_gtable_put_cluster(a, "vip", "web", "10.96.0.1", 9, 0, &m), 0);
+    int changed = 0;
+    assert_int_equal(pd_gtable_merge_update(b, m.data, m.len, 0, &changed), 0);
+    assert_int_equal(changed, 1);
+    pd_gtable_view_t v;
+    assert_int_equal(pd_gtable_get(b, "vip", "web", &v), 0);
+    assert_string_equal(v.owner, PD_GTABLE_CLUSTER_OWNER);
+    assert_true(has_value(b, "vip", "web", "10.96.0.1"));
+
+    /* No node's death hides them, the writer's included; the pseudo owner cannot be downed. */
+    assert_int_equal(pd_gtable_owner_down(b, "aaaa", 0), 0);
+    assert_int_equal(pd_gtable_owner_down(b, PD_GTABLE_CLUSTER_OWNER, 0), -PD_EUSAGE);
+    assert_int_equal(pd_gtable_owner_down(a, PD_GTABLE_CLUSTER_OWNER, 0), -PD_EUSAGE);
+    assert_int_equal(pd_gtable_owner_up(b, PD_GTABLE_CLUSTER_OWNER), -PD_EUSAGE);
+    assert_int_equal(pd_gtable_owner_purge(b, PD_GTABLE_CLUSTER_OWNER), 0);
+    pd_gtable_tick(b, 100000); /* past the owner grace */
+    assert_true(has_value(b, "vip", "web", "10.96.0.1"));
+    assert_int_equal(pd_gtable_count(b, "vip"), 1);
+
+    /* Another writer (a new leader) supersedes the first one's value, and both converge. */
+    assert_int_equal(pd_gtable_put_cluster(b, "vip", "web", "10.96.0.2", 9, 0, &m), 0);
+    assert_int_equal(pd_gtable_merge_update(a, m.data, m.len, 0, &changed), 0);
+    assert_int_equal(changed, 1);
+    assert_true(has_value(a, "vip", "web", "10.96.0.2"));
+
+    /* A stale write from the old writer loses; a delete is a tombstone that travels too. */
+    assert_int_equal(pd_gtable_put_cluster(a, "vip", "db", "10.96.0.3", 9, 0, NULL), 0);
+    assert_int_equal(pd_gtable_del_cluster(a, "vip", "web", 0, &m), 0);
+    assert_int_equal(pd_gtable_del_cluster(a, "vip", "web", 0, NULL), -PD_ENOTFOUND);
+    assert_int_equal(pd_gtable_merge_update(b, m.data, m.len, 0, &changed), 0);
+    assert_int_equal(pd_gtable_get(b, "vip", "web", &v), -PD_ENOTFOUND);
+
+    /* Full-state push/pull carries them both ways and the two tables end up equal. */
+    static uint8_t buf[1 << 16];
+    size_t n = 0, ch = 0;
+    assert_int_equal(pd_gtable_encode_state(a, buf, sizeof buf, &n), 0);
+    assert_int_equal(pd_gtable_merge_state(b, buf, n, 0, &ch), 0);
+    assert_true(has_value(b, "vip", "db", "10.96.0.3"));
+    assert_int_equal(pd_gtable_encode_state(b, buf, sizeof buf, &n), 0);
+    assert_int_equal(pd_gtable_merge_state(a, buf, n, 0, &ch), 0);
+    assert_int_equal(ch, 0);
+    assert_int_equal(pd_gtable_count(a, "vip"), 1);
+    assert_int_equal(pd_gtable_count(b, "vip"), 1);
+
+    /* Every real owner down on a: still visible. */
+    assert_int_equal(pd_gtable_owner_down(a, "bbbb", 0), 0);
+    pd_gtable_tick(a, 200000);
+    assert_true(has_value(a, "vip", "db", "10.96.0.3"));
+    pd_gtable_destroy(a);
+    pd_gtable_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,7 +768,7 @@ int main(void)
         cmocka_unit_test(test_owner_liveness),      cmocka_unit_test(test_watch_order_and_filter),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_push_pull_converges),
         cmocka_unit_test(test_state_too_big),       cmocka_unit_test(test_malformed_updates),
-        cmocka_unit_test(test_oom_sweep),
+        cmocka_unit_test(test_oom_sweep),           cmocka_unit_test(test_cluster_owner),
     };
     return cmocka_run_group_tests_name("gossip_table", tests, NULL, NULL);
 }

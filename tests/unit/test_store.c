@@ -568,7 +568,7 @@ static void test_snapshot_rejects(void **state)
         assert_int_not_equal(pd_store_snapshot_restore(e, b1, cut), 0);
         assert_snap_eq(e, empty, empty_len);
     }
-    const uint8_t badver[] = {0x84, 0xa1, 'v', 0x02, 0xa1, 'i', 0x00, 0xa1, 't', 0x00, 0xa1, 'o', 0x90};
+    const uint8_t badver[] = {0x84, 0xa1, 'v', 0x03, 0xa1, 'i', 0x00, 0xa1, 't', 0x00, 0xa1, 'o', 0x90};
     assert_int_equal(pd_store_snapshot_restore(e, badver, sizeof badver), -PD_EVERSION);
     pd_store_t *one = new_store(1, 0);
     assert_int_equal(run1(one, op_create(PD_STORE_SERVICE, "s1", "web", NULL)), 0);
@@ -579,8 +579,11 @@ static void test_snapshot_rejects(void **state)
     while (memcmp(dup + at, "\xa1o\x91", 3) != 0)
         at++;
     at += 3; /* the object's map: append a second copy, count 1 -> 2 */
-    size_t objlen = n2 - at;
-    memcpy(dup + n2, b2 + at, objlen);
+    size_t end = at; /* the object ends where the VIP keys begin */
+    while (memcmp(b2 + end, "\xa2vr", 3) != 0)
+        end++;
+    size_t objlen = end - at;
+    memcpy(dup + at + objlen, b2 + at, n2 - at); /* object, object, VIP keys */
     dup[at - 1] = 0x92;
     assert_int_equal(pd_store_snapshot_restore(e, dup, n2 + objlen), -PD_EMALFORMED);
     assert_snap_eq(e, empty, empty_len);

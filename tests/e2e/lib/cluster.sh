@@ -5,7 +5,8 @@
 #   e2e_setup N                 create hosts h1..hN (10.99.0.1..N/24) and start peerd on each;
 #                               hosts 2..N join host 1 with its gossip key (E2E_AUTOJOIN=0: no join)
 #   e2e_start I [ARGS...]       (re)start peerd on host I;  e2e_stop I [SIG] stops it by PID
-#                               ($E2E_PEERD_ARGS, when set, is appended to every start, e2e_setup's too)
+#                               ($E2E_PEERD_ARGS, when set, is appended to every start, e2e_setup's too,
+#                               and $E2E_ARGS_H<I> to host I's only, e.g. E2E_ARGS_H4=--worker)
 #   e2e_bg I CMD...             a helper process (e.g. a test DNS upstream) in host I's namespace,
 #                               output in h<I>/bg.log, PID in $E2E_BG_PID; killed at teardown
 #   e2e_ctl I ARGS...           peerctl against host I's daemon, run inside its namespace
@@ -167,10 +168,11 @@ e2e_wait_for() {
 e2e_start() {
   local i=$1
   shift
-  local ns
+  local ns host_args="E2E_ARGS_H$i"
   ns=$(e2e_ns "$i")
   ip netns exec "$ns" "$PEERD" --data-dir "$E2E_WORK/h$i/data" --socket "$(e2e_sock "$i")" \
-    --advertise-addr "$(e2e_addr "$i")" --log-level debug "$@" ${E2E_PEERD_ARGS:-} >>"$E2E_WORK/h$i/peerd.log" 2>&1 &
+    --advertise-addr "$(e2e_addr "$i")" --log-level debug "$@" ${E2E_PEERD_ARGS:-} ${!host_args:-} \
+    >>"$E2E_WORK/h$i/peerd.log" 2>&1 &
   E2E_PIDS[$i]=$!
   echo "pid $!" >>"$E2E_STATE"
   e2e_wait_for 10 e2e_ctl "$i" info || e2e_fail "peerd on h$i did not come up"
