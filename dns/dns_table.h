@@ -132,6 +132,12 @@ const pd_dns_rev_t *pd_dns_table_rev_first(const pd_dns_table_t *t, int family,
                                            const uint8_t *addr);
 const pd_dns_rev_t *pd_dns_table_rev_next(const pd_dns_rev_t *r, int family, const uint8_t *addr);
 
+/* A hint for a batch of queries: start loading what a lookup of `hash` (pd_dns_key_hash of a
+ * service key) will touch, by stage: 0 the bucket, 1 the first service in it, 2 that service's
+ * tasks when it is the one. Run each stage over the whole batch before the next, so the batch's
+ * cache misses overlap instead of coming one after another. Changes nothing. */
+void pd_dns_table_prefetch(const pd_dns_table_t *t, uint32_t hash, unsigned stage);
+
 /* `<task>.tasks.<service>.svc.` as a wire name into out; returns its length. */
 size_t pd_dns_task_fqdn(const pd_dns_service_t *s, const pd_dns_task_t *k,
                         uint8_t out[PD_DNS_NAME_MAX]);
