@@ -156,7 +156,12 @@ static void udp_on_io(uv_poll_t *h, int status, int events)
     if (s->stopping)
         return;
     if (status < 0) {
+        /* libuv stopped the poll on POLLERR: clear the socket error and watch again */
         s->st.udp_errors++;
+        int err = pd_udp_batch_take_error(s->ub);
+        PD_WARN(&s->log, "dns udp: socket error: %s", pd_strerror(err ? err : status));
+        s->udp_events = 0;
+        (void)udp_watch(s, pd_udp_batch_pending(s->ub) ? UV_WRITABLE : UV_READABLE);
         return;
     }
     if (pd_udp_batch_pending(s->ub) && udp_flush(s))

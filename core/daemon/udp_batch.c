@@ -112,6 +112,15 @@ int pd_udp_batch_flush(pd_udp_batch_t *b, void (*sent_fn)(void *ctx, const uint8
     return 0;
 }
 
+int pd_udp_batch_take_error(pd_udp_batch_t *b)
+{
+    int e = 0;
+    socklen_t l = sizeof e;
+    if (getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &e, &l) != 0)
+        return -errno;
+    return -e;
+}
+
 int pd_udp_batch_sendto(pd_udp_batch_t *b, const struct sockaddr *to, const uint8_t *msg, size_t len)
 {
     socklen_t tl = to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);

@@ -63,6 +63,9 @@ int pd_udp_batch_flush(pd_udp_batch_t *b, void (*sent_fn)(void *ctx, const uint8
                        void *ctx);
 static inline int pd_udp_batch_pending(const pd_udp_batch_t *b) { return b->sent < b->nsend; }
 
+/* Reads (and so clears) the socket's pending error: -errno, or 0. */
+int pd_udp_batch_take_error(pd_udp_batch_t *b);
+
 /* One datagram outside the batch (a forwarded reply arriving later): 0, -EAGAIN or -errno. */
 int pd_udp_batch_sendto(pd_udp_batch_t *b, const struct sockaddr *to, const uint8_t *msg, size_t len);
 
