@@ -25,6 +25,7 @@ static int get_buf(int fd, int opt)
 
 int pd_udp_batch_open(pd_udp_batch_t *b, const struct sockaddr *sa)
 {
+    b->fd = -1;
     b->n = b->nsend = b->sent = 0;
     /* No SO_REUSEADDR (uv_udp_bind sets it): a second server on the same address must fail. */
     int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -37,7 +37,7 @@ typedef struct {
     uint8_t tx[PD_UDP_BATCH][PD_UDP_DGRAM_MAX];
 } pd_udp_batch_t;
 
-/* Socket bound to sa, nonblocking, with large buffers; fd -1 before. 0 or -errno. */
+/* Socket bound to sa, nonblocking, with large buffers. 0, or -errno with fd -1. */
 int pd_udp_batch_open(pd_udp_batch_t *b, const struct sockaddr *sa);
 void pd_udp_batch_close(pd_udp_batch_t *b);
 
