@@ -1,6 +1,6 @@
 /* udp_batch on real loopback sockets: bursts deeper than one batch come back whole, each reply to
  * its own sender with its own bytes; an oversized datagram is reported cut; a taken address fails
- * to bind (no SO_REUSEADDR); the socket buffers were raised. */
+ * to bind (no SO_REUSEADDR); as root the receive buffer is the full size asked for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
