@@ -163,6 +163,50 @@ static int reverse_parse(const cls_t *c, uint8_t addr[16])
     return 0;
 }
 
+/* Wire label against a lowercase one, ignoring ASCII case. */
+static int raw_label_is(const uint8_t *l, const uint8_t *label)
+{
+    if (l[0] != label[0])
+        return 0;
+    for (unsigned i = 1; i <= l[0]; i++) {
+        if (pd_dns_lower[l[i]] != label[i])
+            return 0;
+    }
+    return 1;
+}
+
+int pd_dns_query_service_hash(const uint8_t *msg, size_t len, uint32_t *hash)
+{
+    enum { HINT_LABELS = 4 }; /* the longest service name shape: <task>.tasks.<svc>.svc */
+    size_t off[HINT_LABELS];
+    unsigned n = 0;
+    for (size_t pos = PD_DNS_HDR_LEN;;) {
+        if (pos >= len)
+            return 0;
+        uint8_t c = msg[pos];
+        if (c == 0)
+            break;
+        if (c > PD_DNS_LABEL_MAX || n == HINT_LABELS || (size_t)c + 1 > len - pos)
+            return 0; /* a pointer, too many labels, or cut */
+        off[n++] = pos;
+        pos += (size_t)c + 1;
+    }
+    const uint8_t *k;
+    if (n >= 2 && raw_label_is(msg + off[n - 1], L_SVC))
+        k = msg + off[n - 2];
+    else if (n == 1)
+        k = msg + off[0];
+    else if (n == 2 && raw_label_is(msg + off[0], L_TASKS))
+        k = msg + off[1];
+    else
+        return 0;
+    uint8_t lc[1 + PD_DNS_LABEL_MAX];
+    size_t klen = (size_t)k[0] + 1;
+    pd_dns_name_lower(lc, k, klen);
+    *hash = pd_dns_key_hash(lc, klen);
+    return 1;
+}
+
 int pd_dns_reverse_parse(const uint8_t *lc, const pd_dns_name_t *n, uint8_t addr[16])
 {
     cls_t c = {.n = n};

@@ -36,6 +36,12 @@ typedef struct {
 
 void pd_dns_classify(const pd_dns_table_t *t, const pd_dns_name_t *qname, pd_dns_match_t *out);
 
+/* The hash (pd_dns_key_hash) of the service key a query's name would be looked up by: <svc>.svc,
+ * tasks.<svc>[.svc], _p._tcp.<svc>.svc, <task>.tasks.<svc>.svc, bare <svc>; read straight from the
+ * raw query bytes (an uncompressed question name, as every client sends). 1 with *hash set, or 0
+ * (no service name, or anything unusual). Only a prefetch hint: pd_dns_answer checks everything. */
+int pd_dns_query_service_hash(const uint8_t *msg, size_t len, uint32_t *hash);
+
 /* Reverse name (lowercase wire) -> address: 4 or 6, or 0 if it is not a full in-addr/ip6 name. */
 int pd_dns_reverse_parse(const uint8_t *lc, const pd_dns_name_t *n, uint8_t addr[16]);
 

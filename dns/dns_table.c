@@ -267,6 +267,29 @@ const pd_dns_service_t *pd_dns_table_service_find(const pd_dns_table_t *t, const
     return NULL;
 }
 
+void pd_dns_table_prefetch(const pd_dns_table_t *t, uint32_t hash, unsigned stage)
+{
+    enum { LINE = 64, TASK_BYTES_MAX = 4 * LINE }; /* the first few tasks: what a UDP answer reads */
+    pd_dns_service_t *const *b = &t->svc[hash & t->svc_mask];
+    if (stage == 0) {
+        __builtin_prefetch(b);
+        return;
+    }
+    const pd_dns_service_t *s = *b;
+    if (!s)
+        return;
+    if (stage == 1) {
+        __builtin_prefetch(s); /* chain and hash; with the next line, the key wherever malloc put s */
+        __builtin_prefetch((const uint8_t *)s + LINE);
+        return;
+    }
+    if (s->hash != hash || !s->tasks)
+        return;
+    size_t bytes = PD_MIN((size_t)s->ntasks * sizeof *s->tasks, (size_t)TASK_BYTES_MAX);
+    for (size_t off = 0; off < bytes; off += LINE)
+        __builtin_prefetch((const uint8_t *)s->tasks + off);
+}
+
 const pd_dns_task_t *pd_dns_service_task_find(const pd_dns_service_t *s, const uint8_t *id,
                                               size_t len)
 {

@@ -40,26 +40,30 @@ typedef struct {
     uint16_t port;
 } pd_dns_port_t;
 
+/* Field order matters: what every A answer reads (health, address) comes first, the id (read
+ * only for <task>.tasks names, SRV and PTR) last. */
 typedef struct {
-    uint8_t id_len;
-    uint8_t id[PD_DNS_LABEL_MAX]; /* lowercase */
     uint8_t healthy;
+    uint8_t id_len;
     uint16_t port;
     pd_dns_addrs_t addr;
+    uint8_t id[PD_DNS_LABEL_MAX]; /* lowercase */
 } pd_dns_task_t;
 
+/* Field order matters: a lookup and an A answer touch only the first cache line for a short name
+ * (chain, hash, key, VIP, task array); the ports (about 1 KB) come last. */
 typedef struct pd_dns_service {
     struct pd_dns_service *next; /* hash chain */
     uint32_t hash;
     uint8_t key_len;
-    uint8_t key[1 + PD_DNS_LABEL_MAX]; /* lowercase wire label, e.g. "\3web" */
-    uint8_t fqdn[1 + PD_DNS_LABEL_MAX + 5]; /* "\3web\3svc\0": SRV / PTR target */
     uint8_t defined;                     /* by service_put (else only implied by its tasks) */
-    pd_dns_addrs_t vip;                  /* none of either: DNS round robin over the tasks */
     uint8_t nports;
-    pd_dns_port_t ports[PD_DNS_PORTS_MAX];
     uint32_t ntasks, tasks_cap;
     pd_dns_task_t *tasks;
+    pd_dns_addrs_t vip;                  /* none of either: DNS round robin over the tasks */
+    uint8_t key[1 + PD_DNS_LABEL_MAX]; /* lowercase wire label, e.g. "\3web" */
+    uint8_t fqdn[1 + PD_DNS_LABEL_MAX + 5]; /* "\3web\3svc\0": SRV / PTR target */
+    pd_dns_port_t ports[PD_DNS_PORTS_MAX];
 } pd_dns_service_t;
 
 typedef struct pd_dns_node {
@@ -127,6 +131,12 @@ const pd_dns_task_t *pd_dns_service_task_find(const pd_dns_service_t *s, const u
 const pd_dns_rev_t *pd_dns_table_rev_first(const pd_dns_table_t *t, int family,
                                            const uint8_t *addr);
 const pd_dns_rev_t *pd_dns_table_rev_next(const pd_dns_rev_t *r, int family, const uint8_t *addr);
+
+/* A hint for a batch of queries: start loading what a lookup of `hash` (pd_dns_key_hash of a
+ * service key) will touch, by stage: 0 the bucket, 1 the first service in it, 2 that service's
+ * tasks when it is the one. Run each stage over the whole batch before the next, so the batch's
+ * cache misses overlap instead of coming one after another. Changes nothing. */
+void pd_dns_table_prefetch(const pd_dns_table_t *t, uint32_t hash, unsigned stage);
 
 /* `<task>.tasks.<service>.svc.` as a wire name into out; returns its length. */
 size_t pd_dns_task_fqdn(const pd_dns_service_t *s, const pd_dns_task_t *k,

@@ -7,11 +7,16 @@
 
 #include "config.h"
 #include "dns_answer.h"
+#include "dns_classify.h"
 #include "dns_forward.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
 #include "pd_rng.h"
+#include "udp_batch.h"
+
+_Static_assert(PD_UDP_DGRAM_MAX >= PD_DNS_UDP_MAX, "a UDP reply slot holds the largest UDP answer");
+_Static_assert(PD_UDP_BATCH <= 64, "udp_prefetch keeps a 64-bit mask of the batch");
 
 enum { TCP_RX_CAP = 2 + PD_DNS_TCP_QUERY_MAX, TCP_TX_CAP = 2 + PD_DNS_MSG_MAX };
 
@@ -35,15 +40,15 @@ struct pd_dns_server {
     pd_dns_fwd_t *fwd;
     pd_dns_config_t acfg;
     pd_rng_t rng;
-    uv_udp_t udp;
+    pd_udp_batch_t *ub; /* the UDP socket and its slots */
+    uv_poll_t udp_poll;
+    int udp_events;     /* what udp_poll waits for */
     uv_tcp_t tcp;
     uv_timer_t sweep;
     int udp_open, tcp_open, sweep_open, stopping;
     conn_t *conns;
     pd_dns_server_stats_t st;
     char listen[PD_ADDR_MAX + 8];
-    uint8_t udp_rx[PD_DNS_UDP_MAX + 1];
-    uint8_t udp_tx[PD_DNS_UDP_MAX];
 };
 
 pd_dns_feed_t *pd_dns_server_feed(pd_dns_server_t *s) { return s->feed; }
@@ -58,54 +63,138 @@ static void count_reply(pd_dns_server_t *s, const uint8_t *reply)
 
 /* ---- UDP ------------------------------------------------------------------------------------ */
 
-static void udp_reply(pd_dns_server_t *s, const struct sockaddr *to, const uint8_t *reply, size_t len)
-{
-    uv_buf_t b = uv_buf_init((char *)reply, (unsigned)len);
-    if (uv_udp_try_send(&s->udp, &b, 1, to) < 0) {
-        s->st.dropped++;
-        return;
-    }
-    count_reply(s, reply);
-}
+/* One wakeup reads at most this many batches, then yields to the loop (which polls again at once
+ * if more is queued: uv_poll is level-triggered), so a flood cannot starve gossip and timers. */
+enum { UDP_BATCHES_PER_WAKEUP = 8 };
 
-static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    pd_dns_server_t *s = h->data;
-    *buf = uv_buf_init((char *)s->udp_rx, sizeof s->udp_rx);
-}
+static void udp_sent(void *ctx, const uint8_t *reply) { count_reply(ctx, reply); }
 
-static void udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr,
-                     unsigned flags)
+/* Slot i's query: answered into its reply buffer, handed to the forwarder, or dropped. */
+static void udp_query(pd_dns_server_t *s, unsigned i)
 {
-    pd_dns_server_t *s = h->data;
-    if (n <= 0 || !addr || s->stopping)
-        return;
+    pd_udp_batch_t *b = s->ub;
+    const uint8_t *q = pd_udp_batch_data(b, i);
+    size_t n = pd_udp_batch_len(b, i), len = 0;
     s->st.queries++;
     s->st.udp_queries++;
-    if ((flags & UV_UDP_PARTIAL) || (size_t)n > PD_DNS_UDP_MAX) {
+    if (pd_udp_batch_cut(b, i)) {
         s->st.dropped++;
         return;
     }
-    size_t len = 0;
-    pd_dns_verdict_t v = pd_dns_answer(s->table, s->udp_rx, (size_t)n, PD_DNS_UDP, &s->rng, &s->acfg,
-                                       s->udp_tx, sizeof s->udp_tx, &len);
+    pd_dns_verdict_t v = pd_dns_answer(s->table, q, n, PD_DNS_UDP, &s->rng, &s->acfg, b->tx[i],
+                                       PD_UDP_DGRAM_MAX, &len);
     if (v == PD_DNS_ANSWERED) {
         s->st.answered++;
-        udp_reply(s, addr, s->udp_tx, len);
+        pd_udp_batch_reply(b, i, len);
         return;
     }
     if (v == PD_DNS_FORWARD) {
+        const struct sockaddr *peer = pd_udp_batch_peer(b, i);
         pd_dns_client_t c = {.tcp = 0};
-        memcpy(&c.addr, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+        memcpy(&c.addr, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                          : sizeof(struct sockaddr_in));
-        int rc = pd_dns_fwd_query(s->fwd, s->udp_rx, (size_t)n, &c, s->udp_tx, sizeof s->udp_tx, &len);
+        int rc = pd_dns_fwd_query(s->fwd, q, n, &c, b->tx[i], PD_UDP_DGRAM_MAX, &len);
         if (rc == 1 && len)
-            udp_reply(s, addr, s->udp_tx, len);
+            pd_udp_batch_reply(b, i, len);
         else if (rc < 0)
             s->st.dropped++;
         return;
     }
     s->st.dropped++;
+}
+
+/* Before answering a batch, start the table loads of all its queries (bucket, service, tasks:
+ * each stage over the batch), so their cache misses overlap rather than stall query by query. */
+static void udp_prefetch(pd_dns_server_t *s, unsigned n)
+{
+    uint32_t hash[PD_UDP_BATCH];
+    uint64_t have = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (pd_dns_query_service_hash(pd_udp_batch_data(s->ub, i), pd_udp_batch_len(s->ub, i),
+                                      &hash[i]))
+            have |= 1ull << i;
+    }
+    for (unsigned stage = 0; stage < 3; stage++) {
+        for (unsigned i = 0; i < n; i++) {
+            if (have >> i & 1)
+                pd_dns_table_prefetch(s->table, hash[i], stage);
+        }
+    }
+}
+
+static void udp_on_io(uv_poll_t *h, int status, int events);
+
+/* Watch for readability, or for writability while replies wait for room. */
+static int udp_watch(pd_dns_server_t *s, int events)
+{
+    if (s->udp_events == events)
+        return 0;
+    int rc = uv_poll_start(&s->udp_poll, events, udp_on_io);
+    if (rc == 0)
+        s->udp_events = events;
+    else
+        s->st.udp_errors++;
+    return rc;
+}
+
+/* Replies still queued: 1 (the poll now waits for writability), 0 when all went. */
+static int udp_flush(pd_dns_server_t *s)
+{
+    if (pd_udp_batch_flush(s->ub, udp_sent, s) == -EAGAIN) {
+        s->st.udp_send_waits++;
+        (void)udp_watch(s, UV_WRITABLE);
+        return 1;
+    }
+    s->st.dropped += s->ub->send_errors;
+    s->ub->send_errors = 0;
+    return 0;
+}
+
+static void udp_on_io(uv_poll_t *h, int status, int events)
+{
+    pd_dns_server_t *s = h->data;
+    if (s->stopping)
+        return;
+    if (status < 0) {
+        /* libuv stopped the poll on POLLERR: clear the socket error and watch again */
+        s->st.udp_errors++;
+        int err = pd_udp_batch_take_error(s->ub);
+        PD_WARN(&s->log, "dns udp: socket error: %s", pd_strerror(err ? err : status));
+        s->udp_events = 0;
+        (void)udp_watch(s, pd_udp_batch_pending(s->ub) ? UV_WRITABLE : UV_READABLE);
+        return;
+    }
+    if (pd_udp_batch_pending(s->ub) && udp_flush(s))
+        return;
+    (void)udp_watch(s, UV_READABLE);
+    for (unsigned k = 0; k < UDP_BATCHES_PER_WAKEUP; k++) {
+        int n = pd_udp_batch_recv(s->ub);
+        if (n <= 0) {
+            s->st.udp_errors += n < 0;
+            return;
+        }
+        s->st.udp_batches++;
+        if (n > 1)
+            udp_prefetch(s, (unsigned)n);
+        for (unsigned i = 0; i < (unsigned)n; i++)
+            udp_query(s, i);
+        if (udp_flush(s))
+            return;
+        /* A short batch emptied the queue: back to the poll rather than a recvmmsg that would
+         * only say EAGAIN (one syscall fewer per wakeup when traffic is light). */
+        if (n < PD_UDP_BATCH)
+            return;
+    }
+}
+
+/* A forwarded query's reply, sent on its own; a full socket buffer drops it (as UDP may). */
+static void udp_reply(pd_dns_server_t *s, const struct sockaddr *to, const uint8_t *reply, size_t len)
+{
+    if (pd_udp_batch_sendto(s->ub, to, reply, len) < 0) {
+        s->st.dropped++;
+        return;
+    }
+    count_reply(s, reply);
 }
 
 /* ---- TCP ------------------------------------------------------------------------------------ */
@@ -333,16 +422,31 @@ static int listen_fail(pd_dns_server_t *s, const char *proto, int rc, char *err,
     return rc;
 }
 
+static void udp_closed(uv_handle_t *h)
+{
+    pd_dns_server_t *s = h->data;
+    pd_udp_batch_close(s->ub);
+}
+
 static int open_listeners(pd_dns_server_t *s, const struct sockaddr *sa, char *err, size_t errlen)
 {
-    uv_udp_init(s->loop, &s->udp);
-    s->udp.data = s;
-    s->udp_open = 1;
-    int rc = uv_udp_bind(&s->udp, sa, 0);
-    if (rc == 0)
-        rc = uv_udp_recv_start(&s->udp, udp_alloc, udp_recv);
+    int rc = pd_udp_batch_open(s->ub, sa);
     if (rc)
         return listen_fail(s, "udp", rc, err, errlen);
+    rc = uv_poll_init(s->loop, &s->udp_poll, s->ub->fd);
+    if (rc) {
+        pd_udp_batch_close(s->ub);
+        return listen_fail(s, "udp", rc, err, errlen);
+    }
+    s->udp_poll.data = s;
+    s->udp_open = 1;
+    rc = udp_watch(s, UV_READABLE);
+    if (rc)
+        return listen_fail(s, "udp", rc, err, errlen);
+    if (s->ub->rcvbuf < PD_UDP_RCVBUF)
+        PD_WARN(&s->log, "dns udp: receive buffer %d bytes, asked for %d (net.core.rmem_max caps it "
+                "without root): bursts beyond it are dropped by the kernel", s->ub->rcvbuf,
+                PD_UDP_RCVBUF);
     uv_tcp_init(s->loop, &s->tcp);
     s->tcp.data = s;
     s->tcp_open = 1;
@@ -364,7 +468,10 @@ static int make_core(pd_dns_server_t *s, const pd_dns_server_config_t *cfg, char
     s->acfg.ttl_s = cfg->ttl_s > PD_DNS_TTL_MAX_S ? PD_DNS_TTL_MAX_S : cfg->ttl_s;
     pd_rng_seed(&s->rng, pd_rng_os_seed());
     s->conns = pd_calloc(PD_DNS_TCP_CONNS_MAX, sizeof *s->conns);
-    int rc = s->conns ? pd_dns_table_new(NULL, &s->table) : -ENOMEM;
+    s->ub = pd_calloc(1, sizeof *s->ub);
+    if (s->ub)
+        s->ub->fd = -1;
+    int rc = s->conns && s->ub ? pd_dns_table_new(NULL, &s->table) : -ENOMEM;
     if (rc == 0)
         rc = pd_dns_feed_new(s->table, &s->log, &s->feed);
     if (rc) {
@@ -417,8 +524,9 @@ static int start(pd_dns_server_t *s, uv_loop_t *loop, const pd_dns_server_config
         return rc;
     char ups[512];
     pd_dns_fwd_upstreams(s->fwd, ups, sizeof ups);
-    PD_INFO(&s->log, "dns serving addr=%s upstreams=%s ttl_s=%u timeout_ms=%u", s->listen,
-            ups[0] ? ups : "none", s->acfg.ttl_s, cfg->timeout_ms);
+    PD_INFO(&s->log, "dns serving addr=%s upstreams=%s ttl_s=%u timeout_ms=%u udp_rcvbuf=%d%s "
+            "udp_sndbuf=%d", s->listen, ups[0] ? ups : "none", s->acfg.ttl_s, cfg->timeout_ms,
+            s->ub->rcvbuf, s->ub->forced ? " (forced)" : "", s->ub->sndbuf);
     return 0;
 }
 
@@ -446,7 +554,7 @@ void pd_dns_server_stop(pd_dns_server_t *s)
         pd_dns_feed_detach(s->feed);
     pd_dns_fwd_stop(s->fwd);
     if (s->udp_open)
-        uv_close((uv_handle_t *)&s->udp, NULL);
+        uv_close((uv_handle_t *)&s->udp_poll, udp_closed);
     if (s->tcp_open)
         uv_close((uv_handle_t *)&s->tcp, NULL);
     if (s->sweep_open)
@@ -466,6 +574,9 @@ void pd_dns_server_free(pd_dns_server_t *s)
     for (uint32_t i = 0; s->conns && i < PD_DNS_TCP_CONNS_MAX; i++)
         pd_free(s->conns[i].tx);
     pd_free(s->conns);
+    if (s->ub)
+        pd_udp_batch_close(s->ub); /* never polled: not closed by udp_closed */
+    pd_free(s->ub);
     pd_free(s);
 }
 
@@ -475,7 +586,7 @@ void pd_dns_server_pack_stats(const pd_dns_server_t *s, msgpack_packer *pk)
     const pd_dns_fwd_stats_t *fw = pd_dns_fwd_stats(s->fwd);
     const pd_dns_cache_stats_t *ca = pd_dns_fwd_cache_stats(s->fwd);
     const pd_dns_feed_stats_t *fe = pd_dns_feed_stats(s->feed);
-    msgpack_pack_map(pk, 25);
+    msgpack_pack_map(pk, 31);
     pd_mp_pack_kv_u64(pk, "queries", st->queries);
     pd_mp_pack_kv_u64(pk, "udp_queries", st->udp_queries);
     pd_mp_pack_kv_u64(pk, "tcp_queries", st->tcp_queries);
@@ -493,6 +604,12 @@ void pd_dns_server_pack_stats(const pd_dns_server_t *s, msgpack_packer *pk)
     pd_mp_pack_kv_u64(pk, "truncated_forwarded", fw->truncated);
     pd_mp_pack_kv_u64(pk, "cache_entries", ca->entries);
     pd_mp_pack_kv_u64(pk, "cache_evictions", ca->evictions);
+    pd_mp_pack_kv_u64(pk, "udp_batches", st->udp_batches);
+    pd_mp_pack_kv_u64(pk, "udp_send_waits", st->udp_send_waits);
+    pd_mp_pack_kv_u64(pk, "udp_errors", st->udp_errors);
+    pd_mp_pack_kv_u64(pk, "udp_rcvbuf", s->ub && s->ub->fd >= 0 ? (uint64_t)s->ub->rcvbuf : 0);
+    pd_mp_pack_kv_u64(pk, "udp_sndbuf", s->ub && s->ub->fd >= 0 ? (uint64_t)s->ub->sndbuf : 0);
+    pd_mp_pack_kv_u64(pk, "udp_rcvbuf_forced", s->ub ? (uint64_t)s->ub->forced : 0);
     pd_mp_pack_kv_u64(pk, "tcp_conns", st->tcp_conns);
     pd_mp_pack_kv_u64(pk, "tcp_open", st->tcp_open);
     pd_mp_pack_kv_u64(pk, "tcp_refused", st->tcp_refused);

@@ -2,9 +2,9 @@
  * answering through pd_dns_answer from a name table the feed keeps in step with gossip; FORWARD
  * verdicts go to the c-ares forwarder.
  *
- * Hot path without allocation: UDP reads land in one preallocated buffer and are answered into
- * another with uv_udp_try_send (a reply the socket cannot take now is dropped, like any UDP
- * loss); TCP connections are a fixed pool of slots (bounded, idle ones closed) with their buffers
+ * Hot path without allocation: UDP goes through udp_batch.h (a nonblocking socket under uv_poll,
+ * up to 64 queries per recvmmsg answered into preallocated slots and sent back with one sendmmsg;
+ * replies the socket cannot take now wait for writability, reading pauses meanwhile); TCP connections are a fixed pool of slots (bounded, idle ones closed) with their buffers
  * allocated once per slot, one query at a time per connection (pipelined queries wait in the read
  * buffer), 2-byte length framing. */
 #ifndef PD_DNS_SERVER_H
@@ -41,6 +41,9 @@ typedef struct {
     uint64_t answered;  /* by us, from the table */
     uint64_t nxdomain, servfail; /* replies sent with that rcode (ours and forwarded) */
     uint64_t dropped;   /* not a query, or a reply we could not send */
+    uint64_t udp_batches;    /* recvmmsg calls that returned datagrams */
+    uint64_t udp_send_waits; /* times the socket's send buffer was full (replies then wait) */
+    uint64_t udp_errors;     /* socket errors while polling or receiving */
     uint64_t tcp_conns, tcp_refused, tcp_idle_closed;
     uint32_t tcp_open;
 } pd_dns_server_stats_t;

@@ -3,7 +3,8 @@
 # within 1 s (tasks.web.svc, SRV, over UDP and TCP; web.svc answers its VIP); deregistered -> NXDOMAIN within 1 s;
 # other names go to an upstream the test runs on 127.0.0.2:5353 (positive and negative answers,
 # cached); an upstream that never answers gives SERVFAIL within the timeout; the fuzz corpus fired
-# at the live server (UDP and TCP) crashes nothing; a taken DNS address stops peerd with a clear
+# at the live server (UDP and TCP) crashes nothing; bursts of 500 distinct queries each get their own
+# reply; a taken DNS address stops peerd with a clear
 # error; kill -9 h1 -> its records leave tasks.web within failure detection; clean exits (no leak).
 source "$(dirname "$0")/lib/cluster.sh"
 : "${E2E_TOOLS:?E2E_TOOLS must name the e2e tools dir}"
@@ -93,6 +94,12 @@ run() {
   kill -0 "${E2E_PIDS[2]}" || e2e_fail "peerd on h2 died under the fuzz corpus"
   has_a 2 tasks.fz.svc 10.1.2.3 || e2e_fail "h2 no longer answers after the fuzz corpus"
   e2e_log "fuzz corpus fired at h2 over UDP and TCP: $out"
+
+  # Bursts far deeper than one recvmmsg batch: every reply is its own query's (id, name as spelled,
+  # rcode, record, OPT), none lost.
+  out=$(e2e_exec 2 "$E2E_TOOLS/dns_burst" 127.0.0.11 53 tasks.fz.svc 10.1.2.3 500 3) ||
+    e2e_fail "a burst of queries got wrong or missing replies: $out"
+  e2e_log "$out"
 
   # A DNS address already taken: exit 1 naming it and the way out.
   local st=0 msg

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dns_classify.h"
 #include "dns_table.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
@@ -227,6 +228,62 @@ static void test_oom_sweep(void **state)
     }
 }
 
+static uint32_t key_hash(const char *label)
+{
+    uint8_t k[1 + PD_DNS_LABEL_MAX];
+    k[0] = (uint8_t)strlen(label);
+    memcpy(k + 1, label, k[0]);
+    return pd_dns_key_hash(k, (size_t)k[0] + 1);
+}
+
+/* The batch prefetch hint names the service pd_dns_classify would look up, whatever the case. */
+static void test_query_service_hash(void **state)
+{
+    (void)state;
+    static const char *const web[] = {"web.svc", "WeB.SvC", "tasks.web.svc", "tasks.WEB",
+                                      "web", "_http._tcp.web.svc", "t1.tasks.web.svc"};
+    uint8_t q[512];
+    uint32_t h;
+    for (size_t i = 0; i < sizeof web / sizeof web[0]; i++) {
+        size_t n = t_query(q, sizeof q, 1, web[i], PD_DNS_T_A, i % 2 ? 1232 : -1);
+        h = 0;
+        assert_int_equal(pd_dns_query_service_hash(q, n, &h), 1);
+        assert_int_equal(h, key_hash("web"));
+    }
+    static const char *const none[] = {".", "www.example.com", "a.b.c.d.svc", "svc.example",
+                                       "1.0.0.10.in-addr.arpa", "x.y"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        size_t n = t_query(q, sizeof q, 1, none[i], PD_DNS_T_A, -1);
+        assert_int_equal(pd_dns_query_service_hash(q, n, &h), 0);
+    }
+    /* cut anywhere, or a compression pointer in the question: no hint, no overread */
+    size_t n = t_query(q, sizeof q, 1, "web.svc", PD_DNS_T_A, -1);
+    for (size_t k = 0; k < PD_DNS_HDR_LEN + 9; k++)
+        assert_int_equal(pd_dns_query_service_hash(q, k, &h), 0);
+    q[PD_DNS_HDR_LEN + 4] = 0xc0;
+    assert_int_equal(pd_dns_query_service_hash(q, n, &h), 0);
+}
+
+/* Prefetching is only a hint: any hash, any stage, on empty and full buckets, changes nothing. */
+static void test_prefetch(void **state)
+{
+    (void)state;
+    pd_dns_table_t *t;
+    assert_int_equal(pd_dns_table_new(NULL, &t), 0);
+    pd_dns_addrs_t a = v4(10, 0, 0, 1);
+    assert_int_equal(pd_dns_table_task_put(t, "web", "t1", &a, 1, 0), 0);
+    pd_dns_addrs_t novip = {0};
+    assert_int_equal(pd_dns_table_service_put(t, "novip", &novip, NULL, 0), 0);
+    uint32_t hs[] = {key_hash("web"), key_hash("novip"), key_hash("absent"), 0, 0xffffffffu};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
+        for (unsigned stage = 0; stage < 4; stage++)
+            pd_dns_table_prefetch(t, hs[i], stage);
+    }
+    assert_non_null(pd_dns_table_service_get(t, "web"));
+    assert_int_equal(pd_dns_table_service_count(t), 2);
+    pd_dns_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +292,8 @@ int main(void)
         cmocka_unit_test(test_nodes),
         cmocka_unit_test(test_ptr_names_capped),
         cmocka_unit_test(test_oom_sweep),
+        cmocka_unit_test(test_query_service_hash),
+        cmocka_unit_test(test_prefetch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

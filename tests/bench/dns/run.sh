@@ -162,6 +162,8 @@ mkdir -p "$W/bin"
 cc -O2 -o "$W/bin/echo" "$HERE/echo.c" || die "cannot build echo.c"
 cc -O2 -I "$REPO/core/api" -I "$REPO/core/base" -o "$W/bin/loader" "$HERE/loader.c" \
     "$BUILD_DIR/core/libpd_api.a" "$BUILD_DIR/core/libpd_base.a" -lmsgpackc || die "cannot build loader.c"
+cc -O2 -I "$REPO/dns" -I "$REPO/core/base" -o "$W/bin/answer" "$HERE/answer.c" \
+    "$BUILD_DIR/dns/libpd_dns.a" "$BUILD_DIR/core/libpd_base.a" || die "cannot build answer.c"
 
 # ------------------------------------------------------------------ data
 TTL=5
@@ -526,6 +528,9 @@ pgrep -f tests/bench/gossip/run.sh >/dev/null && [ "$WAIT_S" = 0 ] &&
 say "$gossip_note"
 
 gen_data
+# peerd's answer path alone (no IO, warm caches), on the server CPU: the floor of its DNS work
+answer_ns=$(taskset -c $SERVER_CPU "$W/bin/answer" 2000000 | awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "ns/query,") print $i }')
+say "peerd answer path alone (tests/bench/dns/answer.c): ${answer_ns:-?} ns/query"
 for s in $SERVERS; do
     measure "$s" || say "$s: FAILED"
 done
@@ -574,7 +579,10 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not
     echo "  knot (udp-workers 1) and nsd (server-count 1, RRL off) a zone file for \`svc.\`; unbound"
     echo "  (num-threads 1) local-data in a static local-zone; dnsmasq (defaults, no upstream) an"
     echo "  --addn-hosts file with --local=/svc/. echo (tests/bench/dns/echo.c) returns each query with"
-    echo "  QR set, no DNS work: the floor of the kernel and the client."
+    echo "  QR set, no DNS work, with the batched IO of the cheapest server (nonblocking socket, epoll,"
+    echo "  recvmmsg of 64 until the queue is empty, one sendmmsg per batch): the floor of the kernel"
+    echo "  and the client. peerd's answer path alone (tests/bench/dns/answer.c, the same data and mix,"
+    echo "  no IO, warm caches): ${answer_ns:-?} ns/query."
     echo "- Query mix: 80% \`svcN.svc A\`, 15% \`tasks.svcN.svc A\`, 5% \`nosuchN.svc A\` (NXDOMAIN), N uniform."
     echo "- Server pinned to CPU $SERVER_CPU, dnsperf (-T 1) to CPU $CLIENT_CPU (with peerd nodes 2-3 and the loader)."
     echo "- Max QPS: \`dnsperf -l $DURATION -c $CLIENTS -q $OUTSTANDING -T 1 -t 2\`. CPU/query: utime+stime of the"
