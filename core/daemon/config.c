@@ -41,7 +41,7 @@ static const opt_t opts[] = {
     {"dns-ttl", OPT_DNS_TTL, "TTL of our DNS answers in seconds (default 5)"},
     {"dns-timeout-ms", OPT_DNS_TIMEOUT, "forwarded DNS queries: total timeout (default 2000)"},
     {"no-dns", OPT_BOOL_NO_DNS, "do not start the DNS server"},
-    {"bootstrap-expect", OPT_BOOTSTRAP_EXPECT, "managers that form a new cluster (default 1)"},
+    {"bootstrap-expect", OPT_BOOTSTRAP_EXPECT, "managers that form a new cluster (default 1; with --join, none: a worker)"},
     {"snapshot-every", OPT_SNAPSHOT_EVERY, "Raft snapshot every N applied entries (default 10000)"},
     {"vip-range", OPT_VIP_RANGE, "service VIP range, IPv4 CIDR /8../30 (default " PD_VIP_RANGE_DEFAULT ")"},
     {"vip-grace", OPT_VIP_GRACE, "seconds a service keeps its VIP with no endpoint (default 600)"},
@@ -69,7 +69,8 @@ const char *pd_config_usage(void)
            "  --dns-ttl SECONDS       TTL of our DNS answers (default 5, at most 300)\n"
            "  --dns-timeout-ms MS     total timeout of a forwarded query (default 2000)\n"
            "  --no-dns                do not start the DNS server\n"
-           "  --bootstrap-expect N    managers (seen by gossip) that form a new cluster (default 1)\n"
+           "  --bootstrap-expect N    managers (seen by gossip) that form a new cluster (default 1;\n"
+           "                          a node given --join and no Raft state runs as a worker)\n"
            "  --snapshot-every N      Raft snapshot every N applied entries (default 10000)\n"
            "  --vip-range CIDR        service VIP range, fixed by the first VIP the managers allocate\n"
            "                          (IPv4 /8../30, default " PD_VIP_RANGE_DEFAULT ")\n"
@@ -92,7 +93,7 @@ void pd_config_defaults(pd_config_t *cfg)
     snprintf(cfg->dns_addr, sizeof cfg->dns_addr, "127.0.0.11:53");
     cfg->dns_ttl_s = 5;
     cfg->dns_timeout_ms = 2000;
-    cfg->bootstrap_expect = 1;
+    cfg->bootstrap_expect = 0; /* unset: see pd_config_resolve_role */
     cfg->snapshot_every = 10000;
     snprintf(cfg->vip_range, sizeof cfg->vip_range, "%s", PD_VIP_RANGE_DEFAULT);
     cfg->vip_grace_s = 600;
@@ -387,4 +388,22 @@ int pd_config_parse(pd_config_t *cfg, int argc, char **argv, pd_config_action_t 
     if (rc == 0)
         rc = parse_args(cfg, argc, argv, 0, action, err, errlen);
     return rc;
+}
+
+const char *pd_config_resolve_role(pd_config_t *cfg, int has_raft_state)
+{
+    if (cfg->worker)
+        return "worker (--worker)";
+    if (cfg->bootstrap_expect > 0)
+        return "manager (--bootstrap-expect)";
+    if (has_raft_state) {
+        cfg->bootstrap_expect = 1; /* ignored by recovery; kept for status output */
+        return "manager (Raft state on disk)";
+    }
+    if (cfg->n_join > 0) {
+        cfg->worker = 1;
+        return "worker (joins a cluster; --bootstrap-expect N to be one of its first managers)";
+    }
+    cfg->bootstrap_expect = 1;
+    return "manager (a new one-manager cluster)";
 }

@@ -35,7 +35,7 @@ typedef struct {
     unsigned dns_timeout_ms;              /* 2000: forwarded queries, total */
     int no_dns;
     /* managers (Raft) */
-    unsigned bootstrap_expect;            /* 1: a one-node cluster at once */
+    unsigned bootstrap_expect;            /* 0 unset; 1: a one-node cluster at once */
     unsigned snapshot_every;              /* applied entries between snapshots (10000) */
     char vip_range[32];                   /* service VIP range (CIDR), PD_VIP_RANGE_DEFAULT */
     unsigned vip_grace_s;                 /* a service keeps its VIP this long without endpoints */
@@ -54,5 +54,10 @@ int pd_config_load_file(pd_config_t *cfg, const char *path, char *err, size_t er
 /* Validate "IP" or "IP:PORT" / "[IPv6]:PORT"; port optional (0 when absent). */
 int pd_config_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 const char *pd_config_usage(void);
+/* Manager or worker, until join tokens decide it (cluster-security issue). A node given --join with
+ * neither --bootstrap-expect nor Raft state of its own is a worker: forming a one-manager cluster of
+ * its own would split the managers' replicated state (VIPs) in two. Otherwise it is a manager, with
+ * bootstrap_expect 1 when unset. Sets cfg->worker / cfg->bootstrap_expect; returns why, for the log. */
+const char *pd_config_resolve_role(pd_config_t *cfg, int has_raft_state);
 
 #endif

@@ -319,9 +319,20 @@ static void on_signal(uv_signal_t *s, int signum)
     pd_daemon_shutdown(s->data, signum == SIGINT ? "signal=SIGINT" : "signal=SIGTERM");
 }
 
+/* Raft state on disk makes a manager whatever the flags say (it must recover it). */
+static int has_raft_state(const pd_daemon_t *d)
+{
+    char path[PD_PATH_MAX + 16];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/raft", d->cfg.data_dir);
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int pd_daemon_run(pd_daemon_t *d)
 {
     char err[512];
+    const char *role = pd_config_resolve_role(&d->cfg, has_raft_state(d));
+    PD_INFO(&d->log, "role: %s", role);
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0)
         return 1;

@@ -12,7 +12,10 @@ run() {
     [ ${#id} -eq 25 ] || e2e_fail "h$i: no node id in: $out"
     [ -z "${ids[$id]:-}" ] || e2e_fail "h$i: node id $id not unique"
     ids[$id]=$i
-    grep -q '"role": "manager"' <<<"$out" || e2e_fail "h$i: role missing"
+    # h1 forms the cluster; h2 and h3 join it with no --bootstrap-expect, so they are workers.
+    want=manager
+    [ "$i" -eq 1 ] || want=worker
+    grep -q "\"role\": \"$want\"" <<<"$out" || e2e_fail "h$i: role is not $want: $out"
     e2e_ctl "$i" info | grep -q "^Node ID  *$id" || e2e_fail "h$i: table output lacks the id"
   done
 

@@ -106,6 +106,34 @@ static void test_bad_input(void **state)
     assert_int_equal(act, PD_CONFIG_HELP);
 }
 
+static void test_resolve_role(void **state)
+{
+    (void)state;
+    pd_config_t c;
+    pd_config_defaults(&c); /* a lone node: a one-manager cluster */
+    assert_non_null(strstr(pd_config_resolve_role(&c, 0), "manager"));
+    assert_int_equal(c.worker, 0);
+    assert_int_equal(c.bootstrap_expect, 1);
+    pd_config_defaults(&c); /* joins someone: a worker */
+    snprintf(c.join[0], sizeof c.join[0], "10.0.0.1");
+    c.n_join = 1;
+    assert_non_null(strstr(pd_config_resolve_role(&c, 0), "worker"));
+    assert_int_equal(c.worker, 1);
+    pd_config_defaults(&c); /* joins, but Raft state on disk: stays a manager */
+    c.n_join = 1;
+    assert_non_null(strstr(pd_config_resolve_role(&c, 1), "manager"));
+    assert_int_equal(c.worker, 0);
+    pd_config_defaults(&c); /* joins as one of the first managers */
+    c.n_join = 1;
+    c.bootstrap_expect = 3;
+    assert_non_null(strstr(pd_config_resolve_role(&c, 0), "manager"));
+    assert_int_equal(c.worker, 0);
+    assert_int_equal(c.bootstrap_expect, 3);
+    pd_config_defaults(&c); /* --worker wins over Raft state */
+    c.worker = 1;
+    assert_non_null(strstr(pd_config_resolve_role(&c, 1), "worker"));
+}
+
 static void test_vip_flags(void **state)
 {
     (void)state;
@@ -195,7 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_flags), cmocka_unit_test(test_file_then_flags_win),
         cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_hostport),
-        cmocka_unit_test(test_lock_and_node_id),    cmocka_unit_test(test_vip_flags),
+        cmocka_unit_test(test_lock_and_node_id),    cmocka_unit_test(test_vip_flags), cmocka_unit_test(test_resolve_role),
     };
     return cmocka_run_group_tests_name("daemon_config", tests, setup, teardown);
 }
