@@ -7,9 +7,10 @@
 #
 # Needs root (apt-get of the peers when missing). Data: 1,000 services, each with 3 endpoints owned
 # by 3 peerd nodes (127.0.54.1-3, gossip port 7950; node 1 is the measured DNS server, nodes 2-3
-# run --no-dns), so `svcN.svc A` and `tasks.svcN.svc A` each answer 3 addresses (no VIPs yet:
-# dnsrr). The peers serve the same names with the same 3 addresses and TTL (5 s) from their own
-# zone data: knot and nsd a zone file for "svc.", unbound local-data in a static local-zone,
+# run --no-dns and are workers), so `svcN.svc A` answers the service's VIP (one address, allocated
+# by node 1, the one manager, from 10.254.0.0/16) and `tasks.svcN.svc A` its 3 task addresses. The
+# peers serve the same shape (svcN: one VIP in 10.254.0.0/16; tasks.svcN: the same 3 addresses)
+# and TTL (5 s) from their own zone data: knot and nsd a zone file for "svc.", unbound local-data in a static local-zone,
 # dnsmasq an --addn-hosts file with --local=/svc/ (NXDOMAIN for the rest, no upstream).
 # Every server runs in the foreground with its own config in the work dir, on its own address
 # 127.0.53.x port 5300, pinned to CPU 1 (taskset -c 1); dnsperf runs on CPU 0 with one thread.
@@ -169,7 +170,8 @@ cc -O2 -I "$REPO/dns" -I "$REPO/core/base" -o "$W/bin/answer" "$HERE/answer.c" \
 TTL=5
 gen_data() {
     mkdir -p "$W/zones"
-    # the same 3 addresses for svcN and tasks.svcN: 10.NODE.(N>>8).(N&255), NODE = 1..3
+    # svcN: a VIP 10.254.(N>>8).(N&255) (peerd's are allocated, so they differ: only the shape of
+    # the answer must match); tasks.svcN: 10.NODE.(N>>8).(N&255), NODE = 1..3
     awk -v n=$NSVC -v ttl=$TTL -v w="$W" 'BEGIN {
         z = w "/zones/svc.zone"; u = w "/zones/unbound.conf"; h = w "/zones/hosts"
         print "$ORIGIN svc.\n$TTL " ttl > z
@@ -177,14 +179,18 @@ gen_data() {
         print "@ IN NS ns.svc.\nns IN A 127.0.53.2" > z
         print "    local-zone: \"svc.\" static" > u
         print "    local-data: \"svc. " ttl " IN SOA ns.svc. hostmaster.svc. 1 3600 600 86400 " ttl "\"" > u
-        for (i = 1; i <= n; i++)
+        for (i = 1; i <= n; i++) {
+            v = "10.254." int(i / 256) "." (i % 256)
+            printf "svc%d IN A %s\n", i, v > z
+            printf "    local-data: \"svc%d.svc. %d IN A %s\"\n", i, ttl, v > u
+            printf "%s svc%d.svc\n", v, i > h
             for (k = 1; k <= 3; k++) {
                 a = "10." k "." int(i / 256) "." (i % 256)
-                printf "svc%d IN A %s\ntasks.svc%d IN A %s\n", i, a, i, a > z
-                printf "    local-data: \"svc%d.svc. %d IN A %s\"\n", i, ttl, a > u
+                printf "tasks.svc%d IN A %s\n", i, a > z
                 printf "    local-data: \"tasks.svc%d.svc. %d IN A %s\"\n", i, ttl, a > u
-                printf "%s svc%d.svc tasks.svc%d.svc\n", a, i, i > h
+                printf "%s tasks.svc%d.svc\n", a, i > h
             }
+        }
     }'
     # the query mix, 200,000 lines (dnsperf loops over it)
     awk -v n=$NSVC 'BEGIN { srand(20240601); for (i = 0; i < 200000; i++) {
@@ -313,9 +319,15 @@ count_records() {
     for i in $(seq 1 $NSVC); do echo "@$1 -p $PORT +short +tries=1 +time=2 tasks.svc$i.svc A"; done >"$W/dig.batch"
     dig -f "$W/dig.batch" 2>/dev/null | grep -c '^10\.'
 }
+# All 1,000 svcN answers; prints how many are one VIP of the range.
+count_vips() {
+    for i in $(seq 1 $NSVC); do echo "@$1 -p $PORT +short +tries=1 +time=2 svc$i.svc A"; done >"$W/dig.batch"
+    dig -f "$W/dig.batch" 2>/dev/null | grep -c '^10\.254\.'
+}
 start_peerd() {
     local p1 p2 p3 n c
-    p1=$(peerd_node 1 --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL)
+    p1=$(peerd_node 1 --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL \
+        --vip-range 10.254.0.0/16)
     track "$p1"
     wait_for 10 test -S "$W/peerd/n1/ctl.sock" -a -s "$W/peerd/n1/gossip.keyring" || return 1
     for n in 2 3; do
@@ -333,6 +345,13 @@ start_peerd() {
     done
     say "peerd: $c of $((3 * NSVC)) task records in DNS"
     [ "$c" = $((3 * NSVC)) ] || return 1
+    for i in $(seq 60); do # the manager allocates VIPs in rounds (16 per 0.5 s)
+        c=$(count_vips "${ADDR[peerd]}")
+        [ "$c" = "$NSVC" ] && break
+        sleep 2
+    done
+    say "peerd: $c of $NSVC service VIPs in DNS"
+    [ "$c" = "$NSVC" ] || return 1
     echo "$p1"
 }
 
@@ -404,9 +423,11 @@ run_lat() { # NAME
     rm -f "$W/$1.lat.sorted"
     sed -i '/^> /d' "$out" # keep the summary only
 }
-check_answers() { # one probe: tasks.svcN / svcN answers decode to N, include node 1, NXDOMAIN for nosuch
+check_answers() { # one probe: svcN one VIP; tasks.svcN decode to N, include node 1; nosuch NXDOMAIN
     local n=$((1 + RANDOM % NSVC)) name a bad=0 cnt k
-    for name in "svc$n.svc" "tasks.svc$n.svc"; do
+    a=$(nice -n 10 dig +short +tries=1 +time=1 @"${ADDR[peerd]}" -p $PORT "svc$n.svc" A)
+    [ "$(wc -w <<<"$a")" = 1 ] && [ "${a#10.254.}" != "$a" ] || bad=1
+    for name in "tasks.svc$n.svc"; do
         cnt=0 k=0
         for a in $(nice -n 10 dig +short +tries=1 +time=1 @"${ADDR[peerd]}" -p $PORT "$name" A); do
             cnt=$((cnt + 1))
@@ -574,7 +595,8 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not
     echo
     echo "- Data: 1,000 services x 3 endpoints. peerd: 3 nodes on 127.0.54.1-3 joined by gossip, each"
     echo "  registering svc1..svc1000 (tests/bench/dns/loader.c over the control socket), so"
-    echo "  \`svcN.svc A\` and \`tasks.svcN.svc A\` each answer 3 addresses (no VIPs yet: dnsrr);"
+    echo "  \`svcN.svc A\` answers the service's VIP (one address; node 1 is the one manager, nodes 2-3"
+    echo "  are workers) and \`tasks.svcN.svc A\` its 3 task addresses; the peers serve the same shape;"
     echo "  node 1 is the measured DNS server. The peers serve the same names, addresses and TTL ($TTL s):"
     echo "  knot (udp-workers 1) and nsd (server-count 1, RRL off) a zone file for \`svc.\`; unbound"
     echo "  (num-threads 1) local-data in a static local-zone; dnsmasq (defaults, no upstream) an"
@@ -634,8 +656,8 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not
         echo "(service, node) endpoint, register back the one taken down 50 changes earlier, so 50 endpoints are down at any time, each for"
         echo "about 1 s) during a max-QPS run:"
         echo "$(get peerd churn 1) QPS, $(get peerd churn 3) lost, $(get peerd churn 4) CPU µs/query (quiet: $(get peerd max 1) QPS,"
-        echo "$(get peerd max 4) µs/query). Spot checks during the churn (dig svcN.svc and tasks.svcN.svc: 1-3"
-        echo "addresses, all of service N, node 1's among them; nosuchN.svc NXDOMAIN): $(get peerd churn 7) ok,"
+        echo "$(get peerd max 4) µs/query). Spot checks during the churn (dig svcN.svc: its one VIP;"
+        echo "tasks.svcN.svc: 1-3 addresses, all of service N, node 1's among them; nosuchN.svc NXDOMAIN): $(get peerd churn 7) ok,"
         echo "$(get peerd churn 8) bad. A sweep of all 1,000 tasks.svcN.svc mid-churn found $(get peerd churn 9) of 3000"
         echo "records (the endpoints down at that moment are gone from DNS: the churn reaches DNS); after the churn: $(get peerd churn 10)."
     fi
