@@ -28,6 +28,7 @@
 #define PD_RN_ELECTION_TICKS 10u
 #define PD_RN_HEARTBEAT_TICKS 1u
 #define PD_RN_OP_TIMEOUT_MS 1500u /* answered (with ENOQUORUM) within 2 s, tick included */
+#define PD_RN_FWD_SILENT_MS 300u /* a leader with no connection and silent this long is gone */
 #define PD_RN_HEARD_MS 1000u      /* a manager heard from this recently counts as reachable */
 #define PD_RN_OPS_MAX 256u        /* requests in flight (local + forwarded to us) */
 #define PD_RN_ARG_MAX 320u        /* a request's saved argument bytes */
