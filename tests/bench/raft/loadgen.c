@@ -6,7 +6,8 @@
  *       "ok=N err=N secs=S tput=W/s p50_us=.. p99_us=.. max_us=.. first_err=..."
  *   loadgen failover peerd|etcd ENDPOINTS PID VALUE_BYTES PREFIX
  *       kill -9 PID, then one writer per endpoint (the survivors) retries until a write succeeds;
- *       prints "failover_ms=.. via=ENDPOINT attempts=.. last_err=..".
+ *       prints "failover_ms=.. via=ENDPOINT attempts=.. last_err=..". Each attempt gives up after
+ *       LOADGEN_TIMEOUT_MS (default 5000) and is retried on a new connection.
  *
  * ENDPOINTS is a comma list: unix socket paths (peerd: control protocol, u32 BE length + msgpack
  * {v,id,op:"config.create",args:{name,data}}) or host:port (etcd: HTTP/1.1 keep-alive POST
@@ -450,7 +451,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "loadgen: bad pid %s\n", argv[4]);
             return 2;
         }
-        g_timeout_ms = 5000;
+        const char *t = getenv("LOADGEN_TIMEOUT_MS"); /* per attempt */
+        g_timeout_ms = t ? atoi(t) : 5000;
+        if (g_timeout_ms < 10 || g_timeout_ms > 60000) {
+            fprintf(stderr, "loadgen: LOADGEN_TIMEOUT_MS must be 10..60000\n");
+            return 2;
+        }
         static client_t cs[MAX_EP];
         pthread_t th[MAX_EP];
         double t0 = now_s();
