@@ -268,6 +268,28 @@ static void quorum_message(pd_raft_node_t *n, char *out, size_t cap)
         snprintf(out, cap, "no manager quorum: %u of %u managers reachable", up, total);
 }
 
+/* Why a request ran out of time: no quorum, no leader yet, or a quorum and a leader that did not
+ * answer in time (busy, e.g. writing a snapshot). Returns the error code. */
+static int timeout_message(pd_raft_node_t *n, const rn_op_t *op, char *out, size_t cap)
+{
+    unsigned up, total;
+    reachable(n, &up, &total);
+    if (!n->r || up * 2 <= total) {
+        quorum_message(n, out, cap);
+        return -PD_ENOQUORUM;
+    }
+    if (pd_raft_leader(n->r) == PD_RAFT_NONE)
+        snprintf(out, cap, "timed out after %u ms: no leader elected yet (%u of %u managers reachable); retry",
+                 PD_RN_OP_TIMEOUT_MS, up, total);
+    else if (op->kind == PD_RT_FWD_WRITE && op->stage != OP_ROUTE)
+        snprintf(out, cap, "timed out after %u ms waiting for the leader to commit the write (%u of %u managers "
+                 "reachable); it may or may not have been applied", PD_RN_OP_TIMEOUT_MS, up, total);
+    else
+        snprintf(out, cap, "timed out after %u ms waiting for the leader (%u of %u managers reachable); retry",
+                 PD_RN_OP_TIMEOUT_MS, up, total);
+    return -PD_ETIMEOUT;
+}
+
 /* Move one request forward if a leader is known. */
 static void op_route(pd_raft_node_t *n, rn_op_t *op)
 {
@@ -764,9 +786,8 @@ static void on_tick(uv_timer_t *t)
             pd_free(op->entry);
             continue;
         }
-        char msg[160];
-        quorum_message(n, msg, sizeof msg);
-        op_complete(n, op, -PD_ENOQUORUM, 0, msg);
+        char msg[PD_CTL_ERRMSG_MAX];
+        op_complete(n, op, timeout_message(n, op, msg, sizeof msg), 0, msg);
     }
     process(n);
 }
