@@ -35,6 +35,7 @@ typedef struct {
     int remote;   /* on behalf of follower `origin` (its request origin_req) */
     uint64_t origin, origin_req;
     uint64_t index, term;
+    uint64_t fwd_to, fwd_term; /* OP_FORWARDED: the leader asked, and its term then */
     uint64_t deadline_ms;
     uint8_t *entry;
     size_t entry_len;
@@ -62,7 +63,10 @@ struct pd_raft_node {
     pd_rt_t *rt;
     pd_rng_t rng;
     uv_timer_t tick;
-    int tick_open, watching, stopped;
+    uv_check_t turn_end; /* runs process() once per loop turn, after all IO callbacks */
+    uv_idle_t turn_soon; /* keeps that turn's poll from blocking when scheduled outside IO */
+    int tick_open, turn_open, scheduled, watching, stopped;
+    uint64_t synced_term, synced_vote; /* of the last hard state made durable */
     int draining; /* between ready and advance: no propose/read_index/step */
     uint64_t last_snap_index;
     rn_member_t members[PD_RN_MEMBERS_MAX];
@@ -73,6 +77,7 @@ struct pd_raft_node {
 };
 
 static void process(pd_raft_node_t *n);
+static void schedule(pd_raft_node_t *n);
 
 /* --- pure helpers --------------------------------------------------------------------------- */
 
@@ -263,6 +268,28 @@ static void quorum_message(pd_raft_node_t *n, char *out, size_t cap)
         snprintf(out, cap, "no manager quorum: %u of %u managers reachable", up, total);
 }
 
+/* Why a request ran out of time: no quorum, no leader yet, or a quorum and a leader that did not
+ * answer in time (busy, e.g. writing a snapshot). Returns the error code. */
+static int timeout_message(pd_raft_node_t *n, const rn_op_t *op, char *out, size_t cap)
+{
+    unsigned up, total;
+    reachable(n, &up, &total);
+    if (!n->r || up * 2 <= total) {
+        quorum_message(n, out, cap);
+        return -PD_ENOQUORUM;
+    }
+    if (pd_raft_leader(n->r) == PD_RAFT_NONE)
+        snprintf(out, cap, "timed out after %u ms: no leader elected yet (%u of %u managers reachable); retry",
+                 PD_RN_OP_TIMEOUT_MS, up, total);
+    else if (op->kind == PD_RT_FWD_WRITE && op->stage != OP_ROUTE)
+        snprintf(out, cap, "timed out after %u ms waiting for the leader to commit the write (%u of %u managers "
+                 "reachable); it may or may not have been applied", PD_RN_OP_TIMEOUT_MS, up, total);
+    else
+        snprintf(out, cap, "timed out after %u ms waiting for the leader (%u of %u managers reachable); retry",
+                 PD_RN_OP_TIMEOUT_MS, up, total);
+    return -PD_ETIMEOUT;
+}
+
 /* Move one request forward if a leader is known. */
 static void op_route(pd_raft_node_t *n, rn_op_t *op)
 {
@@ -296,7 +323,8 @@ static void op_route(pd_raft_node_t *n, rn_op_t *op)
     pd_rt_fwd_req_hdr(hdr, op->id, op->kind);
     if (pd_rt_send(n->rt, leader, PD_RT_FWD_REQ, hdr, sizeof hdr, op->entry, op->entry_len) == 0) {
         op->stage = OP_FORWARDED;
-        op->index = leader; /* who we asked */
+        op->fwd_to = leader;
+        op->fwd_term = pd_raft_term(n->r);
     }
 }
 
@@ -332,10 +360,9 @@ static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, co
     if (arg_len)
         memcpy(op->arg, arg, arg_len);
     op->arg_len = arg_len;
-    if (!n->draining) {
-        op_route(n, op);
-        process(n);
-    }
+    if (!n->draining)
+        op_route(n, op); /* proposed now; persisted with the others of this loop turn */
+    schedule(n);
     return PD_CTL_LATER;
 }
 
@@ -404,6 +431,39 @@ static void on_fwd_resp(pd_raft_node_t *n, const pd_rt_fwd_resp_t *a)
     op_complete(n, op, a->rc, a->index, tl ? text : NULL);
 }
 
+/* The leader a request was forwarded to is gone when raft names another leader or term, gossip
+ * marks it dead, or its connection is down and it has been silent for PD_RN_FWD_SILENT_MS
+ * (heartbeats come every tick). */
+static int fwd_leader_gone(pd_raft_node_t *n, const rn_op_t *op)
+{
+    if (pd_raft_leader(n->r) != op->fwd_to || pd_raft_term(n->r) != op->fwd_term)
+        return 1;
+    rn_member_t *m = member_by_raft(n, op->fwd_to);
+    if (!m)
+        return 0;
+    uint64_t now = uv_now(n->d->loop);
+    int silent = !m->heard_ms || now - m->heard_ms >= PD_RN_FWD_SILENT_MS;
+    return !m->alive || (silent && !(n->rt && pd_rt_peer_connected(n->rt, op->fwd_to)));
+}
+
+/* Forwarded requests whose leader is gone: a read is routed again (it has no effect); a write is
+ * failed at once, never re-sent, since the old leader may have committed it already. */
+static void fwd_check(pd_raft_node_t *n)
+{
+    for (unsigned i = 0; n->r && i < PD_RN_OPS_MAX; i++) {
+        rn_op_t *op = &n->ops[i];
+        if (!op->used || op->remote || op->stage != OP_FORWARDED || !fwd_leader_gone(n, op))
+            continue;
+        if (op->kind == PD_RT_FWD_READ) {
+            op->stage = OP_ROUTE;
+            continue;
+        }
+        op_complete(n, op, -PD_ENOTLEADER,
+                    0, "leader changed while the write was in flight; it may or may not have been applied "
+                       "(check, then retry)");
+    }
+}
+
 /* --- the ready loop ------------------------------------------------------------------------- */
 
 static void fatal(pd_raft_node_t *n, const char *what, int rc, const char *detail)
@@ -455,9 +515,14 @@ static void apply_entry(pd_raft_node_t *n, const pd_raft_entry_t *e)
     }
 }
 
-static void send_msgs(pd_raft_node_t *n, const pd_raft_msg_t *msgs, size_t count)
+enum { SEND_ALL, SEND_APPENDS, SEND_OTHERS };
+
+static void send_msgs(pd_raft_node_t *n, const pd_raft_msg_t *msgs, size_t count, int which)
 {
     for (size_t i = 0; i < count; i++) {
+        int app = msgs[i].type == PD_RAFT_MSG_APP;
+        if ((which == SEND_APPENDS && !app) || (which == SEND_OTHERS && app))
+            continue;
         uint8_t *buf = NULL;
         size_t len = 0;
         if (pd_raft_wire_encode(&msgs[i], &buf, &len) != 0)
@@ -524,11 +589,32 @@ static void drain(pd_raft_node_t *n)
         if (rd.snapshot)
             install_snapshot(n, rd.snapshot);
         int rc = pd_wal_append_ready(n->wal, &rd);
-        if (rc == 0)
-            rc = pd_wal_sync(n->wal); /* one fdatasync per batch; nothing is sent before this */
+        if (rc == -PD_ELIMIT) { /* the batch is full: make room */
+            rc = pd_wal_sync(n->wal);
+            if (rc == 0)
+                rc = pd_wal_append_ready(n->wal, &rd);
+        }
+        /* A hard state that only moves the commit index needs no fdatasync of its own (a lost
+         * commit index is learnt again from the leader): it rides along with the next batch.
+         * Entries, a snapshot, a new term or vote are made durable before anything is sent,
+         * except a leader's appends: they go out first so the followers' disk writes overlap the
+         * leader's (Raft thesis 10.2.1). That is safe here because the leader's entries count
+         * toward a commit only when a follower's answer is stepped, in a later loop turn, after
+         * the fdatasync below has returned; and nothing is applied or answered before it. */
+        int hs_new = rd.has_hs && (rd.hs.term != n->synced_term || rd.hs.vote != n->synced_vote);
+        int must_sync = rd.snapshot || rd.n_entries || hs_new;
+        int early = rc == 0 && must_sync && !rd.snapshot && !hs_new && pd_raft_role(n->r) == PD_RAFT_LEADER;
+        if (early)
+            send_msgs(n, rd.msgs, rd.n_msgs, SEND_APPENDS);
+        if (rc == 0 && must_sync)
+            rc = pd_wal_sync(n->wal); /* one fdatasync per batch */
         if (rc)
             fatal(n, "WAL sync", rc, NULL);
-        send_msgs(n, rd.msgs, rd.n_msgs);
+        if (must_sync && rd.has_hs) {
+            n->synced_term = rd.hs.term;
+            n->synced_vote = rd.hs.vote;
+        }
+        send_msgs(n, rd.msgs, rd.n_msgs, early ? SEND_OTHERS : SEND_ALL);
         for (size_t i = 0; i < rd.n_committed; i++)
             apply_entry(n, &rd.committed[i]);
         for (size_t i = 0; i < rd.n_reads; i++) {
@@ -560,11 +646,34 @@ static void drain(pd_raft_node_t *n)
     }
 }
 
+static void on_turn_end(uv_check_t *h)
+{
+    pd_raft_node_t *n = h->data;
+    uv_check_stop(&n->turn_end);
+    uv_idle_stop(&n->turn_soon);
+    n->scheduled = 0;
+    process(n);
+}
+
+static void on_turn_soon(uv_idle_t *h) { (void)h; }
+
+/* Group commit: requests and frames of one loop turn are stepped into raft at once, and their
+ * entries are persisted by a single drain (one fdatasync) when the turn's IO callbacks are done. */
+static void schedule(pd_raft_node_t *n)
+{
+    if (n->stopped || n->scheduled || !n->turn_open)
+        return;
+    n->scheduled = 1;
+    uv_check_start(&n->turn_end, on_turn_end);
+    uv_idle_start(&n->turn_soon, on_turn_soon);
+}
+
 static void process(pd_raft_node_t *n)
 {
     if (n->stopped || n->draining)
         return;
     drain(n);
+    fwd_check(n);
     for (unsigned i = 0; n->r && i < PD_RN_OPS_MAX; i++)
         if (n->ops[i].used && n->ops[i].stage == OP_ROUTE)
             op_route(n, &n->ops[i]);
@@ -656,7 +765,7 @@ static void on_frame(void *ctx, const pd_rt_frame_t *f)
         if (pd_rt_fwd_resp_parse(f->payload, f->len, &a) == 0)
             on_fwd_resp(n, &a);
     }
-    process(n);
+    schedule(n);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -677,9 +786,8 @@ static void on_tick(uv_timer_t *t)
             pd_free(op->entry);
             continue;
         }
-        char msg[160];
-        quorum_message(n, msg, sizeof msg);
-        op_complete(n, op, -PD_ENOQUORUM, 0, msg);
+        char msg[PD_CTL_ERRMSG_MAX];
+        op_complete(n, op, timeout_message(n, op, msg, sizeof msg), 0, msg);
     }
     process(n);
 }
@@ -776,6 +884,10 @@ int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen)
     uv_timer_init(d->loop, &n->tick);
     n->tick.data = n;
     n->tick_open = 1;
+    uv_check_init(d->loop, &n->turn_end);
+    uv_idle_init(d->loop, &n->turn_soon);
+    n->turn_end.data = n->turn_soon.data = n;
+    n->turn_open = 1;
     uv_timer_start(&n->tick, on_tick, PD_RN_TICK_MS, PD_RN_TICK_MS);
     PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (PLAINTEXT transport: test networks only)",
             (unsigned long long)n->id, d->cfg.listen_addr, d->cfg.bootstrap_expect);
@@ -797,6 +909,10 @@ void pd_raft_node_stop(pd_daemon_t *d)
         pd_gossip_io_unwatch_members(d->gossip, on_member, n);
     if (n->tick_open)
         uv_close((uv_handle_t *)&n->tick, NULL);
+    if (n->turn_open) {
+        uv_close((uv_handle_t *)&n->turn_end, NULL);
+        uv_close((uv_handle_t *)&n->turn_soon, NULL);
+    }
     pd_rt_stop(n->rt);
 }
 
@@ -867,7 +983,7 @@ int pd_raft_node_status(pd_daemon_t *d, msgpack_packer *pk, char *err, size_t er
     }
     unsigned up, total;
     reachable(n, &up, &total);
-    msgpack_pack_map(pk, 13);
+    msgpack_pack_map(pk, 14);
     pd_mp_pack_kv_str(pk, "node_id", d->dd.node_id);
     pack_hex(pk, "raft_id", n->id);
     pd_mp_pack_kv_str(pk, "role", n->r ? pd_raft_role_name(pd_raft_role(n->r)) : "forming");
@@ -882,6 +998,16 @@ int pd_raft_node_status(pd_daemon_t *d, msgpack_packer *pk, char *err, size_t er
     pd_mp_pack_kv_u64(pk, "snapshot_index", n->last_snap_index);
     pd_mp_pack_kv_u64(pk, "reachable", up);
     pd_mp_pack_kv_u64(pk, "bootstrap_expect", d->cfg.bootstrap_expect);
+    /* Disk cost of the log (benchmarks divide these by committed writes). */
+    pd_wal_stats_t ws;
+    pd_wal_stats(n->wal, &ws);
+    pd_mp_pack_cstr(pk, "wal");
+    msgpack_pack_map(pk, 5);
+    pd_mp_pack_kv_u64(pk, "bytes_written", ws.bytes_written);
+    pd_mp_pack_kv_u64(pk, "entries", ws.entries);
+    pd_mp_pack_kv_u64(pk, "syncs", ws.syncs);
+    pd_mp_pack_kv_u64(pk, "fdatasyncs", ws.fdatasyncs);
+    pd_mp_pack_kv_u64(pk, "dir_fsyncs", ws.dir_fsyncs);
     pd_mp_pack_cstr(pk, "members");
     if (!n->r) {
         msgpack_pack_array(pk, 0);

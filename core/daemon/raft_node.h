@@ -11,8 +11,10 @@
  * forwards them over the transport and the leader answers once the entry is applied. Reads are
  * linearizable: ReadIndex on the leader (a follower asks the leader for the read index, then waits
  * until it has applied that far) and then served from the local store. A request that cannot finish
- * within PD_RN_OP_TIMEOUT_MS (no leader, or no quorum) fails with -PD_ENOQUORUM and a message
- * counting the reachable managers. */
+ * within PD_RN_OP_TIMEOUT_MS fails with a message counting the reachable managers: -PD_ENOQUORUM
+ * when a quorum is not reachable, else -PD_ETIMEOUT (no leader yet, or a busy leader). A write
+ * forwarded to a leader that is then gone fails at once with -PD_ENOTLEADER ("leader changed");
+ * it is never re-sent, since it may have been applied. */
 #ifndef PD_RAFT_NODE_H
 #define PD_RAFT_NODE_H
 
@@ -27,7 +29,8 @@
 #define PD_RN_TICK_MS 100u
 #define PD_RN_ELECTION_TICKS 10u
 #define PD_RN_HEARTBEAT_TICKS 1u
-#define PD_RN_OP_TIMEOUT_MS 1500u /* answered (with ENOQUORUM) within 2 s, tick included */
+#define PD_RN_OP_TIMEOUT_MS 1500u /* answered (ENOQUORUM/ETIMEOUT) within 2 s, tick included */
+#define PD_RN_FWD_SILENT_MS 300u /* a leader with no connection and silent this long is gone */
 #define PD_RN_HEARD_MS 1000u      /* a manager heard from this recently counts as reachable */
 #define PD_RN_OPS_MAX 256u        /* requests in flight (local + forwarded to us) */
 #define PD_RN_ARG_MAX 320u        /* a request's saved argument bytes */

@@ -13,4 +13,7 @@ rc=0
 # dns: peerd's DNS server vs knot, nsd, unbound, dnsmasq with dnsperf (QPS, CPU/query, latency, churn)
 "$HERE/dns/run.sh" "$BUILD_DIR" || rc=1
 
+# raft: peerd's managers vs etcd 3.4, 3 members each (write throughput/latency, disk cost, failover)
+"$HERE/raft/run.sh" "$BUILD_DIR" || rc=1
+
 exit $rc

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Three managers in three namespaces with --bootstrap-expect 3 (hosts 2 and 3 join host 1 by
 # gossip): a leader is elected; a config written on a follower is listed on every node; kill -9 the
-# leader → writes resume on the survivors (time measured); the restarted node catches up; with two
+# leader → writes resume on the survivors (time measured), and a write forwarded to the dying leader
+# fails at once with a retryable "leader changed" error; the restarted node catches up; with two
 # of three down writes fail within 2 s with "no manager quorum" (exit 1); back up → writes work;
 # everything survives a full restart of all three (WAL replay).
 source "$(dirname "$0")/lib/cluster.sh"
@@ -57,8 +58,24 @@ run() {
   echo "$dup" | grep -q 'already exists' || e2e_fail "duplicate name: unexpected error: $dup"
   e2e_ctl "$F" config create 'bad/name' "$f" >/dev/null 2>&1 && e2e_fail "bad name accepted"
 
+  # A write that a follower forwarded to a leader that dies fails at once with a retryable error
+  # (not after the 1.5 s request timeout, and it is never re-sent): freeze the leader, write on a
+  # follower, then kill -9 the leader.
+  local inflight=$E2E_WORK/inflight.out tk tend bgp
+  kill -STOP "${E2E_PIDS[$L]}"
+  ( e2e_ctl "$F" config create in-flight "$f" >"$inflight" 2>&1; echo "rc=$? end=$(now_ms)" >>"$inflight" ) &
+  bgp=$!
+  sleep 0.5
+  tk=$(now_ms)
   # kill -9 the leader: writes resume on the survivors.
   e2e_stop "$L" KILL || true
+  wait "$bgp"
+  tend=$(sed -n 's/^rc=[0-9]* end=\([0-9]*\)$/\1/p' "$inflight")
+  e2e_log "in-flight forwarded write: $(tr '\n' ' ' <"$inflight")($((tend - tk)) ms after the kill)"
+  grep -q '^rc=1 ' "$inflight" || e2e_fail "in-flight write on h$F did not fail with exit 1"
+  grep -q 'leader changed while the write was in flight' "$inflight" ||
+    e2e_fail "in-flight write: no 'leader changed' error: $(cat "$inflight")"
+  [ $((tend - tk)) -le 800 ] || e2e_fail "in-flight write answered $((tend - tk)) ms after the kill (> 800)"
   local survivors=() ok=0
   for i in 1 2 3; do [ "$i" -ne "$L" ] && survivors+=("$i"); done
   S=${survivors[0]}
