@@ -291,6 +291,8 @@ static void gossip_stopped(void *ctx)
     }
 }
 
+static void shutdown_after_handoff(pd_daemon_t *d);
+
 void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
 {
     if (d->stopping)
@@ -302,7 +304,15 @@ void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
         client_close(d->clients);
     pd_daemon_dns_stop(d); /* before gossip: DNS watches its table */
     pd_vip_alloc_stop(d);
-    pd_raft_node_stop(d);  /* before gossip: it watches the members */
+    if (pd_raft_node_handoff(d, shutdown_after_handoff))
+        return; /* a leader hands over first; the rest follows */
+    shutdown_after_handoff(d);
+}
+
+/* The second half of a shutdown, once leadership (if we held it) has moved on. */
+static void shutdown_after_handoff(pd_daemon_t *d)
+{
+    pd_raft_node_stop(d); /* before gossip: it watches the members */
     if (d->gossip) {
         if (d->keys_timer.loop) /* only once gossip started and the timer exists */
             pd_gossip_keys_stop(d);

@@ -74,10 +74,13 @@ struct pd_raft_node {
     rn_op_t ops[PD_RN_OPS_MAX];
     uint64_t next_id;
     uint64_t last_leader;
+    pd_rn_handoff_fn handoff_done; /* set while a clean shutdown hands leadership over */
+    uint64_t handoff_deadline_ms;
 };
 
 static void process(pd_raft_node_t *n);
 static void schedule(pd_raft_node_t *n);
+static void handoff_check(pd_raft_node_t *n);
 
 /* --- pure helpers --------------------------------------------------------------------------- */
 
@@ -641,6 +644,8 @@ static void drain(pd_raft_node_t *n)
                     m ? m->node_id : "-", (unsigned long long)pd_raft_term(n->r),
                     pd_raft_role_name(pd_raft_role(n->r)));
             n->last_leader = leader;
+            if (n->handoff_done)
+                schedule(n); /* handoff_check runs from the turn's end, outside the ready loop */
         }
         maybe_snapshot(n);
     }
@@ -653,6 +658,7 @@ static void on_turn_end(uv_check_t *h)
     uv_idle_stop(&n->turn_soon);
     n->scheduled = 0;
     process(n);
+    handoff_check(n);
 }
 
 static void on_turn_soon(uv_idle_t *h) { (void)h; }
@@ -739,6 +745,22 @@ static void try_bootstrap(pd_raft_node_t *n)
 
 /* --- IO callbacks --------------------------------------------------------------------------- */
 
+/* Our connection to a peer was closed by it: if it was our leader, its process is most likely
+ * gone (kill -9, crash, restart), so elect a new one now rather than after a full election
+ * timeout. A false alarm costs nothing: the other followers still hold the leader's lease. */
+static void on_peer_lost(void *ctx, uint64_t peer)
+{
+    pd_raft_node_t *n = ctx;
+    if (!n->r || n->stopped || pd_raft_leader(n->r) != peer || n->draining)
+        return;
+    if (pd_raft_leader_lost(n->r, peer)) {
+        rn_member_t *m = member_by_raft(n, peer);
+        PD_INFO(&n->d->log, "raft leader %016llx (node=%s) closed its connection: campaigning early",
+                (unsigned long long)peer, m ? m->node_id : "-");
+        process(n);
+    }
+}
+
 static void on_frame(void *ctx, const pd_rt_frame_t *f)
 {
     pd_raft_node_t *n = ctx;
@@ -768,11 +790,61 @@ static void on_frame(void *ctx, const pd_rt_frame_t *f)
     schedule(n);
 }
 
+/* A handoff ends when another node leads, or at its deadline (the transfer failed: stop anyway). */
+static void handoff_check(pd_raft_node_t *n)
+{
+    if (!n->handoff_done || !n->r)
+        return;
+    uint64_t leader = pd_raft_leader(n->r);
+    int moved = leader != n->id && leader != PD_RAFT_NONE;
+    if (!moved && uv_now(n->d->loop) < n->handoff_deadline_ms)
+        return;
+    pd_rn_handoff_fn done = n->handoff_done;
+    n->handoff_done = NULL;
+    if (moved)
+        PD_INFO(&n->d->log, "raft leadership handed to %016llx before shutdown", (unsigned long long)leader);
+    else
+        PD_WARN(&n->d->log, "raft leadership transfer did not finish in %u ms; stopping as leader",
+                PD_RN_HANDOFF_MS);
+    done(n->d);
+}
+
+int pd_raft_node_handoff(pd_daemon_t *d, pd_rn_handoff_fn done)
+{
+    pd_raft_node_t *n = d->raft;
+    if (!n || n->stopped || !n->r || pd_raft_role(n->r) != PD_RAFT_LEADER)
+        return 0;
+    /* the voter that holds most of our log takes over with the least catch-up */
+    const pd_raft_conf_t *c = pd_raft_conf(n->r);
+    uint64_t best = PD_RAFT_NONE, best_match = 0;
+    for (uint32_t i = 0; i < c->n_voters; i++) {
+        uint64_t m = 0;
+        if (c->voters[i] == n->id || pd_raft_progress_match(n->r, c->voters[i], &m) != 0)
+            continue;
+        rn_member_t *mb = member_by_raft(n, c->voters[i]);
+        if (mb && !member_reachable(n, mb))
+            continue;
+        if (best == PD_RAFT_NONE || m > best_match)
+            best = c->voters[i], best_match = m;
+    }
+    if (best == PD_RAFT_NONE || n->draining || pd_raft_transfer_leader(n->r, best) != 0)
+        return 0;
+    PD_INFO(&d->log, "raft handing leadership to %016llx (match %llu) before shutdown", (unsigned long long)best,
+            (unsigned long long)best_match);
+    n->handoff_done = done;
+    n->handoff_deadline_ms = uv_now(d->loop) + PD_RN_HANDOFF_MS;
+    process(n);
+    return 1;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     pd_raft_node_t *n = t->data;
     if (n->stopped)
         return;
+    handoff_check(n);
+    if (n->stopped)
+        return; /* the handoff ended and the shutdown went on */
     try_bootstrap(n);
     if (n->r)
         pd_raft_tick(n->r);
@@ -868,6 +940,8 @@ int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen)
         return rc;
     char lerr[256] = "";
     rc = pd_rt_start(d->loop, d->cfg.listen_addr, n->id, on_frame, n, &d->log, &n->rt, lerr, sizeof lerr);
+    if (n->rt)
+        pd_rt_set_lost_cb(n->rt, on_peer_lost);
     if (rc && d->cfg.bootstrap_expect > 1) {
         snprintf(err, errlen, "%s", lerr);
         return rc;

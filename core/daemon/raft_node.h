@@ -57,6 +57,13 @@ unsigned pd_raft_node_bootstrap_set(const pd_rn_candidate_t *c, size_t n, unsign
 /* --- daemon side --- */
 int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen);
 void pd_raft_node_stop(pd_daemon_t *d); /* close handles; fail pending requests */
+/* Clean shutdown of a leader: transfer leadership to the most caught-up reachable voter first, so
+ * the cluster does not wait out an election timeout. Returns 1 when a transfer started: done(d)
+ * runs once another node leads or after PD_RN_HANDOFF_MS; 0 when there is nothing to hand over
+ * (not the leader, no other voter reachable), and done is not called. */
+#define PD_RN_HANDOFF_MS 1500u
+typedef void (*pd_rn_handoff_fn)(pd_daemon_t *d);
+int pd_raft_node_handoff(pd_daemon_t *d, pd_rn_handoff_fn done);
 void pd_raft_node_free(pd_daemon_t *d); /* after the loop ran the close callbacks */
 
 /* Completion of a request: rc is the outcome (0, a store error, -PD_ENOQUORUM ...). On rc 0 pack

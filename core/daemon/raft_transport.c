@@ -149,6 +149,7 @@ struct pd_rt {
     uv_loop_t *loop;
     uint64_t self;
     pd_rt_recv_fn fn;
+    pd_rt_lost_fn lost; /* or NULL */
     void *ctx;
     const pd_log_t *log;
     uv_tcp_t listener;
@@ -228,11 +229,17 @@ static void peer_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(sink, sizeof sink);
 }
 
-/* Outbound connections carry nothing back; a read only notices the peer closing. */
+/* Outbound connections carry nothing back; a read only notices the peer closing. A close or
+ * reset by the far end means its process is gone or restarting: tell the owner at once. */
 static void peer_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    if (nread < 0)
-        peer_close(s->data);
+    rt_peer_t *p = s->data;
+    if (nread >= 0)
+        return;
+    int by_peer = (nread == UV_EOF || nread == UV_ECONNRESET) && p->state == PEER_UP && !p->t->stopped;
+    peer_close(p);
+    if (by_peer && p->t->lost)
+        p->t->lost(p->t->ctx, p->id);
 }
 
 static void connect_cb(uv_connect_t *req, int status)
@@ -377,6 +384,8 @@ int pd_rt_peer_connected(const pd_rt_t *t, uint64_t id)
             return t->peers[i].state == PEER_UP;
     return 0;
 }
+
+void pd_rt_set_lost_cb(pd_rt_t *t, pd_rt_lost_fn fn) { t->lost = fn; }
 
 const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t) { return &t->stats; }
 

@@ -98,6 +98,10 @@ int pd_rt_set_peer(pd_rt_t *t, uint64_t id, const char *addr);
  * (dropped: queue full), -ENOMEM. */
 int pd_rt_send(pd_rt_t *t, uint64_t to, uint8_t type, const void *a, size_t alen, const void *b, size_t blen);
 int pd_rt_peer_connected(const pd_rt_t *t, uint64_t id);
+/* Called (with pd_rt_start's ctx) when a peer closes or resets our connection to it: a hint that
+ * its process is gone, long before any timeout would say so. */
+typedef void (*pd_rt_lost_fn)(void *ctx, uint64_t peer);
+void pd_rt_set_lost_cb(pd_rt_t *t, pd_rt_lost_fn fn);
 const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t);
 /* Close every handle (callbacks stop); free after the loop has run the close callbacks. */
 void pd_rt_stop(pd_rt_t *t);

@@ -315,6 +315,25 @@ void pd_raft_campaign(pd_raft_t *r)
     campaign(r);
 }
 
+int pd_raft_leader_lost(pd_raft_t *r, uint64_t id)
+{
+    PD_ASSERT(!r->in_ready);
+    if (r->role != PD_RAFT_FOLLOWER || id == PD_RAFT_NONE || r->lead != id || !raft_promotable(r))
+        return 0;
+    r->lead = PD_RAFT_NONE;
+    /* Every follower hears of the loss at about the same time; campaigning at once they would
+     * split the vote. Stagger by rank among the other voters (ids ascending): no two pick the same
+     * tick, and a laggard that loses its election just lets the next one win a tick later. */
+    uint32_t rank = 0;
+    for (uint32_t i = 0; i < r->conf.n_voters; i++)
+        rank += r->conf.voters[i] != id && r->conf.voters[i] < r->id;
+    uint32_t wait = 1 + rank * PD_RAFT_LOST_STAGGER_TICKS;
+    uint32_t at = r->rand_timeout > wait ? r->rand_timeout - wait : 0;
+    if (r->election_elapsed < at)
+        r->election_elapsed = at;
+    return 1;
+}
+
 static void tick_election(pd_raft_t *r)
 {
     r->election_elapsed++;

@@ -172,6 +172,15 @@ void pd_raft_tick(pd_raft_t *r);
 int pd_raft_propose(pd_raft_t *r, const void *data, size_t len, uint64_t *index_out);
 /* Campaign now (tests, or an operator); no-op unless a voter that isn't leader. */
 void pd_raft_campaign(pd_raft_t *r);
+/* A hint from the caller's transport: the connection to `id` was closed by the far end (its
+ * process died or is restarting). If `id` is our leader and we are a follower, forget it now
+ * instead of waiting out the election timeout: drop its lease (so we grant other nodes' votes) and
+ * campaign after 1 + rank * PD_RAFT_LOST_STAGGER_TICKS ticks, rank = how many other voters (the lost
+ * leader aside) have a lower id, so that the followers never campaign in the same tick.
+ * Only liveness changes: a live leader's next message restores it, and pre-vote and the other
+ * followers' leases keep a false alarm from disrupting it. Returns 1 if it acted, else 0. */
+#define PD_RAFT_LOST_STAGGER_TICKS 2u
+int pd_raft_leader_lost(pd_raft_t *r, uint64_t id);
 
 /* Membership, one server at a time. -PD_ENOTLEADER, -PD_ESTATE (another change pending or a
  * learner not caught up), -PD_EEXISTS, -PD_ENOTFOUND, -PD_ELIMIT. */

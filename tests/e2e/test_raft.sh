@@ -143,6 +143,22 @@ run() {
   e2e_ctl 2 config rm web-conf >/dev/null || e2e_fail "config rm failed after restart"
   e2e_wait_for 5 eval '! has_config 3 web-conf' || e2e_fail "web-conf still listed after rm"
   e2e_log "full restart: $before configs on every node; rm works"
+
+  # A clean stop of the leader hands leadership over before it exits: the others lead at once.
+  local CL others=() o t0
+  e2e_wait_for 10 find_leader 1 2 3 >/dev/null || e2e_fail "no leader before the clean stop"
+  CL=$(find_leader 1 2 3)
+  for o in 1 2 3; do [ "$o" = "$CL" ] || others+=("$o"); done
+  t0=$(now_ms)
+  e2e_stop "$CL" TERM || e2e_fail "leader h$CL did not stop cleanly"
+  e2e_log "clean stop of leader h$CL took $(($(now_ms) - t0)) ms"
+  grep -q "raft leadership handed to" "$E2E_WORK/h$CL/peerd.log" || e2e_fail "h$CL did not hand leadership over"
+  find_leader "${others[@]}" >/dev/null || e2e_fail "no leader among ${others[*]} right after the handoff"
+  e2e_ctl "${others[0]}" config create after-handoff "$f" >/dev/null || e2e_fail "write after the handoff failed"
+  e2e_log "handoff: h$(find_leader "${others[@]}") leads, a write went through at once"
+  e2e_start "$CL" $(join_via "$CL" "${others[0]}")
+  e2e_wait_for 10 has_config "$CL" after-handoff || e2e_fail "h$CL did not catch up after the handoff"
+
   for i in 1 2 3; do e2e_stop "$i" TERM || e2e_fail "h$i exited $? at the end (leak or crash?)"; done
 }
 

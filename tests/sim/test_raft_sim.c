@@ -849,6 +849,18 @@ static void stop_removed(world_t *w)
 
 /* ---- faults -------------------------------------------------------------------------------- */
 
+/* A crash closes the node's connections and its peers' transports tell their cores at once (the
+ * daemon's early campaign, pd_raft_leader_lost); a reset with the node alive is a false alarm. */
+static void tell_lost(world_t *w, uint32_t slot)
+{
+    uint64_t id = id_of(w, slot);
+    for (uint32_t i = 0; i < w->slots; i++) {
+        node_t *o = w->nodes[i];
+        if (i != slot && o && o->r && !o->dead && pd_sim_node_up(w->sim, i) && pd_raft_leader_lost(o->r, id))
+            flush(o);
+    }
+}
+
 static void random_fault(world_t *w, pd_rng_t *rng)
 {
     pd_sim_t *sim = w->sim;
@@ -856,9 +868,10 @@ static void random_fault(world_t *w, pd_rng_t *rng)
     switch (pd_rng_below(rng, 10)) {
     case 0:
     case 1:
-        if (pd_sim_node_up(sim, node))
+        if (pd_sim_node_up(sim, node)) {
             pd_sim_node_crash(sim, node);
-        else if (w->active[node])
+            tell_lost(w, node);
+        } else if (w->active[node])
             pd_sim_node_restart(sim, node);
         break;
     case 2: {
@@ -873,6 +886,8 @@ static void random_fault(world_t *w, pd_rng_t *rng)
         break;
     case 4:
         pd_sim_heal(sim);
+        if (pd_sim_node_up(sim, node))
+            tell_lost(w, node); /* false alarm */
         break;
     case 5: {
         node_t *l = current_leader(w);

@@ -324,6 +324,41 @@ static void test_check_quorum_step_down(void **state)
     net_free();
 }
 
+/* The transport saw the leader's connection close: the followers elect a new leader within the
+ * spread, far sooner than an election timeout; a false alarm on one follower disrupts nobody. */
+static void test_leader_lost(void **state)
+{
+    (void)state;
+    net_new(3);
+    int l = elect();
+    uint64_t lid = (uint64_t)l + 1, term = pd_raft_term(net->r[l]);
+    uint32_t a = (uint32_t)(l + 1) % 3, b = (uint32_t)(l + 2) % 3;
+    assert_int_equal(pd_raft_leader_lost(net->r[a], lid + 7), 0); /* not our leader: ignored */
+    assert_int_equal(pd_raft_leader_lost(net->r[l], lid), 0);     /* the leader itself: ignored */
+
+    /* false alarm on one follower: the other's lease refuses its pre-vote, the leader stays */
+    assert_int_equal(pd_raft_leader_lost(net->r[a], lid), 1);
+    tick_all(2 * (int)PD_RAFT_LOST_STAGGER_TICKS + 2);
+    assert_int_equal(leader_slot(), l);
+    assert_int_equal(pd_raft_term(net->r[l]), term);
+    assert_int_equal(pd_raft_leader(net->r[a]), lid);
+
+    /* the leader really is gone */
+    isolate((uint32_t)l, true);
+    assert_int_equal(pd_raft_leader_lost(net->r[a], lid), 1);
+    assert_int_equal(pd_raft_leader_lost(net->r[b], lid), 1);
+    int ticks = 0;
+    while (ticks < 40 && (pd_raft_role(net->r[a]) != PD_RAFT_LEADER && pd_raft_role(net->r[b]) != PD_RAFT_LEADER)) {
+        tick_all(1);
+        ticks++;
+    }
+    assert_true(pd_raft_role(net->r[a]) == PD_RAFT_LEADER || pd_raft_role(net->r[b]) == PD_RAFT_LEADER);
+    /* the lower-ranked follower campaigns on the first tick and wins: no split vote, no timeout */
+    assert_int_equal(ticks, 1);
+    assert_int_equal(pd_raft_role(net->r[a < b ? a : b]), PD_RAFT_LEADER);
+    net_free();
+}
+
 /* ---- replication ------------------------------------------------------------------------------ */
 
 static pd_raft_entry_t ent(uint64_t term, uint64_t index)
@@ -604,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_three_elect_one),
         cmocka_unit_test(test_prevote_partitioned_node),
         cmocka_unit_test(test_check_quorum_step_down),
+        cmocka_unit_test(test_leader_lost),
         cmocka_unit_test(test_figure8_commit_rule),
         cmocka_unit_test(test_conflict_backtracking),
         cmocka_unit_test(test_snapshot_send_install),
