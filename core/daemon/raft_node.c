@@ -74,6 +74,7 @@ struct pd_raft_node {
     rn_op_t ops[PD_RN_OPS_MAX];
     uint64_t next_id;
     uint64_t last_leader;
+    int snap_writing; /* a snapshot file is being written on the thread pool */
     pd_rn_handoff_fn handoff_done; /* set while a clean shutdown hands leadership over */
     uint64_t handoff_deadline_ms;
 };
@@ -545,42 +546,81 @@ static void serve_reads(pd_raft_node_t *n)
     }
 }
 
+/* A snapshot file is written and fsynced on libuv's thread pool: tens of MB took the loop (and so
+ * every request and heartbeat) away for over a second. The store is encoded and the log compacted
+ * on the loop (one consistent state); only the file IO moves. The WAL keeps every entry until the
+ * file is durable and its marker is in the WAL, so a crash in between recovers from the WAL. */
+typedef struct {
+    uv_work_t req;
+    pd_raft_node_t *n;
+    uint64_t idx, term;
+    uint8_t conf[PD_SNAPFILE_CONF_MAX];
+    size_t clen;
+    uint8_t *data;
+    size_t len;
+    int rc;
+    char err[256];
+} snap_job_t;
+
+static void snap_job_write(uv_work_t *req) /* thread pool: no loop state, no logging */
+{
+    snap_job_t *j = req->data;
+    j->rc = pd_snapfile_write(j->n->snap_dir, j->idx, j->term, j->conf, j->clen, j->data, j->len, j->err,
+                              sizeof j->err);
+}
+
+static void snap_job_done(uv_work_t *req, int status)
+{
+    snap_job_t *j = req->data;
+    pd_raft_node_t *n = j->n;
+    n->snap_writing = 0;
+    if (status == 0 && j->rc)
+        fatal(n, "snapshot file write", j->rc, j->err);
+    if (status == 0 && !n->stopped) {
+        int rc = pd_wal_append_snapshot(n->wal, j->idx, j->term, 0);
+        if (rc == 0)
+            rc = pd_wal_sync(n->wal);
+        if (rc)
+            fatal(n, "WAL sync", rc, NULL);
+        unsigned removed = 0, pruned = 0;
+        pd_wal_release(n->wal, pd_raft_first_index(n->r), &removed);
+        pd_snapfile_prune(n->snap_dir, PD_SNAPFILE_KEEP_DEFAULT, &pruned);
+        PD_INFO(&n->d->log, "raft snapshot index=%llu term=%llu bytes=%zu segments_released=%u",
+                (unsigned long long)j->idx, (unsigned long long)j->term, j->len, removed);
+    }
+    pd_free(j->data);
+    pd_free(j);
+}
+
 static void maybe_snapshot(pd_raft_node_t *n)
 {
     uint64_t idx = pd_store_applied_index(n->store);
-    if (idx == 0 || idx < n->last_snap_index + n->d->cfg.snapshot_every || idx > pd_raft_applied(n->r))
+    if (n->snap_writing || idx == 0 || idx < n->last_snap_index + n->d->cfg.snapshot_every ||
+        idx > pd_raft_applied(n->r))
         return;
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = pd_store_snapshot_encode(n->store, &data, &len);
+    snap_job_t *j = pd_calloc(1, sizeof *j);
+    int rc = j ? pd_store_snapshot_encode(n->store, &j->data, &j->len) : -ENOMEM;
     uint64_t keep = n->d->cfg.snapshot_every / 4;
     if (rc == 0)
-        rc = pd_raft_compact(n->r, idx, data, len, keep > 5000 ? 5000 : keep);
+        rc = pd_raft_compact(n->r, idx, j->data, j->len, keep > 5000 ? 5000 : keep);
+    n->last_snap_index = idx; /* on failure: try again after another interval */
     if (rc) {
         PD_WARN(&n->d->log, "raft snapshot skipped index=%llu err=%s", (unsigned long long)idx, pd_strerror(rc));
-        pd_free(data);
-        n->last_snap_index = idx; /* try again after another interval */
+        if (j)
+            pd_free(j->data);
+        pd_free(j);
         return;
     }
-    uint64_t term = pd_raft_term_at(n->r, idx);
-    uint8_t conf[PD_SNAPFILE_CONF_MAX];
-    size_t clen = pd_snapfile_conf_encode(pd_raft_conf(n->r), conf);
-    char err[256] = "";
-    rc = pd_snapfile_write(n->snap_dir, idx, term, conf, clen, data, len, err, sizeof err);
-    pd_free(data);
-    if (rc)
-        fatal(n, "snapshot file write", rc, err);
-    rc = pd_wal_append_snapshot(n->wal, idx, term, 0);
-    if (rc == 0)
-        rc = pd_wal_sync(n->wal);
-    if (rc)
-        fatal(n, "WAL sync", rc, NULL);
-    unsigned removed = 0, pruned = 0;
-    pd_wal_release(n->wal, pd_raft_first_index(n->r), &removed);
-    pd_snapfile_prune(n->snap_dir, PD_SNAPFILE_KEEP_DEFAULT, &pruned);
-    n->last_snap_index = idx;
-    PD_INFO(&n->d->log, "raft snapshot index=%llu term=%llu bytes=%zu segments_released=%u", (unsigned long long)idx,
-            (unsigned long long)term, len, removed);
+    j->n = n;
+    j->idx = idx;
+    j->term = pd_raft_term_at(n->r, idx);
+    j->clen = pd_snapfile_conf_encode(pd_raft_conf(n->r), j->conf);
+    j->req.data = j;
+    n->snap_writing = 1;
+    if (uv_queue_work(n->d->loop, &j->req, snap_job_write, snap_job_done) != 0) {
+        snap_job_write(&j->req); /* no thread pool: write here */
+        snap_job_done(&j->req, 0);
+    }
 }
 
 static void drain(pd_raft_node_t *n)

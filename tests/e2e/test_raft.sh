@@ -4,10 +4,12 @@
 # leader → writes resume on the survivors (time measured), and a write forwarded to the dying leader
 # fails at once with a retryable "leader changed" error; the restarted node catches up; with two
 # of three down writes fail within 2 s with "no manager quorum" (exit 1); back up → writes work;
-# everything survives a full restart of all three (WAL replay).
+# everything survives a full restart of all three (WAL replay). Snapshots every 20 entries, so the
+# survivors compact past the killed leader's log while it is down and it catches up by snapshot,
+# and every restart recovers from snapshot + WAL; a clean stop of the leader hands leadership over.
 source "$(dirname "$0")/lib/cluster.sh"
 N=3
-export E2E_PEERD_ARGS="--bootstrap-expect 3 --no-dns ${E2E_PEERD_ARGS:-}"
+export E2E_PEERD_ARGS="--bootstrap-expect 3 --no-dns --snapshot-every 20 ${E2E_PEERD_ARGS:-}"
 
 role_of() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"role": "[a-z]*"' | cut -d'"' -f4; }
 leader_of() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"leader": "[0-9a-z]*"' | cut -d'"' -f4; }
@@ -91,10 +93,18 @@ run() {
   L2=$(find_leader "${survivors[@]}") || e2e_fail "no new leader among survivors"
   e2e_log "new leader: h$L2"
 
-  # The old leader restarts and catches up.
+  # While it is down, enough writes for the survivors to snapshot and compact past its log.
+  for n in $(seq 40); do
+    e2e_ctl "$S" config create "burst-$n" "$f" >/dev/null || e2e_fail "burst write $n failed"
+  done
+  e2e_wait_for 10 grep -q "raft snapshot index=" "$E2E_WORK/h$S/peerd.log" || e2e_fail "h$S took no snapshot"
+
+  # The old leader restarts and catches up (by snapshot: its log is behind the compaction).
   e2e_start "$L" $(join_via "$L" "$S")
-  e2e_wait_for 20 has_config "$L" after-kill || e2e_fail "restarted h$L did not catch up"
-  e2e_log "restarted h$L caught up (lists after-kill)"
+  e2e_wait_for 20 has_config "$L" burst-40 || e2e_fail "restarted h$L did not catch up"
+  has_config "$L" after-kill || e2e_fail "restarted h$L lacks after-kill"
+  grep -q "raft snapshot installed" "$E2E_WORK/h$L/peerd.log" || e2e_fail "h$L caught up without a snapshot"
+  e2e_log "restarted h$L caught up (lists after-kill and burst-40)"
 
   # Two of three down: writes fail fast with the quorum message.
   e2e_wait_for 10 agree_on_leader 1 2 3 || e2e_fail "no agreed leader after the restart"
