@@ -380,7 +380,8 @@ stat_of() { # FILE "label" -> the first number after it
 rcvbuf_errors() { awk '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") n = i } else { print $n; exit } }' /proc/net/snmp; }
 # busy ticks of one CPU (user nice system irq softirq steal) from /proc/stat
 cpu_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-# max QPS run: echoes "qps completed lost cpu_us_per_query server_busy_pct other_busy_pct_on_server_cpu"
+# max QPS run: echoes "qps completed lost cpu_us_per_query server_busy_pct other_busy_pct_on_server_cpu
+# cpu_total_us_per_query" (the last: all busy time of the server's CPU, its kernel work included)
 run_max() { # NAME TAG
     local name=$1 out="$W/$1.$2.max.txt" c0 c1
     c0=$(cpu_ticks "$name")
@@ -396,9 +397,11 @@ run_max() { # NAME TAG
     lost=$(stat_of "$out" "Queries lost:")
     awk -v q="$qps" -v d="$done" -v l="$lost" -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v s="$DURATION" -v b=$((b1 - b0)) \
         'BEGIN { o = (b - t) * 100 / hz / s; if (o < 0) o = 0
-                 printf "%.0f %d %d %.3f %.0f %.0f\n", q, d, l, d ? t * 1e6 / hz / d : 0, t * 100 / hz / s, o }'
+                 printf "%.0f %d %d %.3f %.0f %.0f %.3f\n", q, d, l, d ? t * 1e6 / hz / d : 0, t * 100 / hz / s, o,
+                        d ? b * 1e6 / hz / d : 0 }'
 }
-# fixed-rate run: echoes "p50_us p99_us lost achieved_qps rcvbuf_drops cpu_us_per_query other_pct"
+# fixed-rate run: echoes "p50_us p99_us lost achieved_qps rcvbuf_drops cpu_us_per_query other_pct
+# cpu_total_us_per_query"
 run_lat() { # NAME
     local name=$1 out="$W/$1.lat.txt" e0 e1 c0 c1 b0 b1
     c0=$(cpu_ticks "$name")
@@ -415,11 +418,11 @@ run_lat() { # NAME
     qps=$(stat_of "$out" "Queries per second:")
     awk '/^> / && $NF ~ /^[0-9.]+$/ { print $NF * 1e6 }' "$out" | sort -g >"$W/$1.lat.sorted"
     awk -v l="$lost" -v q="$qps" -v e=$((e1 - e0)) -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$done" \
-        -v o=$(((b1 - b0 - (c1 - c0)) * 100 / CLK_TCK / LAT_S)) '{ v[NR] = $1 } END {
-        cpu = d ? t * 1e6 / hz / d : 0; if (o < 0) o = 0
-        if (NR == 0) { printf "- - %d %.0f %d %.3f %d\n", l, q, e, cpu, o; exit }
+        -v o=$(((b1 - b0 - (c1 - c0)) * 100 / CLK_TCK / LAT_S)) -v b=$((b1 - b0)) '{ v[NR] = $1 } END {
+        cpu = d ? t * 1e6 / hz / d : 0; if (o < 0) o = 0; tot = d ? b * 1e6 / hz / d : 0
+        if (NR == 0) { printf "- - %d %.0f %d %.3f %d %.3f\n", l, q, e, cpu, o, tot; exit }
         i50 = int(NR * 0.50); if (i50 < 1) i50 = 1; i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
-        printf "%.0f %.0f %d %.0f %d %.3f %d\n", v[i50], v[i99], l, q, e, cpu, o }' "$W/$1.lat.sorted"
+        printf "%.0f %.0f %d %.0f %d %.3f %d %.3f\n", v[i50], v[i99], l, q, e, cpu, o, tot }' "$W/$1.lat.sorted"
     rm -f "$W/$1.lat.sorted"
     sed -i '/^> /d' "$out" # keep the summary only
 }
@@ -559,6 +562,7 @@ done
 # ------------------------------------------------------------------ report
 get() { awk -v s="$1" -v k="$2" -v f="$3" '$1 == s && $2 == k { print $(f + 2); exit }' "$W/results"; }
 echo_cpu=$(get echo max 4) echo_cpu50=$(get echo lat 6)
+echo_tot=$(get echo max 7) echo_tot50=$(get echo lat 8)
 row() { # NAME
     local s=$1 qps lost cpu work p50 p99 llost drops busy other cpu50 work50 olat
     qps=$(get "$s" max 1) lost=$(get "$s" max 3) cpu=$(get "$s" max 4) busy=$(get "$s" max 5) other=$(get "$s" max 6) cpu50=$(get "$s" lat 6)
@@ -570,6 +574,22 @@ row() { # NAME
     fi
     printf '| %s | %s | %s%% | %s%% | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s%% |\n' "$s" "$qps" "$busy" "$other" "$lost" "$cpu" "$work" \
         "${cpu50:--}" "$work50" "${p50:--}" "${p99:--}" "${llost:--}" "${drops:--}" "${olat:--}"
+}
+# CPU of the server's whole CPU (process + the kernel work the CPU did for it, ksoftirqd included)
+row_total() { # NAME
+    local s=$1 t t50 w w50
+    t=$(get "$s" max 7) t50=$(get "$s" lat 8)
+    [ -n "$t" ] || { echo "| $s | failed | | | |"; return; }
+    if [ "$s" = echo ]; then w="(floor)" w50="(floor)"; else
+        w=$(awk -v a="$t" -v b="${echo_tot:-0}" 'BEGIN{printf "%.2f", a - b}')
+        w50=$(awk -v a="$t50" -v b="${echo_tot50:-0}" 'BEGIN{if (a == "") print "-"; else printf "%.2f", a - b}')
+    fi
+    printf '| %s | %s | %s | %s | %s |\n' "$s" "$t" "$w" "${t50:--}" "$w50"
+}
+work_total() { # NAME max|lat
+    local f=7 b=${echo_tot:-0}
+    [ "$2" = lat ] && f=8 b=${echo_tot50:-0}
+    awk -v a="$(get "$1" "$2" $f)" -v b="$b" 'BEGIN { if (a == "") print ""; else printf "%.3f", a - b }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 work_of() { # NAME max|lat
@@ -628,18 +648,29 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for s in $SERVERS; do row "$s"; done
     echo
+    echo "Whole-CPU accounting: all busy time of CPU $SERVER_CPU over the run (the server process and the"
+    echo "kernel's work on that CPU, softirq and ksoftirqd included) per completed query. The process"
+    echo "figures above leave out loopback delivery work that the kernel defers to ksoftirqd, and it defers"
+    echo "more of it for some servers than for others (knot's process time can come out below the null"
+    echo "echo server's), so the DNS work targets below use these figures; they are only clean on a"
+    echo "quiet machine (see the other-load columns)."
+    echo
+    echo "| server | CPU µs/query, whole CPU (max) | DNS work µs/query, whole CPU (max) | CPU µs/query, whole CPU @${RATE}/s | DNS work µs/query, whole CPU @${RATE}/s |"
+    echo "|---|---|---|---|---|"
+    for s in $SERVERS; do row_total "$s"; done
+    echo
     if grep -q '^peerd max' "$W/results" && grep -q '^knot max' "$W/results"; then
-        pq=$(get peerd max 1) kq=$(get knot max 1) pw=$(work_of peerd lat) kw=$(work_of knot lat) pwm=$(work_of peerd max) kwm=$(work_of knot max)
+        pq=$(get peerd max 1) kq=$(get knot max 1) pw=$(work_total peerd lat) kw=$(work_total knot lat) pwm=$(work_total peerd max) kwm=$(work_total knot max)
         p99p=$(get peerd lat 2) p99k=$(get knot lat 2) pl=$(get peerd lat 3)
-        echo "peerd/knot: QPS $(ratio "$pq" "$kq"), CPU/query $(ratio "$(get peerd max 4)" "$(get knot max 4)"), DNS work/query $(ratio "$pw" "$kw") at ${RATE}/s and $(ratio "$pwm" "$kwm") at max, p50 $(ratio "$(get peerd lat 1)" "$(get knot lat 1)"), p99 $(ratio "$p99p" "$p99k")."
+        echo "peerd/knot: QPS $(ratio "$pq" "$kq"), CPU/query $(ratio "$(get peerd max 4)" "$(get knot max 4)"), DNS work/query (whole CPU) $(ratio "$pw" "$kw") at ${RATE}/s and $(ratio "$pwm" "$kwm") at max, p50 $(ratio "$(get peerd lat 1)" "$(get knot lat 1)"), p99 $(ratio "$p99p" "$p99k")."
         echo
         echo "## Targets"
         echo
         echo "| target | peerd | knot | verdict |"
         echo "|---|---|---|---|"
         echo "| max QPS at least knot's | $pq | $kq | $(verdict "$pq >= $kq") |"
-        echo "| DNS work/query at most half of knot's (at ${RATE}/s) | $pw µs | $kw µs (half: $(awk -v k="$kw" 'BEGIN{printf "%.3f", k/2}')) | $(verdict "$pw <= $kw / 2") |"
-        echo "| DNS work/query at most half of knot's (max run) | $pwm µs | $kwm µs (half: $(awk -v k="$kwm" 'BEGIN{printf "%.3f", k/2}')) | $(verdict "$pwm <= $kwm / 2") |"
+        echo "| DNS work/query (whole CPU) at most half of knot's (at ${RATE}/s) | $pw µs | $kw µs (half: $(awk -v k="$kw" 'BEGIN{printf "%.3f", k/2}')) | $(verdict "$pw <= $kw / 2") |"
+        echo "| DNS work/query (whole CPU) at most half of knot's (max run) | $pwm µs | $kwm µs (half: $(awk -v k="$kwm" 'BEGIN{printf "%.3f", k/2}')) | $(verdict "$pwm <= $kwm / 2") |"
         echo "| no query lost at ${RATE}/s | $pl lost | $(get knot lat 3) lost | $(verdict "$pl == 0") |"
         echo "| p99 at ${RATE}/s at most knot's | $p99p µs | $p99k µs | $(verdict "${p99p:-1e9} <= ${p99k:-0}") |"
         cq=$(get peerd churn 1)
