@@ -519,3 +519,57 @@ void pd_swim_wire_release(pd_swim_msg_t *m)
     m->nodes = NULL;
     m->n_nodes = 0;
 }
+
+/* ---- peek ----------------------------------------------------------------------------------- */
+
+/* Length of the scalar or string/bin item at p (header included) with its string body in *body
+ * (for str), or 0 for anything the glance does not follow (containers, ext, floats). */
+static size_t peek_item(const uint8_t *p, size_t left, pd_swim_bytes_t *body)
+{
+    uint8_t b = p[0];
+    size_t hdr = 0, n = 0;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return 1;
+    if (b >= 0xcc && b <= 0xcf)
+        return 1 + ((size_t)1 << (b - 0xcc)); /* uint 8/16/32/64 */
+    if (b >= 0xd0 && b <= 0xd3)
+        return 1 + ((size_t)1 << (b - 0xd0)); /* int 8/16/32/64 */
+    if (b >= 0xa0 && b <= 0xbf)
+        hdr = 1, n = b & 0x1f;
+    else if ((b == 0xd9 || b == 0xc4) && left >= 2)
+        hdr = 2, n = p[1];
+    else if ((b == 0xda || b == 0xc5) && left >= 3)
+        hdr = 3, n = pd_get_u16(p + 1);
+    else
+        return 0;
+    if (n > left - hdr)
+        return 0;
+    if (body)
+        *body = (pd_swim_bytes_t){p + hdr, (uint32_t)n};
+    return hdr + n;
+}
+
+int pd_swim_wire_peek_node(const uint8_t *buf, size_t len, pd_swim_bytes_t *node)
+{
+    if (len < 1 || (buf[0] & 0xf0) != 0x80)
+        return -1; /* our messages are small fixmaps */
+    uint32_t count = buf[0] & 0x0f;
+    size_t off = 1;
+    for (uint32_t i = 0; i < count && off < len; i++) {
+        pd_swim_bytes_t k = {NULL, 0}, v = {NULL, 0};
+        size_t kl = peek_item(buf + off, len - off, &k);
+        if (kl == 0 || !k.p || off + kl >= len)
+            return -1;
+        off += kl;
+        int is_str = (buf[off] >= 0xa0 && buf[off] <= 0xbf) || buf[off] == 0xd9;
+        size_t vl = peek_item(buf + off, len - off, &v);
+        if (vl == 0)
+            return -1;
+        if (k.len == 1 && k.p[0] == 'n' && is_str) {
+            *node = v;
+            return 0;
+        }
+        off += vl;
+    }
+    return -1;
+}
