@@ -271,9 +271,49 @@ int pd_swim_wire_encode_compound(const pd_swim_bytes_t *parts, uint32_t n, uint8
 
 /* ---- decoding ------------------------------------------------------------------------------- */
 
+/* pd_mp_get for our keys (all 1 or 2 bytes), compared inline: every field of every message is
+ * looked up this way, and the generic strlen + memcmp per map entry was ~10% of a large
+ * simulation. Same answer: the value of the first entry whose key is that string. */
+static const msgpack_object *mget(const msgpack_object *map, const char *k)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    uint32_t n = k[1] ? 2 : 1;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *key = &map->via.map.ptr[i].key;
+        if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == n && key->via.str.ptr[0] == k[0] &&
+            (n == 1 || key->via.str.ptr[1] == k[1]))
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* pd_mp_get_u64 and pd_mp_get_bool over mget: same results and errors. */
+static int mget_u64(const msgpack_object *map, const char *k, uint64_t *out)
+{
+    const msgpack_object *o = mget(map, k);
+    if (!o)
+        return -PD_ENOTFOUND;
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return -PD_EMALFORMED;
+    *out = o->via.u64;
+    return 0;
+}
+
+static int mget_bool(const msgpack_object *map, const char *k, int *out)
+{
+    const msgpack_object *o = mget(map, k);
+    if (!o)
+        return -PD_ENOTFOUND;
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return -PD_EMALFORMED;
+    *out = o->via.boolean;
+    return 0;
+}
+
 static int get_bytes(const msgpack_object *map, const char *k, int bin, pd_swim_bytes_t *out)
 {
-    const msgpack_object *o = pd_mp_get(map, k);
+    const msgpack_object *o = mget(map, k);
     if (!o)
         return -PD_ENOTFOUND;
     if (bin && o->type == MSGPACK_OBJECT_BIN) {
@@ -300,7 +340,7 @@ static int get_id(const msgpack_object *map, const char *k, pd_swim_bytes_t *out
 static int get_u32(const msgpack_object *map, const char *k, uint32_t *out)
 {
     uint64_t v;
-    int rc = pd_mp_get_u64(map, k, &v);
+    int rc = mget_u64(map, k, &v);
     if (rc || v > UINT32_MAX)
         return -PD_EMALFORMED;
     *out = (uint32_t)v;
@@ -311,7 +351,7 @@ static int get_u32(const msgpack_object *map, const char *k, uint32_t *out)
 static int get_flag(const msgpack_object *map, const char *k, uint8_t *out)
 {
     int v = 0;
-    int rc = pd_mp_get_bool(map, k, &v);
+    int rc = mget_bool(map, k, &v);
     if (rc && rc != -PD_ENOTFOUND)
         return rc;
     *out = (uint8_t)v;
@@ -371,7 +411,7 @@ static int decode_pushpull(const msgpack_object *map, pd_swim_msg_t *m)
     rc = rc ? rc : get_opt_bin(map, "u", PD_SWIM_USER_STATE_MAX, &m->payload);
     if (rc)
         return rc;
-    const msgpack_object *arr = pd_mp_get(map, "N");
+    const msgpack_object *arr = mget(map, "N");
     if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
         return -PD_EMALFORMED;
     if (arr->via.array.size > PD_SWIM_MEMBERS_MAX)
@@ -392,7 +432,7 @@ static int decode_pushpull(const msgpack_object *map, pd_swim_msg_t *m)
 
 static int decode_compound(const msgpack_object *map, pd_swim_msg_t *m)
 {
-    const msgpack_object *arr = pd_mp_get(map, "c");
+    const msgpack_object *arr = mget(map, "c");
     if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
         return -PD_EMALFORMED;
     if (arr->via.array.size > PD_SWIM_COMPOUND_MAX)
