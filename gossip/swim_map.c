@@ -124,3 +124,26 @@ int pd_swim_map_del(pd_swim_map_t *m, const void *val)
     m->n--;
     return 1;
 }
+
+void pd_swim_map_prefetch_slot(const pd_swim_map_t *m, uint64_t h)
+{
+    if (m->cap)
+        __builtin_prefetch(&m->slots[(uint32_t)h & (m->cap - 1)]);
+}
+
+enum { PREFETCH_PROBES = 4 }; /* a hint: give up on a long cluster */
+
+void pd_swim_map_prefetch_val(const pd_swim_map_t *m, uint64_t h)
+{
+    if (m->cap == 0)
+        return;
+    uint32_t mask = m->cap - 1, i = (uint32_t)h & mask;
+    for (uint32_t k = 0; k < PREFETCH_PROBES && m->slots[i].hash != 0; k++, i = (i + 1) & mask) {
+        if (m->slots[i].hash == h) {
+            const char *v = m->slots[i].val;
+            __builtin_prefetch(v);
+            __builtin_prefetch(v + 64); /* a member's id starts on its second line */
+            return;
+        }
+    }
+}

@@ -31,4 +31,10 @@ int pd_swim_map_put(pd_swim_map_t *m, void *val);
 /* Remove the entry whose value is val (by its key). Returns 1 if removed. */
 int pd_swim_map_del(pd_swim_map_t *m, const void *val);
 
+/* Cache hints for lookups about to come (h from pd_swim_hash): the home slot of h, then the value
+ * of the first slot carrying h (no key check: a hint, never an answer). Issuing them for a batch
+ * of keys first lets the cache misses of a cold table overlap instead of queueing. */
+void pd_swim_map_prefetch_slot(const pd_swim_map_t *m, uint64_t h);
+void pd_swim_map_prefetch_val(const pd_swim_map_t *m, uint64_t h);
+
 #endif

@@ -81,9 +81,12 @@ static void sift_down(pd_swim_queue_t *q, uint32_t i)
 static pd_swim_bcast_t *heap_pop(pd_swim_queue_t *q)
 {
     pd_swim_bcast_t *b = q->heap[0].b;
+    __builtin_prefetch(b); /* the caller reads it next: let that miss overlap the sift */
     q->heap[0] = q->heap[--q->n];
-    if (q->n > 0)
+    if (q->n > 0) {
         sift_down(q, 0);
+        __builtin_prefetch(q->heap[0].b); /* likely the next one taken */
+    }
     return b;
 }
 

@@ -271,9 +271,49 @@ int pd_swim_wire_encode_compound(const pd_swim_bytes_t *parts, uint32_t n, uint8
 
 /* ---- decoding ------------------------------------------------------------------------------- */
 
+/* pd_mp_get for our keys (all 1 or 2 bytes), compared inline: every field of every message is
+ * looked up this way, and the generic strlen + memcmp per map entry was ~10% of a large
+ * simulation. Same answer: the value of the first entry whose key is that string. */
+static const msgpack_object *mget(const msgpack_object *map, const char *k)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    uint32_t n = k[1] ? 2 : 1;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *key = &map->via.map.ptr[i].key;
+        if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == n && key->via.str.ptr[0] == k[0] &&
+            (n == 1 || key->via.str.ptr[1] == k[1]))
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* pd_mp_get_u64 and pd_mp_get_bool over mget: same results and errors. */
+static int mget_u64(const msgpack_object *map, const char *k, uint64_t *out)
+{
+    const msgpack_object *o = mget(map, k);
+    if (!o)
+        return -PD_ENOTFOUND;
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return -PD_EMALFORMED;
+    *out = o->via.u64;
+    return 0;
+}
+
+static int mget_bool(const msgpack_object *map, const char *k, int *out)
+{
+    const msgpack_object *o = mget(map, k);
+    if (!o)
+        return -PD_ENOTFOUND;
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return -PD_EMALFORMED;
+    *out = o->via.boolean;
+    return 0;
+}
+
 static int get_bytes(const msgpack_object *map, const char *k, int bin, pd_swim_bytes_t *out)
 {
-    const msgpack_object *o = pd_mp_get(map, k);
+    const msgpack_object *o = mget(map, k);
     if (!o)
         return -PD_ENOTFOUND;
     if (bin && o->type == MSGPACK_OBJECT_BIN) {
@@ -300,7 +340,7 @@ static int get_id(const msgpack_object *map, const char *k, pd_swim_bytes_t *out
 static int get_u32(const msgpack_object *map, const char *k, uint32_t *out)
 {
     uint64_t v;
-    int rc = pd_mp_get_u64(map, k, &v);
+    int rc = mget_u64(map, k, &v);
     if (rc || v > UINT32_MAX)
         return -PD_EMALFORMED;
     *out = (uint32_t)v;
@@ -311,7 +351,7 @@ static int get_u32(const msgpack_object *map, const char *k, uint32_t *out)
 static int get_flag(const msgpack_object *map, const char *k, uint8_t *out)
 {
     int v = 0;
-    int rc = pd_mp_get_bool(map, k, &v);
+    int rc = mget_bool(map, k, &v);
     if (rc && rc != -PD_ENOTFOUND)
         return rc;
     *out = (uint8_t)v;
@@ -371,7 +411,7 @@ static int decode_pushpull(const msgpack_object *map, pd_swim_msg_t *m)
     rc = rc ? rc : get_opt_bin(map, "u", PD_SWIM_USER_STATE_MAX, &m->payload);
     if (rc)
         return rc;
-    const msgpack_object *arr = pd_mp_get(map, "N");
+    const msgpack_object *arr = mget(map, "N");
     if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
         return -PD_EMALFORMED;
     if (arr->via.array.size > PD_SWIM_MEMBERS_MAX)
@@ -392,7 +432,7 @@ static int decode_pushpull(const msgpack_object *map, pd_swim_msg_t *m)
 
 static int decode_compound(const msgpack_object *map, pd_swim_msg_t *m)
 {
-    const msgpack_object *arr = pd_mp_get(map, "c");
+    const msgpack_object *arr = mget(map, "c");
     if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
         return -PD_EMALFORMED;
     if (arr->via.array.size > PD_SWIM_COMPOUND_MAX)
@@ -518,4 +558,58 @@ void pd_swim_wire_release(pd_swim_msg_t *m)
     pd_free(m->nodes);
     m->nodes = NULL;
     m->n_nodes = 0;
+}
+
+/* ---- peek ----------------------------------------------------------------------------------- */
+
+/* Length of the scalar or string/bin item at p (header included) with its string body in *body
+ * (for str), or 0 for anything the glance does not follow (containers, ext, floats). */
+static size_t peek_item(const uint8_t *p, size_t left, pd_swim_bytes_t *body)
+{
+    uint8_t b = p[0];
+    size_t hdr = 0, n = 0;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return 1;
+    if (b >= 0xcc && b <= 0xcf)
+        return 1 + ((size_t)1 << (b - 0xcc)); /* uint 8/16/32/64 */
+    if (b >= 0xd0 && b <= 0xd3)
+        return 1 + ((size_t)1 << (b - 0xd0)); /* int 8/16/32/64 */
+    if (b >= 0xa0 && b <= 0xbf)
+        hdr = 1, n = b & 0x1f;
+    else if ((b == 0xd9 || b == 0xc4) && left >= 2)
+        hdr = 2, n = p[1];
+    else if ((b == 0xda || b == 0xc5) && left >= 3)
+        hdr = 3, n = pd_get_u16(p + 1);
+    else
+        return 0;
+    if (n > left - hdr)
+        return 0;
+    if (body)
+        *body = (pd_swim_bytes_t){p + hdr, (uint32_t)n};
+    return hdr + n;
+}
+
+int pd_swim_wire_peek_node(const uint8_t *buf, size_t len, pd_swim_bytes_t *node)
+{
+    if (len < 1 || (buf[0] & 0xf0) != 0x80)
+        return -1; /* our messages are small fixmaps */
+    uint32_t count = buf[0] & 0x0f;
+    size_t off = 1;
+    for (uint32_t i = 0; i < count && off < len; i++) {
+        pd_swim_bytes_t k = {NULL, 0}, v = {NULL, 0};
+        size_t kl = peek_item(buf + off, len - off, &k);
+        if (kl == 0 || !k.p || off + kl >= len)
+            return -1;
+        off += kl;
+        int is_str = (buf[off] >= 0xa0 && buf[off] <= 0xbf) || buf[off] == 0xd9;
+        size_t vl = peek_item(buf + off, len - off, &v);
+        if (vl == 0)
+            return -1;
+        if (k.len == 1 && k.p[0] == 'n' && is_str) {
+            *node = v;
+            return 0;
+        }
+        off += vl;
+    }
+    return -1;
 }

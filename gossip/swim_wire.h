@@ -116,6 +116,10 @@ enum { PD_SWIM_COMPOUND_OVERHEAD = 12, PD_SWIM_COMPOUND_PART_OVERHEAD = 5 };
  * -PD_EUNKNOWN_TYPE or -ENOMEM. On success release with pd_swim_wire_release. */
 int pd_swim_wire_decode(const uint8_t *buf, size_t len, pd_swim_msg_t *out);
 void pd_swim_wire_release(pd_swim_msg_t *m);
+/* Best-effort glance at an encoded message's subject id ("n") without decoding or validating it,
+ * for cache hints before the real decode: 0 and a borrowed id, or -1 (not found, or any shape
+ * the glance does not follow). Never read past len; never an input to protocol decisions. */
+int pd_swim_wire_peek_node(const uint8_t *buf, size_t len, pd_swim_bytes_t *node);
 
 /* Helpers shared with the core. */
 int pd_swim_addr_eq(const pd_swim_addr_t *a, const pd_swim_addr_t *b);

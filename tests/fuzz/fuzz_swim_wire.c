@@ -29,6 +29,9 @@ static void check_roundtrip(const pd_swim_msg_t *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    pd_swim_bytes_t node;
+    if (pd_swim_wire_peek_node(data, size, &node) == 0) /* the cache-hint glance stays in bounds */
+        PD_ASSERT(node.p >= data && node.p + node.len <= data + size);
     pd_swim_msg_t *m = pd_malloc(sizeof *m);
     if (!m)
         return 0;

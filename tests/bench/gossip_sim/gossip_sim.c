@@ -33,19 +33,24 @@ static long rss_mb(void)
     return ru.ru_maxrss / 1024;
 }
 
+static uint64_t queued_peak; /* broadcasts queued on all nodes together, at the join's samples */
+
 /* Nodes that see every up node alive and nothing suspect. */
 static uint32_t full_views(pd_sim_t *sim, uint32_t n, uint32_t up, uint32_t *min_alive)
 {
     uint32_t full = 0, mn = UINT32_MAX;
+    uint64_t queued = 0;
     for (uint32_t i = 0; i < n; i++) {
         pd_swim_t *sw = sw_core(sim, i);
         if (!sw)
             continue;
+        queued += pd_swim_pending(sw);
         uint32_t a = pd_swim_count(sw, PD_SWIM_ALIVE);
         mn = a < mn ? a : mn;
         full += a == up && pd_swim_count(sw, PD_SWIM_SUSPECT) == 0;
     }
     *min_alive = mn;
+    queued_peak = queued > queued_peak ? queued : queued_peak;
     return full;
 }
 
@@ -137,12 +142,15 @@ int main(int argc, char **argv)
            victim, (w.watch_first_suspect_ms - crash) / 1000.0, (w.watch_first_dead_ms - crash) / 1000.0,
            w.watch_dead_count, (w.watch_last_dead_ms - crash) / 1000.0, w.watch_dead_count == w.n - 1 ? "" : " (INCOMPLETE)",
            wall_s() - tc);
-    uint64_t refutes = 0, suspects = 0;
+    uint64_t refutes = 0, suspects = 0, evicted = 0;
     for (uint32_t i = 0; i < w.n; i++) {
         pd_swim_t *sw = sw_core(sim, i);
         if (sw)
-            refutes += pd_swim_stats(sw)->refutes, suspects += pd_swim_stats(sw)->suspects_raised;
+            refutes += pd_swim_stats(sw)->refutes, suspects += pd_swim_stats(sw)->suspects_raised,
+            evicted += pd_swim_stats(sw)->queue_evicted;
     }
+    printf("broadcast queues during the join: peak %lu queued on all nodes (%.0f per node), %lu evicted\n",
+           (unsigned long)queued_peak, (double)queued_peak / w.n, (unsigned long)evicted);
     printf("false dead %lu, suspicions raised %lu, refutes %lu\n", (unsigned long)w.false_dead,
            (unsigned long)suspects, (unsigned long)refutes);
     printf("total: %.2f s virtual, wall %.1f s, peak RSS %ld MB, %lu sim messages\n",

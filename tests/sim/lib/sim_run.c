@@ -15,11 +15,21 @@
 
 /* ---- trace hash ----------------------------------------------------------------------------- */
 
+/* FNV-style, eight bytes a step (every delivered message goes through here: byte-wise it was a
+ * few percent of a large run). Words are read little-endian by hand: the same hash on any host. */
 void pd_sim_trace_mix(pd_sim_t *sim, const void *p, size_t n)
 {
     const uint8_t *b = p;
     uint64_t h = sim->trace;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = 0;
+        for (int k = 7; k >= 0; k--)
+            w = w << 8 | b[i + (size_t)k];
+        h = (h ^ w) * FNV_PRIME;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) {
         h ^= b[i];
         h *= FNV_PRIME;
     }
