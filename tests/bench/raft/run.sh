@@ -361,6 +361,11 @@ verdict() { [ "$1" = 1 ] && echo "**met**" || echo "**missed**"; }
 cat "$W/report.md"
 if [ -n "$DOC" ]; then
     mkdir -p "$(dirname "$DOC")"
-    cp "$W/report.md" "$DOC"
+    if [ -f "$DOC" ] && grep -q '^<!-- notes -->' "$DOC"; then # keep hand-written notes below the marker
+        sed -n '/^<!-- notes -->/,$p' "$DOC" >"$W/notes"
+        cat "$W/report.md" - "$W/notes" <<<"" >"$DOC"
+    else
+        cp "$W/report.md" "$DOC"
+    fi
     say "report written to $DOC"
 fi
