@@ -50,6 +50,8 @@ int pd_cli_request(pd_cli_t *cli, pd_ctl_client_t *conn, const char *op, uint32_
 /* Print a flat map of counters as "name value" lines, or as JSON. */
 void pd_cli_print_counters(const msgpack_object *data);
 
+/* peerctl events (cmd_events.c) */
+int pd_cli_cmd_events(pd_cli_t *cli);
 extern const pd_cli_cmd_t pd_cli_system_cmds[];
 extern const pd_cli_cmd_t pd_cli_gossip_cmds[];
 extern const pd_cli_cmd_t pd_cli_service_cmds[];

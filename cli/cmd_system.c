@@ -62,5 +62,6 @@ const pd_cli_cmd_t pd_cli_system_cmds[] = {
     {"version", cmd_version, "[--json]", "Show the peerctl and peerd versions"},
     {"info", cmd_info, "[--json]", "Show this node's identity, role and uptime"},
     {"stats", cmd_stats, "[--json]", "Show daemon counters"},
+    {"events", pd_cli_cmd_events, "[--json] [--count N]", "Stream the cluster store's changes (on a manager)"},
     {NULL, NULL, NULL, NULL},
 };

@@ -111,31 +111,38 @@ static int read_exact(int fd, uint8_t *p, size_t len, int timeout_ms)
 
 static uint8_t reply_buf[PD_CTL_FRAME_MAX];
 
-int pd_ctl_client_call(pd_ctl_client_t *c, pd_ctl_msg_t *req, pd_ctl_reply_t *rep)
+int pd_ctl_client_send(pd_ctl_client_t *c, pd_ctl_msg_t *req)
 {
     const uint8_t *frame;
     size_t len;
     int rc = pd_ctl_msg_finish(req, &frame, &len);
-    if (rc)
-        return rc;
+    return rc ? rc : write_all(c->fd, frame, len, c->timeout_ms);
+}
+
+int pd_ctl_client_recv(pd_ctl_client_t *c, pd_ctl_reply_t *rep, int timeout_ms)
+{
     if (c->have_reply) {
         msgpack_unpacked_destroy(&c->reply_tree);
         c->have_reply = 0;
     }
-    rc = write_all(c->fd, frame, len, c->timeout_ms);
     uint8_t hdr[PD_CTL_HDR_LEN];
-    if (rc == 0)
-        rc = read_exact(c->fd, hdr, sizeof hdr, c->timeout_ms);
+    int rc = read_exact(c->fd, hdr, sizeof hdr, timeout_ms);
     if (rc)
         return rc;
     uint32_t n = pd_get_u32(hdr);
     if (n == 0 || n > PD_CTL_FRAME_MAX)
         return -PD_EMALFORMED;
-    rc = read_exact(c->fd, reply_buf, n, c->timeout_ms);
+    rc = read_exact(c->fd, reply_buf, n, c->timeout_ms); /* the rest of a frame comes at once */
     if (rc)
         return rc;
     rc = pd_ctl_decode_reply(reply_buf, n, &c->reply_tree, rep);
     if (rc == 0)
         c->have_reply = 1;
     return rc;
+}
+
+int pd_ctl_client_call(pd_ctl_client_t *c, pd_ctl_msg_t *req, pd_ctl_reply_t *rep)
+{
+    int rc = pd_ctl_client_send(c, req);
+    return rc ? rc : pd_ctl_client_recv(c, rep, c->timeout_ms);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctl_config.h"
+#include "ctl_events.h"
 #include "ctl_endpoints.h"
 #include "ctl_gossip.h"
 #include "daemon.h"
@@ -75,6 +76,7 @@ static const struct {
     {"gossip.key.remove", pd_ctl_gossip_key_remove},
     {"dns.stats", pd_ctl_dns_stats},
     {"raft.status", pd_ctl_raft_status},
+    {"events", pd_ctl_events},
     {"config.create", pd_ctl_config_create},
     {"config.ls", pd_ctl_config_ls},
     {"config.inspect", pd_ctl_config_inspect},

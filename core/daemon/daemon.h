@@ -74,6 +74,9 @@ void pd_ctl_dispatch(pd_daemon_t *d, const uint8_t *body, size_t len, pd_ctl_msg
 void pd_daemon_ctl_answer(pd_daemon_t *d, const pd_ctl_token_t *tok, int rc, const char *err,
                           const void *data, size_t len);
 
+/* 1 while the deferred request's connection is open (streams use it to notice a client gone). */
+int pd_daemon_ctl_alive(pd_daemon_t *d, const pd_ctl_token_t *tok);
+
 /* Begin a clean stop (leave gossip, close every handle); the loop then ends. */
 void pd_daemon_shutdown(pd_daemon_t *d, const char *why);
 /* Run the daemon until SIGINT/SIGTERM; returns the process exit code. */

@@ -148,6 +148,14 @@ static void drain_frames(pd_ctl_client_t *c)
         client_reject(c, rc, rc == -PD_ETOOBIG ? "frame exceeds the size limit" : "malformed frame");
 }
 
+int pd_daemon_ctl_alive(pd_daemon_t *d, const pd_ctl_token_t *tok)
+{
+    for (pd_ctl_client_t *c = d->clients; c; c = c->next)
+        if (c == tok->client && c->serial == tok->serial)
+            return !c->closing;
+    return 0;
+}
+
 void pd_daemon_ctl_answer(pd_daemon_t *d, const pd_ctl_token_t *tok, int rc, const char *err,
                           const void *data, size_t len)
 {

@@ -1,6 +1,7 @@
 /* Manager Raft glue: recovery, bootstrap-expect, the tick timer, the ready loop (persist → send →
  * apply → advance), requests (local, forwarded, ReadIndex) and snapshots. */
 #include "raft_node.h"
+#include "ctl_events.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -660,6 +661,8 @@ static void drain(pd_raft_node_t *n)
         send_msgs(n, rd.msgs, rd.n_msgs, early ? SEND_OTHERS : SEND_ALL);
         for (size_t i = 0; i < rd.n_committed; i++)
             apply_entry(n, &rd.committed[i]);
+        if (rd.n_committed)
+            pd_ctl_events_pump(n->d);
         for (size_t i = 0; i < rd.n_reads; i++) {
             rn_op_t *op = NULL;
             for (unsigned k = 0; k < PD_RN_OPS_MAX && !op; k++)

@@ -19,6 +19,11 @@ run() {
     e2e_ctl "$i" info | grep -q "^Node ID  *$id" || e2e_fail "h$i: table output lacks the id"
   done
 
+  # A worker has no store: peerctl events says so and exits 1.
+  local ev st=0
+  ev=$(e2e_ctl 2 events 2>&1) || st=$?
+  [ $st -eq 1 ] && grep -q "runs no manager" <<<"$ev" || e2e_fail "events on a worker: exit $st: $ev"
+
   # A second daemon on the same data dir exits 1 naming the dir and the holder's pid.
   local msg st=0
   msg=$(e2e_exec 1 "$PEERD" --data-dir "$E2E_WORK/h1/data" --socket "$E2E_WORK/h1/other.sock" 2>&1) || st=$?

@@ -60,6 +60,20 @@ run() {
   echo "$dup" | grep -q 'already exists' || e2e_fail "duplicate name: unexpected error: $dup"
   e2e_ctl "$F" config create 'bad/name' "$f" >/dev/null 2>&1 && e2e_fail "bad name accepted"
 
+  # peerctl events streams the store's changes: a create and a remove, seen on the leader.
+  local evout=$E2E_WORK/events.out evp
+  ( e2e_ctl "$L" events --count 2 >"$evout" 2>&1 ) &
+  evp=$!
+  sleep 0.5
+  e2e_ctl "$F" config create ev-conf "$f" >/dev/null || e2e_fail "config create ev-conf failed"
+  e2e_ctl "$F" config rm ev-conf >/dev/null || e2e_fail "config rm ev-conf failed"
+  for n in $(seq 50); do kill -0 "$evp" 2>/dev/null || break; sleep 0.1; done
+  kill "$evp" 2>/dev/null && e2e_fail "peerctl events did not end after 2 events: $(cat "$evout")"
+  wait "$evp" || e2e_fail "peerctl events failed: $(cat "$evout")"
+  grep -q ' config create .*name=ev-conf' "$evout" && grep -q ' config remove .*name=ev-conf' "$evout" ||
+    e2e_fail "events: want a config create and remove of ev-conf, got: $(cat "$evout")"
+  e2e_log "events: $(tr '\n' '|' <"$evout")"
+
   # A write that a follower forwarded to a leader that dies fails at once with a retryable error
   # (not after the 1.5 s request timeout, and it is never re-sent): freeze the leader, write on a
   # follower, then kill -9 the leader.
