@@ -12,7 +12,7 @@
 enum opt_kind {
     OPT_PATH, OPT_SOCKET, OPT_ADDR, OPT_LEVEL, OPT_CONFIG, OPT_JOIN, OPT_PORT, OPT_KEYFILE, OPT_RETRIES,
     OPT_DNS_ADDR, OPT_DNS_UPSTREAM, OPT_DNS_TTL, OPT_DNS_TIMEOUT,
-    OPT_BOOTSTRAP_EXPECT, OPT_SNAPSHOT_EVERY, OPT_VIP_RANGE, OPT_VIP_GRACE,
+    OPT_BOOTSTRAP_EXPECT, OPT_SNAPSHOT_EVERY, OPT_SNAPSHOT_MB, OPT_VIP_RANGE, OPT_VIP_GRACE,
     OPT_BOOL_PLAINTEXT, /* value-less flags from here on */
     OPT_BOOL_NO_DNS, OPT_BOOL_WORKER,
     OPT_FLAG_HELP, OPT_FLAG_VERSION
@@ -43,6 +43,7 @@ static const opt_t opts[] = {
     {"no-dns", OPT_BOOL_NO_DNS, "do not start the DNS server"},
     {"bootstrap-expect", OPT_BOOTSTRAP_EXPECT, "managers that form a new cluster (default 1; with --join, none: a worker)"},
     {"snapshot-every", OPT_SNAPSHOT_EVERY, "Raft snapshot every N applied entries (default 10000)"},
+    {"snapshot-mb", OPT_SNAPSHOT_MB, "or once the entries applied since the last one reach N MiB (default 64)"},
     {"vip-range", OPT_VIP_RANGE, "service VIP range, IPv4 CIDR /8../30 (default " PD_VIP_RANGE_DEFAULT ")"},
     {"vip-grace", OPT_VIP_GRACE, "seconds a service keeps its VIP with no endpoint (default 600)"},
     {"worker", OPT_BOOL_WORKER, "run no manager: no Raft, never a bootstrap voter"},
@@ -72,6 +73,7 @@ const char *pd_config_usage(void)
            "  --bootstrap-expect N    managers (seen by gossip) that form a new cluster (default 1;\n"
            "                          a node given --join and no Raft state runs as a worker)\n"
            "  --snapshot-every N      Raft snapshot every N applied entries (default 10000)\n"
+           "  --snapshot-mb N         ... or once the entries applied since the last one reach N MiB (64)\n"
            "  --vip-range CIDR        service VIP range, fixed by the first VIP the managers allocate\n"
            "                          (IPv4 /8../30, default " PD_VIP_RANGE_DEFAULT ")\n"
            "  --vip-grace SECONDS     a service keeps its VIP this long with no endpoint (default 600)\n"
@@ -95,6 +97,7 @@ void pd_config_defaults(pd_config_t *cfg)
     cfg->dns_timeout_ms = 2000;
     cfg->bootstrap_expect = 0; /* unset: see pd_config_resolve_role */
     cfg->snapshot_every = 10000;
+    cfg->snapshot_mb = 64;
     snprintf(cfg->vip_range, sizeof cfg->vip_range, "%s", PD_VIP_RANGE_DEFAULT);
     cfg->vip_grace_s = 600;
 }
@@ -275,6 +278,15 @@ static int apply(pd_config_t *cfg, const opt_t *o, const char *val, const char *
             return -PD_EUSAGE;
         }
         *(be ? &cfg->bootstrap_expect : &cfg->snapshot_every) = (unsigned)v;
+        return 0;
+    }
+    case OPT_SNAPSHOT_MB: {
+        unsigned long v;
+        if (parse_uint(val, 1, 4096, &v) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not a number in 1..4096", where, val);
+            return -PD_EUSAGE;
+        }
+        cfg->snapshot_mb = (unsigned)v;
         return 0;
     }
     case OPT_LEVEL:

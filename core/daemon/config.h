@@ -37,6 +37,7 @@ typedef struct {
     /* managers (Raft) */
     unsigned bootstrap_expect;            /* 0 unset; 1: a one-node cluster at once */
     unsigned snapshot_every;              /* applied entries between snapshots (10000) */
+    unsigned snapshot_mb;                 /* ... or applied entry MiB between snapshots (64) */
     char vip_range[32];                   /* service VIP range (CIDR), PD_VIP_RANGE_DEFAULT */
     unsigned vip_grace_s;                 /* a service keeps its VIP this long without endpoints */
     int worker;                           /* no manager: no Raft */

@@ -76,6 +76,7 @@ struct pd_raft_node {
     uint64_t next_id;
     uint64_t last_leader;
     int snap_writing; /* a snapshot file is being written on the thread pool */
+    uint64_t bytes_since_snap; /* entry bytes applied since the last snapshot */
     pd_rn_handoff_fn handoff_done; /* set while a clean shutdown hands leadership over */
     uint64_t handoff_deadline_ms;
 };
@@ -504,6 +505,7 @@ static void apply_entry(pd_raft_node_t *n, const pd_raft_entry_t *e)
 {
     pd_store_result_t res = {0};
     int conf = e->type == PD_RAFT_ENTRY_CONF;
+    n->bytes_since_snap += e->len;
     int rc = pd_store_apply(n->store, e->index, e->term, conf ? NULL : e->data, conf ? 0 : e->len, &res);
     if (rc == -PD_ESTATE)
         return; /* already in the store (a snapshot covered it) */
@@ -596,8 +598,9 @@ static void snap_job_done(uv_work_t *req, int status)
 static void maybe_snapshot(pd_raft_node_t *n)
 {
     uint64_t idx = pd_store_applied_index(n->store);
-    if (n->snap_writing || idx == 0 || idx < n->last_snap_index + n->d->cfg.snapshot_every ||
-        idx > pd_raft_applied(n->r))
+    int due = idx >= n->last_snap_index + n->d->cfg.snapshot_every ||
+              n->bytes_since_snap >= (uint64_t)n->d->cfg.snapshot_mb << 20; /* entries or bytes */
+    if (n->snap_writing || idx == 0 || idx <= n->last_snap_index || !due || idx > pd_raft_applied(n->r))
         return;
     snap_job_t *j = pd_calloc(1, sizeof *j);
     int rc = j ? pd_store_snapshot_encode(n->store, &j->data, &j->len) : -ENOMEM;
@@ -605,6 +608,7 @@ static void maybe_snapshot(pd_raft_node_t *n)
     if (rc == 0)
         rc = pd_raft_compact(n->r, idx, j->data, j->len, keep > 5000 ? 5000 : keep);
     n->last_snap_index = idx; /* on failure: try again after another interval */
+    n->bytes_since_snap = 0;
     if (rc) {
         PD_WARN(&n->d->log, "raft snapshot skipped index=%llu err=%s", (unsigned long long)idx, pd_strerror(rc));
         if (j)

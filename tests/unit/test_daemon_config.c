@@ -106,6 +106,29 @@ static void test_bad_input(void **state)
     assert_int_equal(act, PD_CONFIG_HELP);
 }
 
+static void test_snapshot_flags(void **state)
+{
+    (void)state;
+    pd_config_t c;
+    pd_config_action_t act;
+    char err[256];
+    pd_config_defaults(&c);
+    assert_int_equal(c.snapshot_every, 10000);
+    assert_int_equal(c.snapshot_mb, 64);
+    char *ok[] = {"peerd", "--snapshot-every", "500", "--snapshot-mb=8", NULL};
+    assert_int_equal(pd_config_parse(&c, 4, ok, &act, err, sizeof err), 0);
+    assert_int_equal(c.snapshot_every, 500);
+    assert_int_equal(c.snapshot_mb, 8);
+    const char *bad[] = {"0", "4097", "x", "-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *a[] = {"peerd", "--snapshot-mb", (char *)bad[i], NULL};
+        pd_config_defaults(&c);
+        err[0] = '\0';
+        assert_int_equal(pd_config_parse(&c, 3, a, &act, err, sizeof err), -PD_EUSAGE);
+        assert_non_null(strstr(err, "1..4096"));
+    }
+}
+
 static void test_resolve_role(void **state)
 {
     (void)state;
@@ -223,7 +246,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_flags), cmocka_unit_test(test_file_then_flags_win),
         cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_hostport),
-        cmocka_unit_test(test_lock_and_node_id),    cmocka_unit_test(test_vip_flags), cmocka_unit_test(test_resolve_role),
+        cmocka_unit_test(test_lock_and_node_id),    cmocka_unit_test(test_vip_flags), cmocka_unit_test(test_resolve_role), cmocka_unit_test(test_snapshot_flags),
     };
     return cmocka_run_group_tests_name("daemon_config", tests, setup, teardown);
 }
