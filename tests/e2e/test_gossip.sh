@@ -84,12 +84,15 @@ run() {
   k1=$(head -1 "$E2E_WORK/h1/data/gossip.keyring")
   k2=$("$PEERCTL" gossip key generate)
   before=$(failed_total 1 2 3 4 5)
-  e2e_ctl 2 gossip key install "$k2" >/dev/null
+  local id2
+  id2=$(e2e_ctl 2 gossip key install "$k2" | awk '{print $2}')
+  [ -n "$id2" ] || e2e_fail "gossip key install printed no key id"
   e2e_wait_for 10 keys_where 3 "$N/$N" 2 ||
     e2e_fail "new key not installed everywhere: $(e2e_ctl 1 gossip key list)"
   e2e_ctl 3 gossip key use "$k2" >/dev/null
-  e2e_wait_for 10 keys_where 2 "$N/$N" 1 ||
-    e2e_fail "new key not primary everywhere"
+  # the new key's own row must say primary everywhere (the old one's said so before the use)
+  e2e_wait_for 10 eval "e2e_ctl 1 gossip key list | awk -v id=$id2 -v n=$N/$N 'NR > 1 && \$1 == id && \$2 == n' | grep -q ." ||
+    e2e_fail "new key not primary everywhere: $(e2e_ctl 1 gossip key list)"
   e2e_ctl 4 gossip key remove "$k1" >/dev/null
   e2e_wait_for 10 key_rows_are 1 ||
     e2e_fail "old key not removed everywhere: $(e2e_ctl 1 gossip key list)"
