@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "pd_err.h"
+#include "pd_file.h"
 
 int pd_datadir_mkdirs(const char *path, char *err, size_t errlen)
 {
@@ -102,16 +103,6 @@ int pd_node_id_valid(const char *s)
     return 1;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
-}
-
 int pd_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode)
 {
     char tmp[4200], final[4200];
@@ -147,7 +138,7 @@ int pd_write_file_atomic(const char *dir, const char *name, const void *data, si
         unlink(tmp);
         return -e;
     }
-    return fsync_dir(dir);
+    return pd_fsync_dir(dir);
 }
 
 static void generate_node_id(char out[PD_NODE_ID_LEN + 1])

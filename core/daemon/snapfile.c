@@ -17,6 +17,7 @@
 #include "pd_buf.h"
 #include "pd_crc32c.h"
 #include "pd_err.h"
+#include "pd_file.h"
 
 static const uint8_t snap_magic[8] = {'p', 'e', 'e', 'r', 'd', 'S', 'N', 'P'};
 
@@ -69,31 +70,6 @@ static void make_name(char *out, size_t cap, snap_id_t id)
     snprintf(out, cap, "snap-%016" PRIx64 "-%016" PRIx64 ".snap", id.term, id.index);
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void encode_header(uint8_t out[PD_SNAPFILE_HEADER_LEN], uint64_t index, uint64_t term,
                           uint32_t mlen, uint64_t dlen)
 {
@@ -118,13 +94,13 @@ static int write_body(int fd, uint64_t index, uint64_t term, const void *m, size
     crc = pd_crc32c_extend(crc, m, mlen);
     crc = pd_crc32c_extend(crc, d, dlen);
     pd_put_u32(trl, crc);
-    int rc = write_all(fd, hdr, sizeof hdr);
+    int rc = pd_write_all(fd, hdr, sizeof hdr);
     if (!rc)
-        rc = write_all(fd, m, mlen);
+        rc = pd_write_all(fd, m, mlen);
     if (!rc)
-        rc = write_all(fd, d, dlen);
+        rc = pd_write_all(fd, d, dlen);
     if (!rc)
-        rc = write_all(fd, trl, sizeof trl);
+        rc = pd_write_all(fd, trl, sizeof trl);
     if (!rc && fsync(fd) != 0)
         rc = -errno;
     return rc;
@@ -148,7 +124,7 @@ int pd_snapfile_write(const char *dir, uint64_t index, uint64_t term, const void
     int rc = 0;
     if (mkdir(dir, 0700) == 0) { /* new: make its name in the parent durable too */
         snprintf(tmp, sizeof tmp, "%s", dir);
-        rc = fsync_dir(dirname(tmp));
+        rc = pd_fsync_dir(dirname(tmp));
     } else if (errno != EEXIST) {
         rc = -errno;
     }
@@ -174,7 +150,7 @@ int pd_snapfile_write(const char *dir, uint64_t index, uint64_t term, const void
         set_err(err, errlen, "snapfile: cannot write %s: %s", path, pd_strerror(rc));
         return rc;
     }
-    if ((rc = fsync_dir(dir)) != 0)
+    if ((rc = pd_fsync_dir(dir)) != 0)
         set_err(err, errlen, "snapfile: cannot fsync directory %s: %s", dir, pd_strerror(rc));
     return rc;
 }
@@ -391,7 +367,7 @@ int pd_snapfile_prune(const char *dir, unsigned keep, unsigned *removed_out)
     }
     pd_free(ids);
     if (removed) {
-        int drc = fsync_dir(dir);
+        int drc = pd_fsync_dir(dir);
         rc = rc ? rc : drc;
     }
     if (!rc && removed_out)

@@ -16,6 +16,7 @@
 #include "pd_alloc.h"
 #include "pd_crc32c.h"
 #include "pd_err.h"
+#include "pd_file.h"
 
 static const uint8_t wal_magic[8] = {'p', 'e', 'e', 'r', 'd', 'W', 'A', 'L'};
 
@@ -297,31 +298,6 @@ static int parse_name(const char *name, wal_seg_t *s)
              n == NAME_LEN ? "" : ".tmp");
     s->max_index = 0;
     return strcmp(name, canon) != 0 ? 0 : n == NAME_LEN ? 1 : 2;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
-{
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
 }
 
 static int segs_reserve(pd_wal_t *w, uint32_t n)
@@ -608,13 +584,13 @@ static int seg_create(pd_wal_t *w, const wal_seg_t *s, int *fd_out, uint64_t *si
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    int rc = write_all(fd, head, wb.len, 0);
+    int rc = pd_pwrite_all(fd, head, wb.len, 0);
     if (!rc)
         rc = fdatasync(fd) == 0 ? 0 : -errno;
     if (!rc)
         rc = rename(tmp, path) == 0 ? 0 : -errno;
     if (!rc)
-        rc = fsync_dir(w->dir);
+        rc = pd_fsync_dir(w->dir);
     if (rc) {
         close(fd);
         unlink(tmp);
@@ -657,7 +633,7 @@ int pd_wal_sync(pd_wal_t *w)
     int rc = w->seg_size >= w->seg_cap ? rotate(w) : 0;
     if (rc)
         return rc;
-    rc = write_all(w->fd, w->buf, w->pend.len, w->seg_size);
+    rc = pd_pwrite_all(w->fd, w->buf, w->pend.len, w->seg_size);
     if (!rc && fdatasync(w->fd) != 0)
         rc = -errno;
     if (rc) {
@@ -808,7 +784,7 @@ int pd_wal_release(pd_wal_t *w, uint64_t first_index, unsigned *removed_out)
         }
     }
     if (done) {
-        int drc = fsync_dir(w->dir);
+        int drc = pd_fsync_dir(w->dir);
         rc = rc ? rc : drc;
         w->st.dir_fsyncs++;
         w->st.segments_removed += done;
@@ -827,7 +803,7 @@ static int ensure_dir(const char *dir, char *err, size_t errlen)
     if (mkdir(dir, 0700) == 0) { /* new: make its name in the parent durable */
         char parent[4200];
         snprintf(parent, sizeof parent, "%s", dir);
-        return fsync_dir(dirname(parent));
+        return pd_fsync_dir(dirname(parent));
     }
     int e = errno;
     if (e == EEXIST)

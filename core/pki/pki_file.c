@@ -11,31 +11,7 @@
 #include "pd_assert.h"
 #include "pd_err.h"
 #include "pki.h"
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return errno ? -errno : -EIO;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
-}
+#include "pd_file.h"
 
 int pd_pki_file_write(const char *dir, const char *name, const void *data, size_t len, char *err,
                       size_t errlen)
@@ -61,7 +37,7 @@ int pd_pki_file_write(const char *dir, const char *name, const void *data, size_
     const char *step = "write";
     int rc = fchmod(fd, 0600) == 0 ? 0 : -errno; /* 0600 whatever the umask said */
     if (rc == 0)
-        rc = write_all(fd, data, len);
+        rc = pd_write_all(fd, data, len);
     if (rc == 0 && fsync(fd) != 0)
         rc = -errno, step = "fsync";
     close(fd);
@@ -72,7 +48,7 @@ int pd_pki_file_write(const char *dir, const char *name, const void *data, size_
         snprintf(err, errlen, "cannot %s %s: %s", step, path, strerror(-rc));
         return rc;
     }
-    if ((rc = fsync_dir(dir)) != 0)
+    if ((rc = pd_fsync_dir(dir)) != 0)
         snprintf(err, errlen, "cannot fsync directory %s: %s", dir, strerror(-rc));
     return rc;
 }
