@@ -11,22 +11,14 @@
 #include "gossip_io.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "store.h"
 
 #define SVC_PREFIX "svc/"
-enum { SVC_NAME_MAX = 63, SVC_PORTS_MAX = 8 };
+enum { SVC_NAME_MAX = PD_STORE_VIP_NAME_MAX, SVC_PORTS_MAX = 8 };
 
-/* DNS label rules, lower case: the name is served as <name>.svc. */
-int pd_service_name_valid(const char *s, size_t n)
-{
-    if (n == 0 || n > SVC_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return 0;
-    }
-    return 1;
-}
+/* A service name follows the store's rule (one lower-case DNS label, served as <name>.svc): the
+ * same name gets a VIP there. */
+int pd_service_name_valid(const char *s, size_t n) { return pd_store_vip_name_valid(s, n); }
 
 static int arg_name(const pd_ctl_request_t *req, char *name, size_t cap, char *err, size_t errlen)
 {
