@@ -14,6 +14,7 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "raft_keys.h"
 #include "raft_transport.h"
 #include "raft_wire.h"
 #include "snapfile.h"
@@ -79,11 +80,15 @@ struct pd_raft_node {
     uint64_t bytes_since_snap; /* entry bytes applied since the last snapshot */
     pd_rn_handoff_fn handoff_done; /* set while a clean shutdown hands leadership over */
     uint64_t handoff_deadline_ms;
+    pd_raft_keys_t keys; /* the data key sealing the WAL and snapshots; not ready: locked */
 };
+
+#define LOCKED_MSG "this node is locked: run peerctl swarm unlock"
 
 static void process(pd_raft_node_t *n);
 static void schedule(pd_raft_node_t *n);
 static void handoff_check(pd_raft_node_t *n);
+static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen);
 
 /* --- pure helpers --------------------------------------------------------------------------- */
 
@@ -342,6 +347,10 @@ static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, co
         snprintf(err, errlen, "this node runs no manager");
         return -PD_ESTATE;
     }
+    if (!n->keys.ready) {
+        snprintf(err, errlen, LOCKED_MSG);
+        return -PD_ESTATE;
+    }
     if (arg_len > PD_RN_ARG_MAX) {
         snprintf(err, errlen, "argument too long");
         return -PD_ETOOBIG;
@@ -484,8 +493,8 @@ static void install_snapshot(pd_raft_node_t *n, const pd_raft_snapshot_t *s)
     char err[256] = "";
     uint8_t conf[PD_SNAPFILE_CONF_MAX];
     size_t clen = pd_snapfile_conf_encode(&s->meta.conf, conf);
-    int rc = pd_snapfile_write(n->snap_dir, s->meta.index, s->meta.term, conf, clen, s->data, s->len, err,
-                               sizeof err);
+    int rc = pd_snapfile_write(n->snap_dir, s->meta.index, s->meta.term, conf, clen, s->data, s->len,
+                               n->keys.dek, err, sizeof err);
     if (rc)
         fatal(n, "snapshot file write", rc, err);
     pd_store_t *fresh = NULL;
@@ -568,8 +577,8 @@ typedef struct {
 static void snap_job_write(uv_work_t *req) /* thread pool: no loop state, no logging */
 {
     snap_job_t *j = req->data;
-    j->rc = pd_snapfile_write(j->n->snap_dir, j->idx, j->term, j->conf, j->clen, j->data, j->len, j->err,
-                              sizeof j->err);
+    j->rc = pd_snapfile_write(j->n->snap_dir, j->idx, j->term, j->conf, j->clen, j->data, j->len,
+                              j->n->keys.dek, j->err, sizeof j->err);
 }
 
 static void snap_job_done(uv_work_t *req, int status)
@@ -667,6 +676,8 @@ static void drain(pd_raft_node_t *n)
             apply_entry(n, &rd.committed[i]);
         if (rd.n_committed)
             pd_ctl_events_pump(n->d);
+        if (rd.n_committed || rd.snapshot)
+            pd_raft_keys_follow(&n->keys, n->store, &n->d->log); /* autolock on/off/rotated */
         for (size_t i = 0; i < rd.n_reads; i++) {
             rn_op_t *op = NULL;
             for (unsigned k = 0; k < PD_RN_OPS_MAX && !op; k++)
@@ -918,7 +929,7 @@ static int recover(pd_raft_node_t *n, char *err, size_t errlen)
     pd_snapfile_t sf;
     pd_raft_snapshot_t snap;
     int have_snap = 0;
-    int rc = pd_snapfile_load(n->snap_dir, 0, &n->d->log, &sf, err, errlen);
+    int rc = pd_snapfile_load(n->snap_dir, 0, n->keys.dek, &n->d->log, &sf, err, errlen);
     if (rc == 0) {
         have_snap = 1;
         rc = pd_snapfile_to_raft(&sf, &snap);
@@ -933,7 +944,7 @@ static int recover(pd_raft_node_t *n, char *err, size_t errlen)
     } else if (rc != -PD_ENOTFOUND) {
         return rc;
     }
-    pd_wal_opts_t wo = {.dir = n->wal_dir, .log = &n->d->log};
+    pd_wal_opts_t wo = {.dir = n->wal_dir, .log = &n->d->log, .key = n->keys.dek};
     pd_wal_state_t st;
     rc = pd_wal_open(&wo, &n->wal, &st, err, errlen);
     if (rc) {
@@ -982,7 +993,39 @@ int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen)
     if (rc == 0)
         rc = pd_store_new(NULL, &n->store);
     if (rc == 0)
-        rc = recover(n, err, errlen);
+        rc = pd_raft_keys_load(&n->keys, dir, err, errlen);
+    if (rc)
+        return rc;
+    if (!n->keys.ready) {
+        PD_WARN(&d->log, "raft: this manager is autolocked: Raft stays stopped until peerctl swarm unlock "
+                         "gives the unlock key");
+        return 0;
+    }
+    return start_unlocked(n, err, errlen);
+}
+
+int pd_raft_node_unlock(pd_daemon_t *d, const char *key, size_t len, char *err, size_t errlen)
+{
+    pd_raft_node_t *n = d->raft;
+    if (!n || n->stopped) {
+        snprintf(err, errlen, "this node runs no manager");
+        return -PD_ESTATE;
+    }
+    int rc = pd_raft_keys_unlock(&n->keys, key, len, err, errlen);
+    if (rc)
+        return rc;
+    PD_INFO(&d->log, "raft: unlocked; recovering and starting Raft");
+    rc = start_unlocked(n, err, errlen);
+    if (rc)
+        fatal(n, "start after unlock", rc, err); /* the same as failing at start */
+    return 0;
+}
+
+/* Recover the log and snapshot (the data key is known) and start serving. */
+static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
+{
+    pd_daemon_t *d = n->d;
+    int rc = recover(n, err, errlen);
     if (rc)
         return rc;
     char lerr[256] = "";
@@ -1049,13 +1092,19 @@ void pd_raft_node_free(pd_daemon_t *d)
     for (unsigned i = 0; i < PD_RN_OPS_MAX; i++)
         if (n->ops[i].used)
             pd_free(n->ops[i].entry);
+    pd_raft_keys_wipe(&n->keys);
     pd_free(n);
     d->raft = NULL;
 }
 
 /* --- introspection -------------------------------------------------------------------------- */
 
-const pd_store_t *pd_raft_node_store(const pd_daemon_t *d) { return d->raft ? d->raft->store : NULL; }
+const pd_store_t *pd_raft_node_store(const pd_daemon_t *d)
+{
+    return d->raft && d->raft->keys.ready ? d->raft->store : NULL;
+}
+
+int pd_raft_node_locked(const pd_daemon_t *d) { return d->raft && !d->raft->keys.ready; }
 
 pd_rng_t *pd_raft_node_rng(pd_daemon_t *d) { return &d->raft->rng; }
 
@@ -1100,6 +1149,10 @@ int pd_raft_node_status(pd_daemon_t *d, msgpack_packer *pk, char *err, size_t er
     pd_raft_node_t *n = d->raft;
     if (!n) {
         snprintf(err, errlen, "this node runs no manager");
+        return -PD_ESTATE;
+    }
+    if (!n->keys.ready) {
+        snprintf(err, errlen, LOCKED_MSG);
         return -PD_ESTATE;
     }
     unsigned up, total;

@@ -79,7 +79,13 @@ int pd_raft_node_write(pd_daemon_t *d, const pd_ctl_token_t *tok, const void *en
 int pd_raft_node_read(pd_daemon_t *d, const pd_ctl_token_t *tok, pd_rn_done_fn done, const void *arg,
                       size_t arg_len, char *err, size_t errlen);
 
+/* NULL on a worker and on a locked manager. */
 const pd_store_t *pd_raft_node_store(const pd_daemon_t *d);
+/* Autolock: is this manager waiting for its unlock key (Raft not started, requests refused)? */
+int pd_raft_node_locked(const pd_daemon_t *d);
+/* Unwrap the data key with the unlock key (text form) and start Raft. 0, or -PD_EUSAGE /
+ * -PD_EAUTH (wrong key: stays locked) / -PD_ESTATE (not locked), with a message in err. */
+int pd_raft_node_unlock(pd_daemon_t *d, const char *key, size_t len, char *err, size_t errlen);
 pd_rng_t *pd_raft_node_rng(pd_daemon_t *d);
 /* This node's term while it leads, else 0 (not a manager, not formed, a follower). */
 uint64_t pd_raft_node_leader_term(const pd_daemon_t *d);

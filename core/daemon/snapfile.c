@@ -18,6 +18,7 @@
 #include "pd_crc32c.h"
 #include "pd_err.h"
 #include "pd_file.h"
+#include "seal.h"
 
 static const uint8_t snap_magic[8] = {'p', 'e', 'e', 'r', 'd', 'S', 'N', 'P'};
 
@@ -71,13 +72,13 @@ static void make_name(char *out, size_t cap, snap_id_t id)
 }
 
 static void encode_header(uint8_t out[PD_SNAPFILE_HEADER_LEN], uint64_t index, uint64_t term,
-                          uint32_t mlen, uint64_t dlen)
+                          uint32_t mlen, uint64_t dlen, uint32_t flags)
 {
     pd_wbuf_t w;
     pd_wbuf_init(&w, out, PD_SNAPFILE_HEADER_LEN);
     pd_wbuf_put(&w, snap_magic, sizeof snap_magic);
     pd_wbuf_u32(&w, PD_SNAPFILE_VERSION);
-    pd_wbuf_u32(&w, 0);
+    pd_wbuf_u32(&w, flags);
     pd_wbuf_u64(&w, index);
     pd_wbuf_u64(&w, term);
     pd_wbuf_u32(&w, mlen);
@@ -85,16 +86,15 @@ static void encode_header(uint8_t out[PD_SNAPFILE_HEADER_LEN], uint64_t index, u
 }
 
 /* Header, body and trailer into fd, then fsync. */
-static int write_body(int fd, uint64_t index, uint64_t term, const void *m, size_t mlen,
-                      const void *d, size_t dlen)
+static int write_parts(int fd, const uint8_t hdr[PD_SNAPFILE_HEADER_LEN], const void *m, size_t mlen,
+                       const void *d, size_t dlen)
 {
-    uint8_t hdr[PD_SNAPFILE_HEADER_LEN], trl[PD_SNAPFILE_TRAILER_LEN];
-    encode_header(hdr, index, term, (uint32_t)mlen, dlen);
-    uint32_t crc = pd_crc32c(hdr, sizeof hdr);
+    uint8_t trl[PD_SNAPFILE_TRAILER_LEN];
+    uint32_t crc = pd_crc32c(hdr, PD_SNAPFILE_HEADER_LEN);
     crc = pd_crc32c_extend(crc, m, mlen);
     crc = pd_crc32c_extend(crc, d, dlen);
     pd_put_u32(trl, crc);
-    int rc = pd_write_all(fd, hdr, sizeof hdr);
+    int rc = pd_write_all(fd, hdr, PD_SNAPFILE_HEADER_LEN);
     if (!rc)
         rc = pd_write_all(fd, m, mlen);
     if (!rc)
@@ -106,9 +106,35 @@ static int write_body(int fd, uint64_t index, uint64_t term, const void *m, size
     return rc;
 }
 
+/* Plain: the parts as they are. Sealed: membership and data copied into one buffer and sealed
+ * in place under the header as associated data (one allocation per snapshot). */
+static int write_body(int fd, uint64_t index, uint64_t term, const void *m, size_t mlen, const void *d,
+                      size_t dlen, const uint8_t *key)
+{
+    uint8_t hdr[PD_SNAPFILE_HEADER_LEN];
+    encode_header(hdr, index, term, (uint32_t)mlen, dlen, key ? PD_SNAPFILE_SEALED : 0);
+    if (!key)
+        return write_parts(fd, hdr, m, mlen, d, dlen);
+    size_t plain = mlen + dlen;
+    uint8_t *buf = pd_malloc(plain + PD_SEAL_OVERHEAD);
+    if (!buf)
+        return -ENOMEM;
+    if (mlen)
+        memcpy(buf + PD_SEAL_NONCE_LEN, m, mlen);
+    if (dlen)
+        memcpy(buf + PD_SEAL_NONCE_LEN + mlen, d, dlen);
+    pd_sealer_t s;
+    pd_sealer_init(&s, key);
+    pd_seal(&s, hdr, sizeof hdr, buf, plain);
+    pd_sealer_wipe(&s);
+    int rc = write_parts(fd, hdr, buf, plain + PD_SEAL_OVERHEAD, NULL, 0);
+    pd_free(buf);
+    return rc;
+}
+
 int pd_snapfile_write(const char *dir, uint64_t index, uint64_t term, const void *membership,
-                      size_t membership_len, const void *data, size_t data_len, char *err,
-                      size_t errlen)
+                      size_t membership_len, const void *data, size_t data_len, const uint8_t *key,
+                      char *err, size_t errlen)
 {
     if (!dir || strlen(dir) > 4000 || index == 0 || (membership_len && !membership) ||
         (data_len && !data)) {
@@ -141,7 +167,7 @@ int pd_snapfile_write(const char *dir, uint64_t index, uint64_t term, const void
         set_err(err, errlen, "snapfile: cannot create %s: %s", tmp, pd_strerror(rc));
         return rc;
     }
-    rc = write_body(fd, index, term, membership, membership_len, data, data_len);
+    rc = write_body(fd, index, term, membership, membership_len, data, data_len, key);
     close(fd);
     if (!rc && rename(tmp, path) != 0)
         rc = -errno;
@@ -167,12 +193,13 @@ int pd_snapfile_parse(const uint8_t *buf, size_t len, pd_snapfile_t *out, const 
     uint64_t dlen = pd_rbuf_u64(&r);
     if (r.err || memcmp(magic, snap_magic, sizeof snap_magic) != 0)
         w = "bad magic or short header";
-    else if (version != PD_SNAPFILE_VERSION || flags != 0)
+    else if (version != PD_SNAPFILE_VERSION || (flags & ~PD_SNAPFILE_SEALED))
         w = "unsupported version";
-    else if (mlen > PD_SNAPFILE_MEMBERSHIP_MAX || dlen > PD_SNAPFILE_DATA_MAX ||
-             len != PD_SNAPFILE_HEADER_LEN + mlen + dlen + PD_SNAPFILE_TRAILER_LEN)
+    uint64_t over = flags & PD_SNAPFILE_SEALED ? PD_SEAL_OVERHEAD : 0;
+    if (!w && (mlen > PD_SNAPFILE_MEMBERSHIP_MAX || dlen > PD_SNAPFILE_DATA_MAX ||
+               len != PD_SNAPFILE_HEADER_LEN + over + mlen + dlen + PD_SNAPFILE_TRAILER_LEN))
         w = "size does not match the header";
-    else if (pd_crc32c(buf, len - PD_SNAPFILE_TRAILER_LEN) != pd_get_u32(buf + len - 4))
+    else if (!w && pd_crc32c(buf, len - PD_SNAPFILE_TRAILER_LEN) != pd_get_u32(buf + len - 4))
         w = "checksum mismatch";
     if (w) {
         if (why)
@@ -181,11 +208,21 @@ int pd_snapfile_parse(const uint8_t *buf, size_t len, pd_snapfile_t *out, const 
     }
     out->index = index;
     out->term = term;
-    out->membership = buf + PD_SNAPFILE_HEADER_LEN;
+    out->sealed = over != 0;
+    out->membership = buf + PD_SNAPFILE_HEADER_LEN + (over ? PD_SEAL_NONCE_LEN : 0);
     out->membership_len = mlen;
-    out->data = buf + PD_SNAPFILE_HEADER_LEN + mlen;
+    out->data = out->membership + mlen;
     out->data_len = (size_t)dlen;
     return 0;
+}
+
+int pd_snapfile_unseal(uint8_t *buf, size_t len, const pd_snapfile_t *s, const uint8_t *key)
+{
+    size_t plain = s->membership_len + s->data_len;
+    if (!s->sealed || len < PD_SNAPFILE_HEADER_LEN + PD_SEAL_OVERHEAD + plain)
+        return -PD_EUSAGE;
+    return pd_seal_open(key, buf, PD_SNAPFILE_HEADER_LEN, buf + PD_SNAPFILE_HEADER_LEN, plain + PD_SEAL_OVERHEAD,
+                        buf + PD_SNAPFILE_HEADER_LEN + PD_SEAL_NONCE_LEN);
 }
 
 static int read_file(const char *path, uint8_t **buf_out, size_t *len_out)
@@ -195,8 +232,9 @@ static int read_file(const char *path, uint8_t **buf_out, size_t *len_out)
         return -errno;
     struct stat sb;
     int rc = fstat(fd, &sb) == 0 ? 0 : -errno;
-    if (!rc && (uint64_t)sb.st_size > (uint64_t)PD_SNAPFILE_HEADER_LEN + PD_SNAPFILE_MEMBERSHIP_MAX +
-                                          PD_SNAPFILE_DATA_MAX + PD_SNAPFILE_TRAILER_LEN)
+    if (!rc && (uint64_t)sb.st_size > (uint64_t)PD_SNAPFILE_HEADER_LEN + PD_SEAL_OVERHEAD +
+                                          PD_SNAPFILE_MEMBERSHIP_MAX + PD_SNAPFILE_DATA_MAX +
+                                          PD_SNAPFILE_TRAILER_LEN)
         rc = -PD_ETOOBIG;
     size_t len = rc ? 0 : (size_t)sb.st_size, got = 0;
     uint8_t *buf = rc ? NULL : pd_malloc(len);
@@ -268,8 +306,9 @@ static int list_snaps(const char *dir, snap_id_t **ids_out, size_t *n_out)
     return 0;
 }
 
-/* Read and check one snapshot file. 0, -PD_ECORRUPT (*why set) or a read error. */
-static int load_one(const char *dir, snap_id_t id, pd_snapfile_t *out, const char **why)
+/* Read and check one snapshot file (and open it with key). 0, -PD_ECORRUPT (*why set), -PD_EVERSION
+ * (sealed or not, against the key) or a read error. */
+static int load_one(const char *dir, snap_id_t id, const uint8_t *key, pd_snapfile_t *out, const char **why)
 {
     char path[4200];
     make_name(out->name, sizeof out->name, id);
@@ -288,16 +327,27 @@ static int load_one(const char *dir, snap_id_t id, pd_snapfile_t *out, const cha
         *why = "index/term in the header do not match the file name";
         rc = -PD_ECORRUPT;
     }
+    if (rc == -PD_EVERSION)
+        rc = -PD_ECORRUPT;
+    if (!rc && out->sealed != (key != NULL)) {
+        *why = key ? "written unencrypted (by an older peerd); this build only reads encrypted snapshots"
+                   : "encrypted, and no data key was given";
+        rc = -PD_EVERSION;
+    }
+    if (!rc && key && pd_snapfile_unseal(buf, len, out, key) != 0) {
+        *why = "authentication failed (another data key, or the file was altered)";
+        rc = -PD_ECORRUPT;
+    }
     if (rc) {
         pd_free(buf);
-        return rc == -PD_EVERSION ? -PD_ECORRUPT : rc;
+        return rc;
     }
     out->mem = buf;
     return 0;
 }
 
-int pd_snapfile_load(const char *dir, unsigned flags, const pd_log_t *log, pd_snapfile_t *out,
-                     char *err, size_t errlen)
+int pd_snapfile_load(const char *dir, unsigned flags, const uint8_t *key, const pd_log_t *log,
+                     pd_snapfile_t *out, char *err, size_t errlen)
 {
     log = log ? log : &pd_log_null;
     snap_id_t *ids = NULL;
@@ -316,7 +366,7 @@ int pd_snapfile_load(const char *dir, unsigned flags, const pd_log_t *log, pd_sn
     set_err(err, errlen, "snapfile: no snapshot in %s", dir);
     for (size_t i = 0; i < n; i++) {
         const char *why = "";
-        rc = load_one(dir, ids[i], &s, &why);
+        rc = load_one(dir, ids[i], key, &s, &why);
         if (rc == -PD_ECORRUPT && (flags & PD_SNAPFILE_FALLBACK)) {
             PD_WARN(log, "snapfile corrupt, falling back to an older one file=%s/%s reason=\"%s\"", dir,
                     s.name, why);
@@ -326,6 +376,8 @@ int pd_snapfile_load(const char *dir, unsigned flags, const pd_log_t *log, pd_sn
         if (rc == -PD_ECORRUPT)
             set_err(err, errlen, "snapfile: newest snapshot %s/%s is corrupt (%s); refusing to load it "
                     "(move it aside to use an older one)", dir, s.name, why);
+        else if (rc == -PD_EVERSION)
+            set_err(err, errlen, "snapfile: %s/%s is %s", dir, s.name, why);
         else if (rc)
             set_err(err, errlen, "snapfile: cannot read %s/%s: %s", dir, s.name, pd_strerror(rc));
         break;

@@ -17,6 +17,7 @@
 #include "pd_crc32c.h"
 #include "pd_err.h"
 #include "pd_file.h"
+#include "seal.h"
 
 static const uint8_t wal_magic[8] = {'p', 'e', 'e', 'r', 'd', 'W', 'A', 'L'};
 
@@ -30,16 +31,25 @@ static uint64_t get_u64(const uint8_t *p)
     return ((uint64_t)pd_get_u32(p) << 32) | pd_get_u32(p + 4);
 }
 
-static size_t rec_begin(pd_wbuf_t *w, uint8_t type)
+/* A sealed record's type byte has PD_WAL_REC_SEALED set and its payload is the plaintext payload
+ * sealed in place (nonce in front, tag behind); the type byte is the associated data. */
+static size_t rec_begin(pd_wbuf_t *w, uint8_t type, const pd_sealer_t *seal)
 {
     size_t start = w->len;
     pd_wbuf_reserve(w, 8);
-    pd_wbuf_u8(w, type);
+    pd_wbuf_u8(w, seal ? type | PD_WAL_REC_SEALED : type);
+    if (seal)
+        pd_wbuf_reserve(w, PD_SEAL_NONCE_LEN);
     return start;
 }
 
-static void rec_end(pd_wbuf_t *w, size_t start)
+static void rec_end(pd_wbuf_t *w, size_t start, pd_sealer_t *seal)
 {
+    if (seal && !w->err) {
+        size_t plain = w->len - start - PD_WAL_REC_HDR_LEN - PD_SEAL_NONCE_LEN;
+        if (pd_wbuf_reserve(w, PD_SEAL_TAG_LEN))
+            pd_seal(seal, w->data + start + 8, 1, w->data + start + PD_WAL_REC_HDR_LEN, plain);
+    }
     if (w->err)
         return;
     uint8_t *p = w->data + start;
@@ -48,33 +58,39 @@ static void rec_end(pd_wbuf_t *w, size_t start)
     pd_put_u32(p + 4, pd_crc32c(p + 8, (size_t)plen + 1));
 }
 
-void pd_wal_encode_entry(pd_wbuf_t *w, const pd_raft_entry_t *e)
+void pd_wal_encode_entry(pd_wbuf_t *w, const pd_raft_entry_t *e, pd_sealer_t *seal)
 {
-    size_t start = rec_begin(w, PD_WAL_REC_ENTRY);
+    size_t start = rec_begin(w, PD_WAL_REC_ENTRY, seal);
     pd_wbuf_u64(w, e->index);
     pd_wbuf_u64(w, e->term);
     pd_wbuf_u8(w, e->type);
     pd_wbuf_u32(w, e->len);
     pd_wbuf_put(w, e->data, e->len);
-    rec_end(w, start);
+    rec_end(w, start, seal);
 }
 
-void pd_wal_encode_hard_state(pd_wbuf_t *w, const pd_raft_hard_state_t *hs)
+void pd_wal_encode_hard_state(pd_wbuf_t *w, const pd_raft_hard_state_t *hs, pd_sealer_t *seal)
 {
-    size_t start = rec_begin(w, PD_WAL_REC_HARD_STATE);
+    size_t start = rec_begin(w, PD_WAL_REC_HARD_STATE, seal);
     pd_wbuf_u64(w, hs->term);
     pd_wbuf_u64(w, hs->vote);
     pd_wbuf_u64(w, hs->commit);
-    rec_end(w, start);
+    rec_end(w, start, seal);
 }
 
-void pd_wal_encode_snapshot(pd_wbuf_t *w, uint64_t index, uint64_t term, uint8_t flags)
+void pd_wal_encode_snapshot(pd_wbuf_t *w, uint64_t index, uint64_t term, uint8_t flags, pd_sealer_t *seal)
 {
-    size_t start = rec_begin(w, PD_WAL_REC_SNAPSHOT);
+    size_t start = rec_begin(w, PD_WAL_REC_SNAPSHOT, seal);
     pd_wbuf_u64(w, index);
     pd_wbuf_u64(w, term);
     pd_wbuf_u8(w, flags);
-    rec_end(w, start);
+    rec_end(w, start, seal);
+}
+
+int pd_wal_unseal(const uint8_t key[PD_SEAL_KEY_LEN], uint8_t type, const uint8_t *payload, uint32_t len,
+                  uint8_t *out)
+{
+    return pd_seal_open(key, &type, 1, payload, len, out);
 }
 
 size_t pd_wal_entry_record_len(const pd_raft_entry_t *e)
@@ -112,32 +128,42 @@ int pd_wal_decode_snapshot(const uint8_t *payload, uint32_t len, uint64_t *index
     return 0;
 }
 
-void pd_wal_header_encode(uint8_t *out, uint64_t seq, uint64_t first_index)
+void pd_wal_header_encode(uint8_t *out, uint64_t seq, uint64_t first_index, int sealed)
 {
     pd_wbuf_t w;
     pd_wbuf_init(&w, out, PD_WAL_HEADER_LEN);
     pd_wbuf_put(&w, wal_magic, sizeof wal_magic);
-    pd_wbuf_u32(&w, PD_WAL_VERSION);
+    pd_wbuf_u32(&w, sealed ? PD_WAL_VERSION_SEALED : PD_WAL_VERSION);
     pd_wbuf_u64(&w, seq);
     pd_wbuf_u64(&w, first_index);
     pd_wbuf_u32(&w, pd_crc32c(out, PD_WAL_HEADER_LEN - 4));
 }
 
-int pd_wal_header_check(const uint8_t *buf, size_t len, uint64_t *seq, uint64_t *first_index)
+int pd_wal_header_check(const uint8_t *buf, size_t len, uint64_t *seq, uint64_t *first_index, int *sealed)
 {
     if (len < PD_WAL_HEADER_LEN || memcmp(buf, wal_magic, sizeof wal_magic) != 0 ||
         pd_crc32c(buf, PD_WAL_HEADER_LEN - 4) != pd_get_u32(buf + PD_WAL_HEADER_LEN - 4))
         return -PD_ECORRUPT;
-    if (pd_get_u32(buf + 8) != PD_WAL_VERSION)
+    uint32_t v = pd_get_u32(buf + 8);
+    if (v != PD_WAL_VERSION && v != PD_WAL_VERSION_SEALED)
         return -PD_EVERSION;
+    *sealed = v == PD_WAL_VERSION_SEALED;
     *seq = get_u64(buf + 12);
     *first_index = get_u64(buf + 20);
     return 0;
 }
 
-/* Does the payload have the exact size its type demands? */
-static int shape_ok(uint8_t type, const uint8_t *payload, uint32_t plen)
+/* Does the payload have the exact size its type demands? A sealed entry's data length is only
+ * known once opened (pd_wal_decode_entry checks it then). */
+static int shape_ok(uint8_t type, const uint8_t *payload, uint32_t plen, int sealed)
 {
+    if (sealed) {
+        if (plen < PD_SEAL_OVERHEAD)
+            return 0;
+        plen -= PD_SEAL_OVERHEAD;
+        if (type == PD_WAL_REC_ENTRY)
+            return plen >= PD_WAL_ENTRY_FIXED_LEN;
+    }
     switch (type) {
     case PD_WAL_REC_ENTRY:
         return plen >= PD_WAL_ENTRY_FIXED_LEN &&
@@ -151,8 +177,9 @@ static int shape_ok(uint8_t type, const uint8_t *payload, uint32_t plen)
     }
 }
 
-/* Length of the valid record at buf, or 0 with *why set. Cheap checks before the CRC. */
-static size_t record_check(const uint8_t *buf, size_t len, const char **why)
+/* Length of the valid record at buf, or 0 with *why set. Cheap checks before the CRC; with a key,
+ * only sealed records are valid and the tag is checked last (*forged: the CRC held, the tag not). */
+static size_t record_check(const uint8_t *buf, size_t len, const uint8_t *key, const char **why, int *forged)
 {
     if (len < PD_WAL_REC_HDR_LEN) {
         *why = "incomplete record header";
@@ -167,8 +194,14 @@ static size_t record_check(const uint8_t *buf, size_t len, const char **why)
         *why = "incomplete record payload";
         return 0;
     }
-    if (!shape_ok(buf[8], buf + PD_WAL_REC_HDR_LEN, plen)) {
-        *why = buf[8] >= PD_WAL_REC_ENTRY && buf[8] <= PD_WAL_REC_SNAPSHOT
+    uint8_t type = buf[8] & (uint8_t)~PD_WAL_REC_SEALED;
+    int sealed = (buf[8] & PD_WAL_REC_SEALED) != 0;
+    if (sealed != (key != NULL)) {
+        *why = sealed ? "sealed record in an unsealed log" : "unsealed record in a sealed log";
+        return 0;
+    }
+    if (!shape_ok(type, buf + PD_WAL_REC_HDR_LEN, plen, sealed)) {
+        *why = type >= PD_WAL_REC_ENTRY && type <= PD_WAL_REC_SNAPSHOT
                    ? "record length does not fit its type" : "unknown record type";
         return 0;
     }
@@ -176,13 +209,19 @@ static size_t record_check(const uint8_t *buf, size_t len, const char **why)
         *why = "checksum mismatch";
         return 0;
     }
+    if (key && pd_seal_verify(key, buf + 8, 1, buf + PD_WAL_REC_HDR_LEN, plen) != 0) {
+        *why = "authentication failed (another data key, or the record was altered)";
+        *forged = 1;
+        return 0;
+    }
     return PD_WAL_REC_HDR_LEN + (size_t)plen;
 }
 
-size_t pd_wal_record_valid(const uint8_t *buf, size_t len)
+size_t pd_wal_record_valid(const uint8_t *buf, size_t len, const uint8_t *key)
 {
     const char *why;
-    return record_check(buf, len, &why);
+    int forged = 0;
+    return record_check(buf, len, key, &why, &forged);
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -195,21 +234,22 @@ static int all_zero(const uint8_t *p, size_t n)
 }
 
 /* First offset >= from holding a valid record, or len. */
-static size_t find_valid(const uint8_t *buf, size_t len, size_t from)
+static size_t find_valid(const uint8_t *buf, size_t len, size_t from, const uint8_t *key)
 {
     for (size_t p = from; p + PD_WAL_REC_HDR_LEN <= len; p++) {
-        if (pd_wal_record_valid(buf + p, len - p))
+        if (pd_wal_record_valid(buf + p, len - p, key))
             return p;
     }
     return len;
 }
 
-int pd_wal_scan(const uint8_t *buf, size_t len, pd_wal_record_fn fn, void *ctx, pd_wal_scan_t *out)
+int pd_wal_scan(const uint8_t *buf, size_t len, const uint8_t *key, pd_wal_record_fn fn, void *ctx,
+                pd_wal_scan_t *out)
 {
     size_t off = 0, n = 0, rl;
     const char *why = NULL;
-    int rc = 0;
-    while (off < len && (rl = record_check(buf + off, len - off, &why)) != 0) {
+    int rc = 0, forged = 0;
+    while (off < len && (rl = record_check(buf + off, len - off, key, &why, &forged)) != 0) {
         if (fn && (rc = fn(ctx, buf[off + 8], buf + off + PD_WAL_REC_HDR_LEN,
                            (uint32_t)(rl - PD_WAL_REC_HDR_LEN), off)) != 0)
             break;
@@ -220,9 +260,11 @@ int pd_wal_scan(const uint8_t *buf, size_t len, pd_wal_record_fn fn, void *ctx, 
     if (!rc && off < len) {
         s.status = PD_WAL_SCAN_TORN;
         s.reason = why;
-        if (all_zero(buf + off, len - off)) {
+        if (forged) {
+            s.status = PD_WAL_SCAN_FORGED; /* a torn write breaks the CRC first: not torn */
+        } else if (all_zero(buf + off, len - off)) {
             s.reason = "zero-filled tail";
-        } else if ((s.next_valid = find_valid(buf, len, off + 1)) < len) {
+        } else if ((s.next_valid = find_valid(buf, len, off + 1, key)) < len) {
             s.status = PD_WAL_SCAN_CORRUPT;
         } else {
             s.next_valid = 0;
@@ -267,7 +309,29 @@ struct pd_wal {
     wal_view_t dur;    /* durable */
     int err;           /* sticky write error */
     pd_wal_stats_t st;
+    int sealed;        /* opened with a data key: records sealed under `seal` */
+    pd_sealer_t seal;
+    uint8_t *plain;    /* recovery: one sealed payload opened (plain_cap bytes) */
+    size_t plain_cap;
 };
+
+static pd_sealer_t *sealer(pd_wal_t *w) { return w->sealed ? &w->seal : NULL; }
+
+/* *buf holds at least need bytes afterwards (doubling from initial). 0 or -ENOMEM. */
+static int grow(uint8_t **buf, size_t *cap, size_t need, size_t initial)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : initial;
+    while (c < need)
+        c *= 2;
+    uint8_t *nb = pd_realloc(*buf, c);
+    if (!nb)
+        return -ENOMEM;
+    *buf = nb;
+    *cap = c;
+    return 0;
+}
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -324,6 +388,7 @@ typedef struct {
     uint64_t seg_max;
     const char *why; /* semantic corruption found by a callback */
     size_t why_off;
+    pd_wal_t *w;     /* sealed logs: the key, and a buffer to open payloads into */
 } replay_t;
 
 static void drop_entries_from(pd_wal_state_t *st, size_t keep)
@@ -368,6 +433,19 @@ static int replay_entry(replay_t *rp, const pd_raft_entry_t *e)
     return 0;
 }
 
+/* A sealed record's plaintext payload in w->plain (the scanner has checked its tag). */
+static int open_payload(pd_wal_t *w, uint8_t type, const uint8_t **payload, uint32_t *len)
+{
+    size_t plain = *len - PD_SEAL_OVERHEAD;
+    int rc = grow(&w->plain, &w->plain_cap, plain, 4096);
+    if (rc)
+        return rc;
+    rc = pd_wal_unseal(w->seal.key, type, *payload, *len, w->plain);
+    *payload = w->plain;
+    *len = (uint32_t)plain;
+    return rc ? -PD_ECORRUPT : 0;
+}
+
 static int replay_record(void *ctx, uint8_t type, const uint8_t *payload, uint32_t len, size_t off)
 {
     replay_t *rp = ctx;
@@ -375,9 +453,19 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *payload, uint32
     pd_raft_entry_t e;
     uint64_t index, term;
     uint8_t flags;
+    if (type & PD_WAL_REC_SEALED) {
+        int rc = open_payload(rp->w, type, &payload, &len);
+        if (rc)
+            return rc;
+        type &= (uint8_t)~PD_WAL_REC_SEALED;
+        if (type == PD_WAL_REC_ENTRY && pd_wal_decode_entry(payload, len, &e) != 0) {
+            rp->why = "entry length does not match its data length";
+            return -PD_ECORRUPT;
+        }
+    }
     switch (type) {
     case PD_WAL_REC_ENTRY:
-        pd_wal_decode_entry(payload, len, &e); /* the scanner checked the shape */
+        pd_wal_decode_entry(payload, len, &e); /* the scanner (or the check above) checked the shape */
         return replay_entry(rp, &e);
     case PD_WAL_REC_HARD_STATE:
         pd_wal_decode_hard_state(payload, len, &rp->st.hs);
@@ -441,9 +529,18 @@ static int replay_segment(pd_wal_t *w, replay_t *rp, uint32_t k, uint64_t *torn_
         return rc == -PD_ETOOBIG ? -PD_ECORRUPT : rc;
     }
     uint64_t seq, first;
-    rc = pd_wal_header_check(buf, len, &seq, &first);
+    int sealed = 0;
+    rc = pd_wal_header_check(buf, len, &seq, &first, &sealed);
     if (!rc && (seq != w->segs[k].seq || first != w->segs[k].first_index))
         rc = -PD_ECORRUPT;
+    if (!rc && sealed != w->sealed) {
+        set_err(err, errlen, sealed ? "wal: %s is encrypted and no data key was given"
+                                    : "wal: %s was written unencrypted (by an older peerd); this build only reads "
+                                      "encrypted Raft logs: move the data dir's raft/ aside and let the node "
+                                      "rejoin", path);
+        pd_free(buf);
+        return -PD_EVERSION;
+    }
     if (rc) {
         set_err(err, errlen, "wal: %s: bad segment header at byte offset 0 (%s)", path,
                 rc == -PD_EVERSION ? "unsupported version" : "magic, checksum or name mismatch");
@@ -452,9 +549,14 @@ static int replay_segment(pd_wal_t *w, replay_t *rp, uint32_t k, uint64_t *torn_
     }
     pd_wal_scan_t sc;
     rp->seg_max = 0;
-    rc = pd_wal_scan(buf + PD_WAL_HEADER_LEN, len - PD_WAL_HEADER_LEN, replay_record, rp, &sc);
+    rc = pd_wal_scan(buf + PD_WAL_HEADER_LEN, len - PD_WAL_HEADER_LEN, sealed ? w->seal.key : NULL,
+                     replay_record, rp, &sc);
     size_t bad = PD_WAL_HEADER_LEN + (rc ? rp->why_off : sc.valid_len);
-    if (rc == -PD_ECORRUPT) {
+    if (!rc && sc.status == PD_WAL_SCAN_FORGED) {
+        set_err(err, errlen, "wal: %s: record at byte offset %zu fails authentication (%s); refusing to open",
+                path, bad, sc.reason);
+        rc = -PD_ECORRUPT;
+    } else if (rc == -PD_ECORRUPT) {
         set_err(err, errlen, "wal: %s: invalid record at byte offset %zu (%s); refusing to open",
                 path, bad, rp->why);
     } else if (!rc && sc.status == PD_WAL_SCAN_CORRUPT) {
@@ -568,16 +670,16 @@ static int replay_all(pd_wal_t *w, replay_t *rp, char *err, size_t errlen)
  * marker: written under a temp name, fdatasynced, renamed, directory fsynced. */
 static int seg_create(pd_wal_t *w, const wal_seg_t *s, int *fd_out, uint64_t *size_out)
 {
-    uint8_t head[PD_WAL_HEADER_LEN + 2 * PD_WAL_REC_HDR_LEN + PD_WAL_HARD_STATE_LEN +
+    uint8_t head[PD_WAL_HEADER_LEN + 2 * (PD_WAL_REC_HDR_LEN + PD_SEAL_OVERHEAD) + PD_WAL_HARD_STATE_LEN +
                  PD_WAL_SNAPSHOT_LEN];
-    pd_wal_header_encode(head, s->seq, s->first_index);
+    pd_wal_header_encode(head, s->seq, s->first_index, w->sealed);
     pd_wbuf_t wb;
     pd_wbuf_init(&wb, head, sizeof head);
     wb.len = PD_WAL_HEADER_LEN;
     if (w->dur.has_hs)
-        pd_wal_encode_hard_state(&wb, &w->dur.hs);
+        pd_wal_encode_hard_state(&wb, &w->dur.hs, sealer(w));
     if (w->dur.has_snap)
-        pd_wal_encode_snapshot(&wb, w->dur.snap_index, w->dur.snap_term, 0);
+        pd_wal_encode_snapshot(&wb, w->dur.snap_index, w->dur.snap_term, 0, sealer(w));
     char tmp[4200], path[4200];
     seg_name(tmp, sizeof tmp, w->dir, s, ".tmp");
     seg_name(path, sizeof path, w->dir, s, "");
@@ -661,16 +763,9 @@ static int batch_open(pd_wal_t *w, size_t more, pd_wbuf_t *wb)
         return w->err;
     if (more > PD_WAL_BATCH_MAX - w->pend.len)
         return -PD_ELIMIT;
-    if (w->pend.len + more > w->buf_cap) {
-        size_t cap = w->buf_cap ? w->buf_cap : BATCH_INITIAL;
-        while (cap < w->pend.len + more)
-            cap *= 2;
-        uint8_t *nb = pd_realloc(w->buf, cap);
-        if (!nb)
-            return -ENOMEM;
-        w->buf = nb;
-        w->buf_cap = cap;
-    }
+    int rc = grow(&w->buf, &w->buf_cap, w->pend.len + more, BATCH_INITIAL);
+    if (rc)
+        return rc;
     pd_wbuf_init(wb, w->buf + w->pend.len, w->buf_cap - w->pend.len);
     return 0;
 }
@@ -686,14 +781,14 @@ int pd_wal_append_entries(pd_wal_t *w, const pd_raft_entry_t *entries, size_t n)
         if (e->len > PD_WAL_ENTRY_DATA_MAX)
             return -PD_ETOOBIG;
         last = e->index;
-        bytes += pd_wal_entry_record_len(e);
+        bytes += pd_wal_entry_record_len(e) + (w->sealed ? PD_SEAL_OVERHEAD : 0);
     }
     pd_wbuf_t wb;
     int rc = batch_open(w, bytes, &wb);
     if (rc || !n)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        pd_wal_encode_entry(&wb, &entries[i]);
+        pd_wal_encode_entry(&wb, &entries[i], sealer(w));
         if (entries[i].index > w->pend.max_index)
             w->pend.max_index = entries[i].index;
     }
@@ -707,10 +802,10 @@ int pd_wal_append_entries(pd_wal_t *w, const pd_raft_entry_t *entries, size_t n)
 int pd_wal_append_hard_state(pd_wal_t *w, const pd_raft_hard_state_t *hs)
 {
     pd_wbuf_t wb;
-    int rc = batch_open(w, PD_WAL_REC_HDR_LEN + PD_WAL_HARD_STATE_LEN, &wb);
+    int rc = batch_open(w, PD_WAL_REC_HDR_LEN + PD_WAL_HARD_STATE_LEN + PD_SEAL_OVERHEAD, &wb);
     if (rc)
         return rc;
-    pd_wal_encode_hard_state(&wb, hs);
+    pd_wal_encode_hard_state(&wb, hs, sealer(w));
     w->pend.len += wb.len;
     w->pend.records++;
     w->view.has_hs = 1;
@@ -725,10 +820,10 @@ int pd_wal_append_snapshot(pd_wal_t *w, uint64_t index, uint64_t term, unsigned 
         (!install && (index > w->view.last_index || index < w->view.snap_index)))
         return -PD_EUSAGE;
     pd_wbuf_t wb;
-    int rc = batch_open(w, PD_WAL_REC_HDR_LEN + PD_WAL_SNAPSHOT_LEN, &wb);
+    int rc = batch_open(w, PD_WAL_REC_HDR_LEN + PD_WAL_SNAPSHOT_LEN + PD_SEAL_OVERHEAD, &wb);
     if (rc)
         return rc;
-    pd_wal_encode_snapshot(&wb, index, term, (uint8_t)flags);
+    pd_wal_encode_snapshot(&wb, index, term, (uint8_t)flags, sealer(w));
     w->pend.len += wb.len;
     w->pend.records++;
     w->view.has_snap = 1;
@@ -852,8 +947,15 @@ int pd_wal_open(const pd_wal_opts_t *opts, pd_wal_t **wal_out, pd_wal_state_t *s
     w->fd = -1;
     w->log = opts->log ? opts->log : &pd_log_null;
     w->seg_cap = opts->segment_bytes ? opts->segment_bytes : PD_WAL_SEGMENT_BYTES_DEFAULT;
-    replay_t rp = {0};
+    if (opts->key) {
+        w->sealed = 1;
+        pd_sealer_init(&w->seal, opts->key);
+    }
+    replay_t rp = {.w = w};
     int rc = wal_load(w, &rp, err, errlen);
+    pd_free(w->plain); /* only recovery opens payloads */
+    w->plain = NULL;
+    w->plain_cap = 0;
     if (rc) {
         pd_wal_state_free(&rp.st);
         pd_wal_close(w);
@@ -877,6 +979,8 @@ void pd_wal_close(pd_wal_t *w)
     if (w->fd >= 0)
         close(w->fd);
     pd_free(w->buf);
+    pd_free(w->plain);
+    pd_sealer_wipe(&w->seal);
     pd_free(w->segs);
     pd_free(w->dir);
     pd_free(w);

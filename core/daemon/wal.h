@@ -5,11 +5,18 @@
  * appear later, after a suffix truncation). Each segment is:
  *
  *   header  (PD_WAL_HEADER_LEN = 32 bytes, big-endian)
- *           "peerdWAL" | u32 version (1) | u64 seq | u64 first index | u32 crc32c(previous 28 bytes)
+ *           "peerdWAL" | u32 version (1 plain, 2 sealed) | u64 seq | u64 first index
+ *           | u32 crc32c(previous 28 bytes)
  *   records [u32 payload length][u32 crc32c over type byte + payload][u8 type][payload]
  *           ENTRY       u64 index | u64 term | u8 entry type | u32 data length | data
  *           HARD_STATE  u64 term | u64 vote | u64 commit
  *           SNAPSHOT    u64 index | u64 term | u8 flags
+ *
+ * Sealed (version 2, the daemon's: opened with a data key, seal.h): every record's type has
+ * PD_WAL_REC_SEALED set and its payload is nonce | the payload above encrypted | tag, with the type
+ * byte as associated data; the CRC covers the sealed bytes. A record whose CRC holds but whose tag
+ * does not is no torn write (that breaks the CRC): the scan reports FORGED and open refuses, like
+ * corruption. A plain segment in a sealed log (or the reverse) refuses to open (-PD_EVERSION).
  *
  * Replay semantics, in record order: the last HARD_STATE wins; an ENTRY at index i drops every
  * entry at index >= i and then appends (the later record wins); a SNAPSHOT with PD_WAL_SNAP_INSTALL
@@ -49,8 +56,10 @@
 #include "pd_buf.h"
 #include "pd_log.h"
 #include "raft.h"
+#include "seal.h"
 
 #define PD_WAL_VERSION 1u
+#define PD_WAL_VERSION_SEALED 2u
 #define PD_WAL_HEADER_LEN 32u
 #define PD_WAL_REC_HDR_LEN 9u                           /* length + crc + type */
 #define PD_WAL_ENTRY_DATA_MAX (8u << 20)                /* one entry's data */
@@ -69,6 +78,7 @@ typedef enum {
     PD_WAL_REC_SNAPSHOT = 3,
 } pd_wal_rec_type_t;
 
+#define PD_WAL_REC_SEALED 0x80u /* type bit: the payload is sealed */
 #define PD_WAL_SNAP_INSTALL 1u /* SNAPSHOT flag: drop every entry (installed from the leader) */
 
 typedef struct pd_wal pd_wal_t;
@@ -77,6 +87,7 @@ typedef struct {
     const char *dir;         /* created (one level, 0700) if missing */
     uint64_t segment_bytes;  /* rotation size; 0 = PD_WAL_SEGMENT_BYTES_DEFAULT */
     const pd_log_t *log;     /* borrowed; NULL = discard */
+    const uint8_t *key;      /* PD_SEAL_KEY_LEN bytes (copied): seal every record; NULL = plain */
 } pd_wal_opts_t;
 
 /* What recovery found: ready to hand to pd_raft_new (see pd_wal_state_to_raft). */
@@ -146,6 +157,7 @@ typedef enum {
     PD_WAL_SCAN_CLEAN = 0,   /* the whole buffer is valid records */
     PD_WAL_SCAN_TORN = 1,    /* valid records, then an unfinished tail with nothing valid after */
     PD_WAL_SCAN_CORRUPT = 2, /* a bad record with a valid record somewhere after it */
+    PD_WAL_SCAN_FORGED = 3,  /* sealed: a record's CRC holds but its tag does not (wrong key, tampering) */
 } pd_wal_scan_status_t;
 
 typedef struct {
@@ -163,17 +175,23 @@ typedef int (*pd_wal_record_fn)(void *ctx, uint8_t type, const uint8_t *payload,
 
 /* Scan a record area (a segment without its header). A record is valid when its header is
  * complete, its length fits the buffer and PD_WAL_PAYLOAD_MAX, its type is known, its length is
- * exact for its type (an entry's data length agrees) and the CRC matches. Returns 0 or the
- * callback's code; *out is always written. */
-int pd_wal_scan(const uint8_t *buf, size_t len, pd_wal_record_fn fn, void *ctx, pd_wal_scan_t *out);
+ * exact for its type (an entry's data length agrees) and the CRC matches; with a key (sealed log)
+ * its type must carry PD_WAL_REC_SEALED and its tag must verify, without one it must not. The
+ * callback gets the type byte as stored and, for a sealed record, the sealed payload
+ * (pd_wal_unseal opens it). Returns 0 or the callback's code; *out is always written. */
+int pd_wal_scan(const uint8_t *buf, size_t len, const uint8_t *key, pd_wal_record_fn fn, void *ctx,
+                pd_wal_scan_t *out);
 /* Is the record at buf valid (as above)? Returns its total length, or 0. */
-size_t pd_wal_record_valid(const uint8_t *buf, size_t len);
+size_t pd_wal_record_valid(const uint8_t *buf, size_t len, const uint8_t *key);
+/* Open a sealed payload (type as stored) into out (len - PD_SEAL_OVERHEAD bytes). 0 or -PD_EAUTH. */
+int pd_wal_unseal(const uint8_t *key, uint8_t type, const uint8_t *payload, uint32_t len, uint8_t *out);
 
-/* Whole framed records into w (sticky error -PD_ETOOBIG when it does not fit). */
-void pd_wal_encode_entry(pd_wbuf_t *w, const pd_raft_entry_t *e);
-void pd_wal_encode_hard_state(pd_wbuf_t *w, const pd_raft_hard_state_t *hs);
-void pd_wal_encode_snapshot(pd_wbuf_t *w, uint64_t index, uint64_t term, uint8_t flags);
-size_t pd_wal_entry_record_len(const pd_raft_entry_t *e);
+/* Whole framed records into w (sticky error -PD_ETOOBIG when it does not fit), sealed in place
+ * when seal is not NULL (PD_SEAL_OVERHEAD more bytes; no allocation). */
+void pd_wal_encode_entry(pd_wbuf_t *w, const pd_raft_entry_t *e, pd_sealer_t *seal);
+void pd_wal_encode_hard_state(pd_wbuf_t *w, const pd_raft_hard_state_t *hs, pd_sealer_t *seal);
+void pd_wal_encode_snapshot(pd_wbuf_t *w, uint64_t index, uint64_t term, uint8_t flags, pd_sealer_t *seal);
+size_t pd_wal_entry_record_len(const pd_raft_entry_t *e); /* unsealed */
 
 /* Payload decoders (after pd_wal_scan). out->data borrows from payload. 0 or -PD_EMALFORMED. */
 int pd_wal_decode_entry(const uint8_t *payload, uint32_t len, pd_raft_entry_t *out);
@@ -182,8 +200,9 @@ int pd_wal_decode_snapshot(const uint8_t *payload, uint32_t len, uint64_t *index
                            uint8_t *flags);
 
 /* Segment header: encode into out[PD_WAL_HEADER_LEN]; check returns 0 or -PD_ECORRUPT
- * (-PD_EVERSION for another version) and the seq / first index it holds. */
-void pd_wal_header_encode(uint8_t *out, uint64_t seq, uint64_t first_index);
-int pd_wal_header_check(const uint8_t *buf, size_t len, uint64_t *seq, uint64_t *first_index);
+ * (-PD_EVERSION for another version) and the seq / first index it holds, and whether the segment
+ * is sealed. */
+void pd_wal_header_encode(uint8_t *out, uint64_t seq, uint64_t first_index, int sealed);
+int pd_wal_header_check(const uint8_t *buf, size_t len, uint64_t *seq, uint64_t *first_index, int *sealed);
 
 #endif

@@ -253,7 +253,7 @@ static void wal_recover(world_t *w, pd_sim_disk_t *disk, replay_t *rp)
 {
     pd_wal_scan_t scan;
     size_t len = (size_t)pd_sim_disk_size(disk);
-    int rc = pd_wal_scan(pd_sim_disk_data(disk), len, replay_record, rp, &scan);
+    int rc = pd_wal_scan(pd_sim_disk_data(disk), len, NULL, replay_record, rp, &scan);
     PD_SIM_ASSERT(w->sim, rc == 0);
     PD_SIM_ASSERT(w->sim, scan.status != PD_WAL_SCAN_CORRUPT);
     if (scan.status == PD_WAL_SCAN_TORN) {
@@ -273,8 +273,8 @@ static void wal_write(pd_sim_disk_t *disk, void (*enc)(pd_wbuf_t *, const void *
     PD_ASSERT(pd_sim_disk_append(disk, wb.data, wb.len) == 0);
 }
 
-static void enc_entry(pd_wbuf_t *wb, const void *e) { pd_wal_encode_entry(wb, e); }
-static void enc_hs(pd_wbuf_t *wb, const void *hs) { pd_wal_encode_hard_state(wb, hs); }
+static void enc_entry(pd_wbuf_t *wb, const void *e) { pd_wal_encode_entry(wb, e, NULL); }
+static void enc_hs(pd_wbuf_t *wb, const void *hs) { pd_wal_encode_hard_state(wb, hs, NULL); }
 
 typedef struct {
     uint64_t index, term;
@@ -284,7 +284,7 @@ typedef struct {
 static void enc_marker(pd_wbuf_t *wb, const void *p)
 {
     const marker_t *m = p;
-    pd_wal_encode_snapshot(wb, m->index, m->term, m->flags);
+    pd_wal_encode_snapshot(wb, m->index, m->term, m->flags, NULL);
 }
 
 /* The ready's snapshot marker, entries and hard state, in pd_wal_append_ready's order (entries

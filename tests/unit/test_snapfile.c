@@ -63,7 +63,7 @@ static void write_snap(const fx_t *fx, uint64_t index, uint64_t term, size_t len
     uint8_t m[PD_SNAPFILE_CONF_MAX];
     size_t mlen = pd_snapfile_conf_encode(&c, m);
     char err[256] = "";
-    int rc = pd_snapfile_write(fx->dir, index, term, m, mlen, data, len, err, sizeof err);
+    int rc = pd_snapfile_write(fx->dir, index, term, m, mlen, data, len, NULL, err, sizeof err);
     if (rc)
         fail_msg("write: %s", err);
     free(data);
@@ -91,21 +91,21 @@ static void test_roundtrip(void **state)
     fx_t *fx = *state;
     pd_snapfile_t s;
     char err[256];
-    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, &s, err, sizeof err), -PD_ENOTFOUND);
+    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, NULL, &s, err, sizeof err), -PD_ENOTFOUND);
     write_snap(fx, 10, 2, 1000);
     write_snap(fx, 25, 3, 70000);
     write_snap(fx, 20, 3, 0);
-    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, &s, err, sizeof err), 0);
+    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, NULL, &s, err, sizeof err), 0);
     check_snap(&s, 25, 3, 70000);
     assert_string_equal(s.name, "snap-0000000000000003-0000000000000019.snap");
     assert_int_equal(s.skipped, 0);
     pd_snapfile_free(&s);
     write_snap(fx, 25, 3, 5); /* same name: replaced */
-    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, &s, err, sizeof err), 0);
+    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, NULL, &s, err, sizeof err), 0);
     check_snap(&s, 25, 3, 5);
     pd_snapfile_free(&s);
-    assert_int_equal(pd_snapfile_write(fx->dir, 0, 1, NULL, 0, NULL, 0, err, sizeof err), -PD_EUSAGE);
-    assert_int_equal(pd_snapfile_write(fx->dir, 1, 1, NULL, 0, "x", PD_SNAPFILE_DATA_MAX + 1ul, err,
+    assert_int_equal(pd_snapfile_write(fx->dir, 0, 1, NULL, 0, NULL, 0, NULL, err, sizeof err), -PD_EUSAGE);
+    assert_int_equal(pd_snapfile_write(fx->dir, 1, 1, NULL, 0, "x", PD_SNAPFILE_DATA_MAX + 1ul, NULL, err,
                                        sizeof err), -PD_ETOOBIG);
 }
 
@@ -130,11 +130,11 @@ static void test_corrupt_newest(void **state)
     write_snap(fx, 30, 3, 100);
     path_of(fx, 3, 30, path, sizeof path);
     flip(path, 60); /* a data byte */
-    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, &s, err, sizeof err), -PD_ECORRUPT);
+    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, NULL, &s, err, sizeof err), -PD_ECORRUPT);
     assert_non_null(strstr(err, "snap-0000000000000003-000000000000001e.snap"));
     assert_non_null(strstr(err, "checksum mismatch"));
     /* opt-in fallback: skip it, load the previous one */
-    assert_int_equal(pd_snapfile_load(fx->dir, PD_SNAPFILE_FALLBACK, NULL, &s, err, sizeof err), 0);
+    assert_int_equal(pd_snapfile_load(fx->dir, PD_SNAPFILE_FALLBACK, NULL, NULL, &s, err, sizeof err), 0);
     check_snap(&s, 20, 2, 100);
     assert_int_equal(s.skipped, 1);
     pd_snapfile_free(&s);
@@ -145,10 +145,10 @@ static void test_corrupt_newest(void **state)
     path_of(fx, 2, 10, path, sizeof path);
     path_of(fx, 2, 11, other, sizeof other);
     assert_int_equal(rename(path, other), 0);
-    assert_int_equal(pd_snapfile_load(fx->dir, PD_SNAPFILE_FALLBACK, NULL, &s, err, sizeof err),
+    assert_int_equal(pd_snapfile_load(fx->dir, PD_SNAPFILE_FALLBACK, NULL, NULL, &s, err, sizeof err),
                      -PD_ECORRUPT);
     assert_non_null(strstr(err, "all 3 snapshots"));
-    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, &s, err, sizeof err), -PD_ECORRUPT);
+    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, NULL, &s, err, sizeof err), -PD_ECORRUPT);
     /* pure parser on an empty or short image */
     const char *why = NULL;
     assert_int_equal(pd_snapfile_parse((const uint8_t *)"", 0, &s, &why), -PD_ECORRUPT);
@@ -172,7 +172,7 @@ static void test_crash_leftovers(void **state)
     snprintf(unrelated, sizeof unrelated, "%s/notes.txt", fx->dir);
     f = fopen(unrelated, "wb");
     fclose(f);
-    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, &s, err, sizeof err), 0);
+    assert_int_equal(pd_snapfile_load(fx->dir, 0, NULL, NULL, &s, err, sizeof err), 0);
     check_snap(&s, 10, 2, 100);
     pd_snapfile_free(&s);
     assert_int_equal(access(tmp, F_OK), -1); /* cleaned */
@@ -237,7 +237,7 @@ static void test_oom(void **state)
     for (long n = 0; n < 100 && !done; n++) {
         pd_snapfile_t s;
         pd_alloc_fail_after(n);
-        int rc = pd_snapfile_load(fx->dir, 0, NULL, &s, NULL, 0);
+        int rc = pd_snapfile_load(fx->dir, 0, NULL, NULL, &s, NULL, 0);
         pd_alloc_fail_after(-1);
         assert_true(rc == 0 || rc == -ENOMEM);
         if (rc == 0) {

@@ -188,17 +188,17 @@ static size_t build_records(uint8_t *buf, size_t cap, size_t offs[4])
     pd_wbuf_init(&w, buf, cap);
     char d[128];
     offs[0] = w.len;
-    pd_wal_encode_hard_state(&w, &(pd_raft_hard_state_t){3, 2, 1});
+    pd_wal_encode_hard_state(&w, &(pd_raft_hard_state_t){3, 2, 1}, NULL);
     offs[1] = w.len;
     pd_raft_entry_t e = mk(7, 3, d, 40);
-    pd_wal_encode_entry(&w, &e);
+    pd_wal_encode_entry(&w, &e, NULL);
     offs[2] = w.len;
-    pd_wal_encode_snapshot(&w, 5, 2, 0);
+    pd_wal_encode_snapshot(&w, 5, 2, 0, NULL);
     offs[3] = w.len;
     e = mk(8, 3, d, 0);
     e.len = 0;
     e.data = NULL;
-    pd_wal_encode_entry(&w, &e);
+    pd_wal_encode_entry(&w, &e, NULL);
     assert_int_equal(w.err, 0);
     return w.len;
 }
@@ -211,7 +211,7 @@ static void test_scan_pure(void **state)
     size_t len = build_records(buf, sizeof buf, offs);
     pd_wal_scan_t sc;
     rec_log_t l = {0};
-    assert_int_equal(pd_wal_scan(buf, len, log_rec, &l, &sc), 0);
+    assert_int_equal(pd_wal_scan(buf, len, NULL, log_rec, &l, &sc), 0);
     assert_int_equal(sc.status, PD_WAL_SCAN_CLEAN);
     assert_int_equal(sc.valid_len, len);
     assert_int_equal(sc.n_records, 4);
@@ -220,7 +220,7 @@ static void test_scan_pure(void **state)
     assert_int_equal(l.offs[2], offs[2]);
     /* every cut: the valid prefix is the whole records before the cut; the rest is torn */
     for (size_t cut = 0; cut < len; cut++) {
-        assert_int_equal(pd_wal_scan(buf, cut, NULL, NULL, &sc), 0);
+        assert_int_equal(pd_wal_scan(buf, cut, NULL, NULL, NULL, &sc), 0);
         size_t want = 0;
         for (int k = 0; k < 4; k++)
             want = offs[k] <= cut ? offs[k] : want;
@@ -230,13 +230,13 @@ static void test_scan_pure(void **state)
     /* zero-filled tail */
     uint8_t z[600] = {0};
     memcpy(z, buf, len);
-    assert_int_equal(pd_wal_scan(z, len + 50, NULL, NULL, &sc), 0);
+    assert_int_equal(pd_wal_scan(z, len + 50, NULL, NULL, NULL, &sc), 0);
     assert_int_equal(sc.status, PD_WAL_SCAN_TORN);
     assert_int_equal(sc.valid_len, len);
     assert_string_equal(sc.reason, "zero-filled tail");
     /* a flipped byte in record 1 with records after it: corrupt, valid data found after */
     buf[offs[1] + 20] ^= 0x10;
-    assert_int_equal(pd_wal_scan(buf, len, NULL, NULL, &sc), 0);
+    assert_int_equal(pd_wal_scan(buf, len, NULL, NULL, NULL, &sc), 0);
     assert_int_equal(sc.status, PD_WAL_SCAN_CORRUPT);
     assert_int_equal(sc.valid_len, offs[1]);
     assert_int_equal(sc.next_valid, offs[2]);
@@ -244,7 +244,7 @@ static void test_scan_pure(void **state)
     buf[offs[1] + 20] ^= 0x10;
     /* the same in the last record: torn */
     buf[len - 1] ^= 0x01;
-    assert_int_equal(pd_wal_scan(buf, len, NULL, NULL, &sc), 0);
+    assert_int_equal(pd_wal_scan(buf, len, NULL, NULL, NULL, &sc), 0);
     assert_int_equal(sc.status, PD_WAL_SCAN_TORN);
     assert_int_equal(sc.valid_len, offs[3]);
     /* decoders */
@@ -258,7 +258,7 @@ static void test_scan_pure(void **state)
     assert_true(hs.term == 3 && hs.vote == 2 && hs.commit == 1);
     /* a callback error stops the scan at that record */
     buf[len - 1] ^= 0x01;
-    assert_int_equal(pd_wal_scan(buf, len, stop_at_2, NULL, &sc), -PD_EINTERNAL);
+    assert_int_equal(pd_wal_scan(buf, len, NULL, stop_at_2, NULL, &sc), -PD_EINTERNAL);
     assert_int_equal(sc.valid_len, offs[2]);
     assert_int_equal(sc.n_records, 2);
 }
@@ -268,12 +268,13 @@ static void test_header(void **state)
     (void)state;
     uint8_t h[PD_WAL_HEADER_LEN];
     uint64_t seq, first;
-    pd_wal_header_encode(h, 7, 99);
-    assert_int_equal(pd_wal_header_check(h, sizeof h, &seq, &first), 0);
+    int sealed = -1;
+    pd_wal_header_encode(h, 7, 99, 0);
+    assert_int_equal(pd_wal_header_check(h, sizeof h, &seq, &first, &sealed), 0);
     assert_true(seq == 7 && first == 99);
-    assert_int_equal(pd_wal_header_check(h, sizeof h - 1, &seq, &first), -PD_ECORRUPT);
+    assert_int_equal(pd_wal_header_check(h, sizeof h - 1, &seq, &first, &sealed), -PD_ECORRUPT);
     h[13] ^= 1;
-    assert_int_equal(pd_wal_header_check(h, sizeof h, &seq, &first), -PD_ECORRUPT);
+    assert_int_equal(pd_wal_header_check(h, sizeof h, &seq, &first, &sealed), -PD_ECORRUPT);
 }
 
 /* --- files --------------------------------------------------------------------------------- */
