@@ -1,5 +1,5 @@
-/* peerctl config create / ls / inspect / rm (replicated through the managers' Raft) and
- * peerctl raft status. */
+/* peerctl config and secret create / ls / inspect / rm (replicated through the managers' Raft)
+ * and peerctl raft status. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,12 +9,21 @@
 #include "cli.h"
 #include "pd_mp.h"
 
-#define CONFIG_DATA_MAX (500u * 1024u) /* = PD_CONFIG_DATA_MAX in the daemon */
+#define OBJECT_DATA_MAX (500u * 1024u) /* = PD_CONFIG_DATA_MAX in the daemon */
+#define LABELS_MAX 64u                 /* = PD_OBJECT_LABELS_MAX */
+
+/* "config" or "secret": the command's first word picks the kind (both share these commands). */
+static void noun_of(const pd_cli_t *cli, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.*s", (int)strcspn(cli->cmd->words, " "), cli->cmd->words);
+}
 
 typedef struct {
     const char *name;
     const char *data;
     size_t len;
+    const char *labels[LABELS_MAX];
+    unsigned n_labels;
 } create_args_t;
 
 static void pack_create(msgpack_packer *pk, void *ctx)
@@ -24,20 +33,29 @@ static void pack_create(msgpack_packer *pk, void *ctx)
     pd_mp_pack_cstr(pk, "data");
     msgpack_pack_bin(pk, a->len);
     msgpack_pack_bin_body(pk, a->data, a->len);
+    pd_mp_pack_cstr(pk, "labels");
+    msgpack_pack_map(pk, a->n_labels);
+    for (unsigned i = 0; i < a->n_labels; i++) {
+        const char *eq = strchr(a->labels[i], '=');
+        size_t kl = (size_t)(eq - a->labels[i]);
+        msgpack_pack_str(pk, kl);
+        msgpack_pack_str_body(pk, a->labels[i], kl);
+        pd_mp_pack_cstr(pk, eq + 1);
+    }
 }
 
 static void pack_ref(msgpack_packer *pk, void *ctx) { pd_mp_pack_kv_str(pk, "ref", ctx); }
 
 /* Read FILE (or stdin for "-") up to the cap; more is an error. */
-static int read_input(const char *path, char **out, size_t *len_out)
+static int read_input(const char *noun, const char *path, char **out, size_t *len_out)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "Error: cannot open %s: %s\n", path, strerror(errno));
         return PD_CLI_FAIL;
     }
-    char *buf = malloc(CONFIG_DATA_MAX + 1);
-    size_t n = buf ? fread(buf, 1, CONFIG_DATA_MAX + 1, f) : 0;
+    char *buf = malloc(OBJECT_DATA_MAX + 1);
+    size_t n = buf ? fread(buf, 1, OBJECT_DATA_MAX + 1, f) : 0;
     int bad = !buf || ferror(f);
     if (f != stdin)
         fclose(f);
@@ -46,9 +64,9 @@ static int read_input(const char *path, char **out, size_t *len_out)
         free(buf);
         return PD_CLI_FAIL;
     }
-    if (n > CONFIG_DATA_MAX) {
-        fprintf(stderr, "Error: config data from %s is over the size limit of %u bytes (500 KiB)\n", path,
-                CONFIG_DATA_MAX);
+    if (n > OBJECT_DATA_MAX) {
+        fprintf(stderr, "Error: %s data from %s is over the size limit of %u bytes (500 KiB)\n", noun,
+                strcmp(path, "-") == 0 ? "stdin" : path, OBJECT_DATA_MAX);
         free(buf);
         return PD_CLI_FAIL;
     }
@@ -57,18 +75,51 @@ static int read_input(const char *path, char **out, size_t *len_out)
     return PD_CLI_OK;
 }
 
-static int cmd_create(pd_cli_t *cli)
+/* NAME FILE|- and any number of --label k=v (or --label=k=v). */
+static int parse_create(pd_cli_t *cli, create_args_t *a, const char **file)
 {
     const char *pos[2];
     int npos = 0;
-    int rc = pd_cli_parse_simple(cli, 0, 2, pos, &npos);
-    if (rc)
-        return rc;
+    for (int i = 0; i < cli->argc; i++) {
+        const char *v = cli->argv[i], *lab = NULL;
+        if (strcmp(v, "--label") == 0 || strcmp(v, "-l") == 0) {
+            if (i + 1 >= cli->argc)
+                return pd_cli_usage_error(cli, "%s needs a value", v);
+            lab = cli->argv[++i];
+        } else if (strncmp(v, "--label=", 8) == 0) {
+            lab = v + 8;
+        } else if (v[0] == '-' && v[1] != '\0') {
+            return pd_cli_usage_error(cli, "unknown flag '%s'", v);
+        } else if (npos < 2) {
+            pos[npos++] = v;
+            continue;
+        } else {
+            return pd_cli_usage_error(cli, "unexpected argument '%s'", v);
+        }
+        if (!strchr(lab, '=') || lab[0] == '=')
+            return pd_cli_usage_error(cli, "a label is KEY=VALUE, got '%s'", lab);
+        if (a->n_labels == LABELS_MAX)
+            return pd_cli_usage_error(cli, "at most %u labels", LABELS_MAX);
+        a->labels[a->n_labels++] = lab;
+    }
     if (npos != 2)
         return pd_cli_usage_error(cli, "a NAME and a FILE (or - for stdin) are required");
-    create_args_t a = {.name = pos[0]};
+    a->name = pos[0];
+    *file = pos[1];
+    return PD_CLI_OK;
+}
+
+static int cmd_create(pd_cli_t *cli)
+{
+    char noun[16], op[32];
+    noun_of(cli, noun, sizeof noun);
+    create_args_t a = {0};
+    const char *file;
+    int rc = parse_create(cli, &a, &file);
+    if (rc)
+        return rc;
     char *buf = NULL;
-    if (read_input(pos[1], &buf, &a.len) != PD_CLI_OK)
+    if (read_input(noun, file, &buf, &a.len) != PD_CLI_OK)
         return PD_CLI_FAIL;
     a.data = buf;
     pd_ctl_client_t conn;
@@ -77,7 +128,8 @@ static int cmd_create(pd_cli_t *cli)
         return PD_CLI_FAIL;
     }
     pd_ctl_reply_t rep;
-    rc = pd_cli_request(cli, &conn, "config.create", 2, pack_create, &a, &rep);
+    snprintf(op, sizeof op, "%s.create", noun);
+    rc = pd_cli_request(cli, &conn, op, 3, pack_create, &a, &rep);
     char id[64];
     if (rc == PD_CLI_OK)
         printf("%s\n", pd_cli_str(rep.data, "id", id, sizeof id));
@@ -111,68 +163,103 @@ static void print_ls(const msgpack_object *data)
     }
 }
 
-static int cmd_ls(pd_cli_t *cli) { return pd_cli_read_cmd(cli, "config.ls", print_ls); }
-
-static int ref_cmd(pd_cli_t *cli, const char *op, int allow_json, pd_ctl_reply_t *rep, pd_ctl_client_t *conn)
+static int cmd_ls(pd_cli_t *cli)
 {
-    const char *pos[1];
-    int npos = 0;
-    int rc = pd_cli_parse_simple(cli, allow_json, 1, pos, &npos);
-    if (rc)
-        return rc;
-    if (npos != 1)
-        return pd_cli_usage_error(cli, "a config NAME or ID is required");
-    if (pd_cli_connect(cli, conn) != PD_CLI_OK)
-        return PD_CLI_FAIL;
-    rc = pd_cli_request(cli, conn, op, 1, pack_ref, (void *)pos[0], rep);
-    if (rc != PD_CLI_OK)
-        pd_ctl_client_close(conn);
-    return rc;
+    char noun[16], op[32];
+    noun_of(cli, noun, sizeof noun);
+    snprintf(op, sizeof op, "%s.ls", noun);
+    return pd_cli_read_cmd(cli, op, print_ls);
+}
+
+static void print_labels(const msgpack_object *o)
+{
+    const msgpack_object *l = pd_mp_get(o, "labels");
+    printf("Labels:");
+    if (!l || l->type != MSGPACK_OBJECT_MAP || l->via.map.size == 0) {
+        printf("    {}\n");
+        return;
+    }
+    printf("\n");
+    for (uint32_t i = 0; i < l->via.map.size; i++) {
+        const msgpack_object_kv *kv = &l->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->val.type == MSGPACK_OBJECT_STR)
+            printf(" - %.*s=%.*s\n", (int)kv->key.via.str.size, kv->key.via.str.ptr, (int)kv->val.via.str.size,
+                   kv->val.via.str.ptr);
+    }
+}
+
+static void print_inspect(const msgpack_object *d)
+{
+    char id[80], name[80], c[64], u[64];
+    uint64_t size = 0, version = 0;
+    pd_mp_get_u64(d, "size", &size);
+    pd_mp_get_u64(d, "version", &version);
+    ago(d, "created_ms", c, sizeof c);
+    ago(d, "updated_ms", u, sizeof u);
+    printf("ID:        %s\nName:      %s\nVersion:   %llu\nCreated:   %s\nUpdated:   %s\nSize:      %llu bytes\n",
+           pd_cli_str(d, "id", id, sizeof id), pd_cli_str(d, "name", name, sizeof name), (unsigned long long)version,
+           c, u, (unsigned long long)size);
+    print_labels(d);
+    const char *p;
+    size_t len;
+    if (pd_mp_get_str(d, "data", &p, &len) != 0)
+        return; /* a secret: the daemon never sends its data */
+    char enc[16];
+    printf("Encoding:  %s\nData:\n", pd_cli_str(d, "encoding", enc, sizeof enc));
+    fwrite(p, 1, len, stdout);
+    if (len && p[len - 1] != '\n')
+        fputc('\n', stdout);
 }
 
 static int cmd_inspect(pd_cli_t *cli)
 {
+    char noun[16], op[32];
+    noun_of(cli, noun, sizeof noun);
+    snprintf(op, sizeof op, "%s.inspect", noun);
+    const char *pos[1];
+    int npos = 0;
+    int rc = pd_cli_parse_simple(cli, 1, 1, pos, &npos);
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return pd_cli_usage_error(cli, "a %s NAME or ID is required", noun);
     pd_ctl_client_t conn;
     pd_ctl_reply_t rep;
-    int rc = ref_cmd(cli, "config.inspect", 1, &rep, &conn);
-    if (rc != PD_CLI_OK)
-        return rc;
-    if (cli->json) {
+    if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
+        return PD_CLI_FAIL;
+    rc = pd_cli_request(cli, &conn, op, 1, pack_ref, (void *)pos[0], &rep);
+    if (rc == PD_CLI_OK && cli->json)
         pd_cli_print_json(rep.data);
-    } else {
-        char id[80], name[80], enc[16], c[64], u[64];
-        uint64_t size = 0, version = 0;
-        pd_mp_get_u64(rep.data, "size", &size);
-        pd_mp_get_u64(rep.data, "version", &version);
-        ago(rep.data, "created_ms", c, sizeof c);
-        ago(rep.data, "updated_ms", u, sizeof u);
-        printf("ID:        %s\nName:      %s\nVersion:   %llu\nCreated:   %s\nUpdated:   %s\nSize:      %llu bytes\n"
-               "Encoding:  %s\nData:\n",
-               pd_cli_str(rep.data, "id", id, sizeof id), pd_cli_str(rep.data, "name", name, sizeof name),
-               (unsigned long long)version, c, u, (unsigned long long)size,
-               pd_cli_str(rep.data, "encoding", enc, sizeof enc));
-        const char *p;
-        size_t len;
-        if (pd_mp_get_str(rep.data, "data", &p, &len) == 0) {
-            fwrite(p, 1, len, stdout);
-            if (len && p[len - 1] != '\n')
-                fputc('\n', stdout);
-        }
-    }
+    else if (rc == PD_CLI_OK)
+        print_inspect(rep.data);
     pd_ctl_client_close(&conn);
-    return PD_CLI_OK;
+    return rc;
 }
 
+/* rm NAME|ID...: each one removed is printed; a failure is reported and the rest still tried. */
 static int cmd_rm(pd_cli_t *cli)
 {
+    char noun[16], op[32];
+    noun_of(cli, noun, sizeof noun);
+    snprintf(op, sizeof op, "%s.rm", noun);
+    for (int i = 0; i < cli->argc; i++)
+        if (cli->argv[i][0] == '-' && cli->argv[i][1] != '\0')
+            return pd_cli_usage_error(cli, "unknown flag '%s'", cli->argv[i]);
+    if (cli->argc == 0)
+        return pd_cli_usage_error(cli, "at least one %s NAME or ID is required", noun);
     pd_ctl_client_t conn;
-    pd_ctl_reply_t rep;
-    int rc = ref_cmd(cli, "config.rm", 0, &rep, &conn);
-    if (rc != PD_CLI_OK)
-        return rc;
-    printf("%s\n", cli->argv[cli->argc - 1]);
+    if (pd_cli_connect(cli, &conn) != PD_CLI_OK)
+        return PD_CLI_FAIL;
+    int rc = PD_CLI_OK;
+    for (int i = 0; i < cli->argc; i++) {
+        pd_ctl_reply_t rep;
+        if (pd_cli_request(cli, &conn, op, 1, pack_ref, cli->argv[i], &rep) == PD_CLI_OK)
+            printf("%s\n", cli->argv[i]);
+        else
+            rc = PD_CLI_FAIL;
+    }
     pd_ctl_client_close(&conn);
-    return PD_CLI_OK;
+    return rc;
 }
 
 static void print_raft(const msgpack_object *d)
@@ -213,10 +300,16 @@ static void print_raft(const msgpack_object *d)
 static int cmd_raft_status(pd_cli_t *cli) { return pd_cli_read_cmd(cli, "raft.status", print_raft); }
 
 const pd_cli_cmd_t pd_cli_config_cmds[] = {
-    {"config create", cmd_create, "NAME FILE|-", "Store a config (up to 500 KiB) in the cluster; prints its id"},
+    {"config create", cmd_create, "NAME FILE|- [--label KEY=VALUE]...",
+     "Store a config (up to 500 KiB) in the cluster; prints its id"},
     {"config ls", cmd_ls, "[--json]", "List configs"},
     {"config inspect", cmd_inspect, "NAME|ID [--json]", "Show a config's metadata and data"},
-    {"config rm", cmd_rm, "NAME|ID", "Remove a config"},
+    {"config rm", cmd_rm, "NAME|ID...", "Remove configs"},
+    {"secret create", cmd_create, "NAME FILE|- [--label KEY=VALUE]...",
+     "Store a secret (1 byte to 500 KiB, encrypted at rest on the managers); prints its id"},
+    {"secret ls", cmd_ls, "[--json]", "List secrets"},
+    {"secret inspect", cmd_inspect, "NAME|ID [--json]", "Show a secret's metadata (never its data)"},
+    {"secret rm", cmd_rm, "NAME|ID...", "Remove secrets"},
     {"raft status", cmd_raft_status, "[--json]", "This manager's Raft state and the members' progress"},
     {NULL, NULL, NULL, NULL},
 };

@@ -77,10 +77,14 @@ static const struct {
     {"dns.stats", pd_ctl_dns_stats},
     {"raft.status", pd_ctl_raft_status},
     {"events", pd_ctl_events},
-    {"config.create", pd_ctl_config_create},
-    {"config.ls", pd_ctl_config_ls},
-    {"config.inspect", pd_ctl_config_inspect},
-    {"config.rm", pd_ctl_config_rm},
+    {"config.create", pd_ctl_object_create},
+    {"config.ls", pd_ctl_object_ls},
+    {"config.inspect", pd_ctl_object_inspect},
+    {"config.rm", pd_ctl_object_rm},
+    {"secret.create", pd_ctl_object_create},
+    {"secret.ls", pd_ctl_object_ls},
+    {"secret.inspect", pd_ctl_object_inspect},
+    {"secret.rm", pd_ctl_object_rm},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)

@@ -133,15 +133,15 @@ static void test_config_names(void **st)
     char err[256];
     const char *ok[] = {"a", "app.conf", "my-config_1", "A9"};
     for (size_t i = 0; i < 4; i++)
-        assert_int_equal(pd_ctl_config_name_check(ok[i], strlen(ok[i]), err, sizeof err), 0);
+        assert_int_equal(pd_ctl_object_name_check("config", ok[i], strlen(ok[i]), err, sizeof err), 0);
     const char *bad[] = {"", "-a", "a-", ".x", "a b", "a/b", "é"};
     for (size_t i = 0; i < 7; i++)
-        assert_int_equal(pd_ctl_config_name_check(bad[i], strlen(bad[i]), err, sizeof err), -PD_EUSAGE);
+        assert_int_equal(pd_ctl_object_name_check("config", bad[i], strlen(bad[i]), err, sizeof err), -PD_EUSAGE);
     char longname[66];
     memset(longname, 'a', 65);
     longname[65] = '\0';
-    assert_int_equal(pd_ctl_config_name_check(longname, 64, err, sizeof err), 0);
-    assert_int_equal(pd_ctl_config_name_check(longname, 65, err, sizeof err), -PD_EUSAGE);
+    assert_int_equal(pd_ctl_object_name_check("config", longname, 64, err, sizeof err), 0);
+    assert_int_equal(pd_ctl_object_name_check("config", longname, 65, err, sizeof err), -PD_EUSAGE);
 }
 
 int main(void)
