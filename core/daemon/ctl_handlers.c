@@ -7,6 +7,7 @@
 #include "ctl_events.h"
 #include "ctl_endpoints.h"
 #include "ctl_gossip.h"
+#include "ctl_lock.h"
 #include "daemon.h"
 #include "dns_setup.h"
 #include "gossip_keys.h"
@@ -85,6 +86,9 @@ static const struct {
     {"secret.ls", pd_ctl_object_ls},
     {"secret.inspect", pd_ctl_object_inspect},
     {"secret.rm", pd_ctl_object_rm},
+    {"swarm.update", pd_ctl_swarm_update},
+    {"swarm.unlock_key", pd_ctl_swarm_unlock_key},
+    {"swarm.unlock", pd_ctl_swarm_unlock},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)
