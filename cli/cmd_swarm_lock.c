@@ -34,6 +34,27 @@ static int call(pd_cli_t *cli, pd_ctl_client_t *conn, const char *op, void (*pac
     return rc;
 }
 
+/* Call op and print the reply's unlock key: alone when quiet, else after banner with the notice. */
+static int key_cmd(pd_cli_t *cli, const char *op, void (*pack)(msgpack_packer *, void *), void *ctx, int quiet,
+                   const char *banner)
+{
+    pd_ctl_client_t conn;
+    pd_ctl_reply_t rep;
+    if (call(cli, &conn, op, pack, ctx, &rep) != PD_CLI_OK)
+        return PD_CLI_FAIL;
+    char key[128];
+    pd_cli_str(rep.data, "unlock_key", key, sizeof key);
+    if (quiet) {
+        printf("%s\n", key);
+    } else {
+        fputs(banner, stdout);
+        if (key[0])
+            print_key_notice(key);
+    }
+    pd_ctl_client_close(&conn);
+    return PD_CLI_OK;
+}
+
 static int cmd_update(pd_cli_t *cli)
 {
     int on = -1;
@@ -48,17 +69,7 @@ static int cmd_update(pd_cli_t *cli)
     }
     if (on < 0)
         return pd_cli_usage_error(cli, "nothing to update: give --autolock=true or --autolock=false");
-    pd_ctl_client_t conn;
-    pd_ctl_reply_t rep;
-    if (call(cli, &conn, "swarm.update", pack_autolock, &on, &rep) != PD_CLI_OK)
-        return PD_CLI_FAIL;
-    char key[128];
-    pd_cli_str(rep.data, "unlock_key", key, sizeof key);
-    printf("Swarm updated.\n");
-    if (key[0])
-        print_key_notice(key);
-    pd_ctl_client_close(&conn);
-    return PD_CLI_OK;
+    return key_cmd(cli, "swarm.update", pack_autolock, &on, 0, "Swarm updated.\n");
 }
 
 static int cmd_unlock_key(pd_cli_t *cli)
@@ -73,21 +84,8 @@ static int cmd_unlock_key(pd_cli_t *cli)
         else
             return pd_cli_usage_error(cli, "unknown argument '%s'", a);
     }
-    pd_ctl_client_t conn;
-    pd_ctl_reply_t rep;
-    if (call(cli, &conn, "swarm.unlock_key", pack_rotate, &rotate, &rep) != PD_CLI_OK)
-        return PD_CLI_FAIL;
-    char key[128];
-    pd_cli_str(rep.data, "unlock_key", key, sizeof key);
-    if (quiet) {
-        printf("%s\n", key);
-    } else {
-        if (rotate)
-            printf("Successfully rotated manager unlock key.\n\n");
-        print_key_notice(key);
-    }
-    pd_ctl_client_close(&conn);
-    return PD_CLI_OK;
+    return key_cmd(cli, "swarm.unlock_key", pack_rotate, &rotate, quiet,
+                   rotate ? "Successfully rotated manager unlock key.\n\n" : "");
 }
 
 /* One line from stdin; on a terminal, prompt and turn echo off while it is typed. */

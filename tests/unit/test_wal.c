@@ -1,5 +1,7 @@
 /* core/daemon/wal: the pure scanner, round trips across reopen, group commit, rotation and
- * release, suffix truncation, torn tails at every offset, corruption refusals, OOM sweep. */
+ * release, suffix truncation, torn tails at every offset, corruption refusals, OOM sweep; sealed
+ * logs (no plaintext on disk, another key refused without cutting anything, a tampered record
+ * refused, torn tails still cut, an unencrypted log refused by a sealed open). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include "pd_alloc.h"
+#include "pd_buf.h"
+#include "pd_crc32c.h"
 #include "pd_err.h"
 #include "pd_rng.h"
 #include "raft.h"
@@ -781,6 +785,109 @@ static void test_oom_sweep(void **state)
     assert_true(done);
 }
 
+/* --- sealed WAL ---------------------------------------------------------------------------- */
+
+static const uint8_t key_a[PD_SEAL_KEY_LEN] = {1, 2, 3};
+static const uint8_t key_b[PD_SEAL_KEY_LEN] = {9, 8, 7};
+static const char secret[] = "hunter2-PLAINTEXT-MARKER";
+
+static int contains(const uint8_t *buf, size_t len, const char *needle)
+{
+    return memmem(buf, len, needle, strlen(needle)) != NULL;
+}
+
+static int open_keyed(const char *dir, const uint8_t *key, pd_wal_t **w, pd_wal_state_t *st, char *err)
+{
+    pd_wal_opts_t o = {.dir = dir, .key = key};
+    return pd_wal_open(&o, w, st, err, 256);
+}
+
+static void segment_path(const char *dir, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/wal-%016x-%016x.log", dir, 1, 1);
+}
+
+static void write_entries(const char *dir, uint64_t from, uint64_t to)
+{
+    pd_wal_t *w;
+    pd_wal_state_t st;
+    char err[256] = "";
+    assert_int_equal(open_keyed(dir, key_a, &w, &st, err), 0);
+    for (uint64_t i = from; i <= to; i++) {
+        char data[64];
+        int n = snprintf(data, sizeof data, "%s-%llu", secret, (unsigned long long)i);
+        pd_raft_entry_t e = {.index = i, .term = 1, .type = PD_RAFT_ENTRY_NORMAL, .data = (uint8_t *)data,
+                             .len = (uint32_t)n};
+        assert_int_equal(pd_wal_append_entries(w, &e, 1), 0);
+    }
+    assert_int_equal(pd_wal_append_hard_state(w, &(pd_raft_hard_state_t){1, 1, to}), 0);
+    assert_int_equal(pd_wal_sync(w), 0);
+    pd_wal_close(w);
+    pd_wal_state_free(&st);
+}
+
+static void test_wal_sealed(void **state)
+{
+    char seg[256], err[256] = "";
+    const char *dir = ((fx_t *)*state)->dir;
+    write_entries(dir, 1, 10);
+    segment_path(dir, seg, sizeof seg);
+    size_t len;
+    uint8_t *buf = slurp(seg, &len);
+    assert_false(contains(buf, len, "hunter2"));
+    pd_wal_t *w;
+    pd_wal_state_t st;
+    /* the right key reads every entry back */
+    assert_int_equal(open_keyed(dir, key_a, &w, &st, err), 0);
+    assert_int_equal(st.n_entries, 10);
+    assert_int_equal(st.hs.commit, 10);
+    assert_true(contains(st.entries[9].data, st.entries[9].len, "hunter2-PLAINTEXT-MARKER-10"));
+    pd_wal_close(w);
+    pd_wal_state_free(&st);
+    /* another key: refused, and the file is not cut (a wrong key is no torn tail) */
+    assert_int_equal(open_keyed(dir, key_b, &w, &st, err), -PD_ECORRUPT);
+    assert_non_null(strstr(err, "fails authentication"));
+    struct stat sb;
+    assert_int_equal(stat(seg, &sb), 0);
+    assert_int_equal((size_t)sb.st_size, len);
+    /* no key: refused as another format */
+    assert_int_equal(open_keyed(dir, NULL, &w, &st, err), -PD_EVERSION);
+    /* a tampered record whose CRC was fixed up: refused */
+    size_t off = PD_WAL_HEADER_LEN + 3 * (PD_WAL_REC_HDR_LEN + PD_SEAL_OVERHEAD + PD_WAL_ENTRY_FIXED_LEN + 26);
+    uint32_t plen = pd_get_u32(buf + off);
+    buf[off + PD_WAL_REC_HDR_LEN + PD_SEAL_NONCE_LEN + 5] ^= 0x20;
+    pd_put_u32(buf + off + 4, pd_crc32c(buf + off + 8, (size_t)plen + 1));
+    spit(seg, buf, len);
+    assert_int_equal(open_keyed(dir, key_a, &w, &st, err), -PD_ECORRUPT);
+    assert_non_null(strstr(err, "fails authentication"));
+    /* a torn tail (the last record cut short) is still cut off and the prefix kept */
+    buf[off + PD_WAL_REC_HDR_LEN + PD_SEAL_NONCE_LEN + 5] ^= 0x20;
+    pd_put_u32(buf + off + 4, pd_crc32c(buf + off + 8, (size_t)plen + 1));
+    spit(seg, buf, len - 7);
+    assert_int_equal(open_keyed(dir, key_a, &w, &st, err), 0);
+    assert_int_equal(st.n_entries, 10);     /* the hard state record was torn */
+    assert_int_equal(st.truncated_bytes, len - 7 - (len - (PD_WAL_REC_HDR_LEN + PD_SEAL_OVERHEAD + PD_WAL_HARD_STATE_LEN)));
+    pd_wal_close(w);
+    pd_wal_state_free(&st);
+    free(buf);
+}
+
+static void test_wal_plain_refused_by_sealed(void **state)
+{
+    char err[256] = "";
+    const char *dir = ((fx_t *)*state)->dir;
+    pd_wal_t *w;
+    pd_wal_state_t st;
+    assert_int_equal(open_keyed(dir, NULL, &w, &st, err), 0); /* an older peerd's unencrypted log */
+    pd_raft_entry_t e = {.index = 1, .term = 1, .data = (uint8_t *)"x", .len = 1};
+    assert_int_equal(pd_wal_append_entries(w, &e, 1), 0);
+    assert_int_equal(pd_wal_sync(w), 0);
+    pd_wal_close(w);
+    pd_wal_state_free(&st);
+    assert_int_equal(open_keyed(dir, key_a, &w, &st, err), -PD_EVERSION);
+    assert_non_null(strstr(err, "unencrypted"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -798,6 +905,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ready_and_raft_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_ready_commit_covered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oom_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_sealed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_plain_refused_by_sealed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
