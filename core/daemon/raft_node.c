@@ -996,6 +996,8 @@ int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen)
         rc = pd_raft_keys_load(&n->keys, dir, err, errlen);
     if (rc)
         return rc;
+    if (d->gossip && pd_gossip_io_watch_members(d->gossip, on_member, n) == 0)
+        n->watching = 1; /* also while locked: the managers' addresses are needed once unlocked */
     if (!n->keys.ready) {
         PD_WARN(&d->log, "raft: this manager is autolocked: Raft stays stopped until peerctl swarm unlock "
                          "gives the unlock key");
@@ -1043,8 +1045,9 @@ static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
     pd_config_parse_hostport(d->cfg.listen_addr, host, sizeof host, &port);
     snprintf(self_addr, sizeof self_addr, "%s:%u", d->advertise_host, port ? port : PD_RN_RAFT_PORT);
     member_upsert(n, d->dd.node_id, self_addr, 1);
-    if (d->gossip && pd_gossip_io_watch_members(d->gossip, on_member, n) == 0)
-        n->watching = 1;
+    for (unsigned i = 0; n->rt && i < n->n_members; i++) /* learnt while locked */
+        if (n->members[i].raft_id != n->id && n->members[i].addr[0])
+            pd_rt_set_peer(n->rt, n->members[i].raft_id, n->members[i].addr);
     uv_timer_init(d->loop, &n->tick);
     n->tick.data = n;
     n->tick_open = 1;
