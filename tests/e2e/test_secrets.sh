@@ -13,12 +13,6 @@ source "$(dirname "$0")/lib/cluster.sh"
 N=3
 export E2E_PEERD_ARGS="--bootstrap-expect 3 --no-dns --snapshot-every 16 ${E2E_PEERD_ARGS:-}"
 
-role_of() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"role": "[a-z]*"' | cut -d'"' -f4; }
-find_leader() {
-  local h
-  for h in "$@"; do [ "$(role_of "$h")" = leader ] && { echo "$h"; return 0; }; done
-  return 1
-}
 has_secret() { e2e_ctl "$1" secret ls | awk 'NR > 1 { print $2 }' | grep -qx "$2"; }
 secret_count() { e2e_ctl "$1" secret ls | awk 'NR > 1' | wc -l; }
 unlock_with() { echo "$2" | e2e_ctl "$1" swarm unlock; }
@@ -44,8 +38,8 @@ run() {
   mark_stdin="stdin-secret-$tag"
   printf 'password=%s\n' "$mark_file" >"$f"
 
-  e2e_wait_for 30 find_leader 1 2 3 || e2e_fail "no leader elected"
-  L=$(find_leader 1 2 3)
+  e2e_wait_for 30 e2e_find_leader 1 2 3 || e2e_fail "no leader elected"
+  L=$(e2e_find_leader 1 2 3)
   F=$(( L % 3 + 1 ))
   e2e_log "leader h$L; writing on follower h$F"
 

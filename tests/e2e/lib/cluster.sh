@@ -227,3 +227,13 @@ e2e_heal() {
   local i=$1
   e2e_nft "$i" delete table inet "$E2E_ID" 2>/dev/null || true
 }
+
+# Raft role of host I (leader, follower, ...; empty when it does not answer).
+e2e_raft_role() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"role": "[a-z]*"' | cut -d'"' -f4; }
+
+# The first of the given hosts whose Raft role is leader (fails when none is).
+e2e_find_leader() {
+  local h
+  for h in "$@"; do [ "$(e2e_raft_role "$h")" = leader ] && { echo "$h"; return 0; }; done
+  return 1
+}
