@@ -26,7 +26,8 @@ int pd_ctl_events(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *p
     (void)req, (void)pk;
     const pd_store_t *st = pd_raft_node_store(d);
     if (!st) {
-        snprintf(err, errlen, "this node runs no manager: run peerctl events on a manager");
+        snprintf(err, errlen, "%s", pd_raft_node_locked(d) ? PD_RN_LOCKED_MSG
+                                                           : "this node runs no manager: run peerctl events on a manager");
         return -PD_ESTATE;
     }
     for (unsigned i = 0; i < PD_CTL_EVENT_SUBS_MAX; i++) {

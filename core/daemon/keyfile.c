@@ -81,6 +81,17 @@ void pd_unlock_key_format(const uint8_t key[PD_SEAL_KEY_LEN], char out[PD_UNLOCK
 
 static int space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+/* URL-safe base64 alphabet only: libsodium's decoder accepts some bytes above 0x7f. */
+static int b64url_only(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
 int pd_unlock_key_parse(const char *text, size_t len, uint8_t key[PD_SEAL_KEY_LEN])
 {
     while (len && space(*text))
@@ -91,6 +102,7 @@ int pd_unlock_key_parse(const char *text, size_t len, uint8_t key[PD_SEAL_KEY_LE
     const char *end = NULL;
     uint8_t k[PD_SEAL_KEY_LEN];
     if (len != PD_UNLOCK_KEY_TEXT_LEN || memcmp(text, PD_UNLOCK_KEY_PREFIX, p) != 0 ||
+        !b64url_only(text + p, len - p) ||
         sodium_base642bin(k, sizeof k, text + p, len - p, NULL, &got, &end,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         got != sizeof k || end != text + len)

@@ -83,7 +83,6 @@ struct pd_raft_node {
     pd_raft_keys_t keys; /* the data key sealing the WAL and snapshots; not ready: locked */
 };
 
-#define LOCKED_MSG "this node is locked: run peerctl swarm unlock"
 
 static void process(pd_raft_node_t *n);
 static void schedule(pd_raft_node_t *n);
@@ -348,7 +347,7 @@ static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, co
         return -PD_ESTATE;
     }
     if (!n->keys.ready) {
-        snprintf(err, errlen, LOCKED_MSG);
+        snprintf(err, errlen, PD_RN_LOCKED_MSG);
         return -PD_ESTATE;
     }
     if (arg_len > PD_RN_ARG_MAX) {
@@ -1155,7 +1154,7 @@ int pd_raft_node_status(pd_daemon_t *d, msgpack_packer *pk, char *err, size_t er
         return -PD_ESTATE;
     }
     if (!n->keys.ready) {
-        snprintf(err, errlen, LOCKED_MSG);
+        snprintf(err, errlen, PD_RN_LOCKED_MSG);
         return -PD_ESTATE;
     }
     unsigned up, total;

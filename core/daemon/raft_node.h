@@ -82,6 +82,7 @@ int pd_raft_node_read(pd_daemon_t *d, const pd_ctl_token_t *tok, pd_rn_done_fn d
 /* NULL on a worker and on a locked manager. */
 const pd_store_t *pd_raft_node_store(const pd_daemon_t *d);
 /* Autolock: is this manager waiting for its unlock key (Raft not started, requests refused)? */
+#define PD_RN_LOCKED_MSG "this node is locked: run peerctl swarm unlock"
 int pd_raft_node_locked(const pd_daemon_t *d);
 /* Unwrap the data key with the unlock key (text form) and start Raft. 0, or -PD_EUSAGE /
  * -PD_EAUTH (wrong key: stays locked) / -PD_ESTATE (not locked), with a message in err. */

@@ -167,6 +167,8 @@ static void test_keyfiles(void **state)
     assert_int_equal(pd_unlock_key_parse(text, strlen(text) - 1, back), -PD_EUSAGE);
     text[9] = '*';
     assert_int_equal(pd_unlock_key_parse(text, strlen(text), back), -PD_EUSAGE);
+    text[9] = (char)0xbf; /* libsodium's decoder lets some bytes above 0x7f through (found by fuzzing) */
+    assert_int_equal(pd_unlock_key_parse(text, strlen(text), back), -PD_EUSAGE);
     assert_int_equal(pd_unlock_key_parse("PDUNLK-2-", 9, back), -PD_EUSAGE);
     assert_int_equal(pd_unlock_key_parse("", 0, back), -PD_EUSAGE);
     uint8_t w1[PD_SEAL_KEY_LEN], w2[PD_SEAL_KEY_LEN];
