@@ -13,7 +13,9 @@
  * write per record in pd_wal_append_ready's order (marker, entries, hard state), synced
  * (pd_sim_disk_sync) before any message of that batch is sent. A torn crash stops a node after
  * the writes and before the sync: the simulator keeps a random prefix of the unsynced writes,
- * maybe tearing the first lost one, and we sometimes add a garbage or zeroed tail. Restart scans with pd_wal_scan, which must report CLEAN or TORN (never CORRUPT), cuts the
+ * maybe tearing the first lost one, and we sometimes add a garbage or zeroed tail. Records are
+ * sealed as the daemon seals them (seal.h). Restart scans with pd_wal_scan, which must report CLEAN
+ * or TORN (never CORRUPT, nor FORGED: a torn write never passes for tampering), cuts the
  * torn tail (truncate + sync, like pd_wal_open) and replays the records with the WAL's semantics.
  * Snapshot files are atomic (temp + rename in the daemon), written before their marker record.
  * The shell asserts what keeps this safe: an append acknowledgement never covers an entry beyond
@@ -74,6 +76,7 @@
 #define OP_TIMEOUT_MS 1000
 #define OPS_MAX 4096
 #define READS_MAX 64   /* pending ReadIndex answers per node */
+#define WAL_RECORD_MAX 256 /* a record's plaintext payload in this workload */
 #define SNAPS_KEEP 2   /* snapshot files kept per node (the durable marker's, and a newer one) */
 #define MIN_VOTERS 3   /* removals stop here */
 #define SNAP_LEN (8 + 8 * KEYS)
@@ -138,7 +141,11 @@ struct node {
     size_t n_reads;
     bool tear_next, dead; /* dead: torn mid-write, waiting for the scheduled crash */
     pd_raft_role_t last_role;
+    pd_sealer_t seal; /* the WAL's sealer: a new nonce prefix (from the seed) at every boot */
 };
+
+/* Every node's WAL is sealed like the daemon's (one key for all: keys are not what is tested). */
+static const uint8_t sim_key[PD_SEAL_KEY_LEN] = {0x5e, 0xa1};
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -213,7 +220,13 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *payload, uint32
     replay_t *rp = ctx;
     pd_raft_entry_t e;
     uint64_t index, term;
-    uint8_t flags;
+    uint8_t flags, plain[WAL_RECORD_MAX];
+    PD_SIM_ASSERT(rp->sim, (type & PD_WAL_REC_SEALED) && len >= PD_SEAL_OVERHEAD &&
+                               len - PD_SEAL_OVERHEAD <= sizeof plain);
+    PD_SIM_ASSERT(rp->sim, pd_wal_unseal(sim_key, type, payload, len, plain) == 0);
+    type &= (uint8_t)~PD_WAL_REC_SEALED;
+    len -= PD_SEAL_OVERHEAD;
+    payload = plain;
     if (type == PD_WAL_REC_HARD_STATE) {
         rp->has_hs = pd_wal_decode_hard_state(payload, len, &rp->hs) == 0;
         return 0;
@@ -253,9 +266,9 @@ static void wal_recover(world_t *w, pd_sim_disk_t *disk, replay_t *rp)
 {
     pd_wal_scan_t scan;
     size_t len = (size_t)pd_sim_disk_size(disk);
-    int rc = pd_wal_scan(pd_sim_disk_data(disk), len, NULL, replay_record, rp, &scan);
+    int rc = pd_wal_scan(pd_sim_disk_data(disk), len, sim_key, replay_record, rp, &scan);
     PD_SIM_ASSERT(w->sim, rc == 0);
-    PD_SIM_ASSERT(w->sim, scan.status != PD_WAL_SCAN_CORRUPT);
+    PD_SIM_ASSERT(w->sim, scan.status == PD_WAL_SCAN_CLEAN || scan.status == PD_WAL_SCAN_TORN);
     if (scan.status == PD_WAL_SCAN_TORN) {
         w->torn_bytes += len - scan.valid_len;
         PD_SIM_ASSERT(w->sim, pd_sim_disk_truncate(disk, scan.valid_len) == 0);
@@ -263,28 +276,29 @@ static void wal_recover(world_t *w, pd_sim_disk_t *disk, replay_t *rp)
     }
 }
 
-static void wal_write(pd_sim_disk_t *disk, void (*enc)(pd_wbuf_t *, const void *), const void *arg)
+static void wal_write(pd_sim_disk_t *disk, void (*enc)(pd_wbuf_t *, const void *, pd_sealer_t *),
+                      const void *arg, pd_sealer_t *seal)
 {
-    uint8_t buf[256];
+    uint8_t buf[WAL_RECORD_MAX + PD_WAL_REC_HDR_LEN + PD_SEAL_OVERHEAD];
     pd_wbuf_t wb;
     pd_wbuf_init(&wb, buf, sizeof buf);
-    enc(&wb, arg);
+    enc(&wb, arg, seal);
     PD_ASSERT(wb.err == 0);
     PD_ASSERT(pd_sim_disk_append(disk, wb.data, wb.len) == 0);
 }
 
-static void enc_entry(pd_wbuf_t *wb, const void *e) { pd_wal_encode_entry(wb, e, NULL); }
-static void enc_hs(pd_wbuf_t *wb, const void *hs) { pd_wal_encode_hard_state(wb, hs, NULL); }
+static void enc_entry(pd_wbuf_t *wb, const void *e, pd_sealer_t *s) { pd_wal_encode_entry(wb, e, s); }
+static void enc_hs(pd_wbuf_t *wb, const void *hs, pd_sealer_t *s) { pd_wal_encode_hard_state(wb, hs, s); }
 
 typedef struct {
     uint64_t index, term;
     uint8_t flags;
 } marker_t;
 
-static void enc_marker(pd_wbuf_t *wb, const void *p)
+static void enc_marker(pd_wbuf_t *wb, const void *p, pd_sealer_t *s)
 {
     const marker_t *m = p;
-    pd_wal_encode_snapshot(wb, m->index, m->term, m->flags, NULL);
+    pd_wal_encode_snapshot(wb, m->index, m->term, m->flags, s);
 }
 
 /* The ready's snapshot marker, entries and hard state, in pd_wal_append_ready's order (entries
@@ -295,12 +309,12 @@ static void wal_write_ready(node_t *nd, pd_sim_disk_t *disk, const pd_raft_ready
     if (rd->snapshot) {
         snapdir_put(&nd->w->snaps[nd->slot], rd->snapshot); /* the file first, then its marker */
         marker_t m = {rd->snapshot->meta.index, rd->snapshot->meta.term, PD_WAL_SNAP_INSTALL};
-        wal_write(disk, enc_marker, &m);
+        wal_write(disk, enc_marker, &m, &nd->seal);
     }
     for (size_t i = 0; i < rd->n_entries; i++)
-        wal_write(disk, enc_entry, &rd->entries[i]);
+        wal_write(disk, enc_entry, &rd->entries[i], &nd->seal);
     if (rd->has_hs)
-        wal_write(disk, enc_hs, &rd->hs);
+        wal_write(disk, enc_hs, &rd->hs, &nd->seal);
 }
 
 /* fsync returned: what the log now durably holds, for the acknowledgement checks. */
@@ -483,7 +497,7 @@ static void maybe_compact(node_t *nd)
     pd_sim_disk_t *disk = pd_sim_node_disk(nd->w->sim, nd->slot);
     snapdir_put(&nd->w->snaps[nd->slot], s);
     marker_t m = {s->meta.index, s->meta.term, 0};
-    wal_write(disk, enc_marker, &m);
+    wal_write(disk, enc_marker, &m, &nd->seal);
     pd_sim_disk_sync(disk);
 }
 
@@ -562,6 +576,8 @@ static int node_boot(pd_sim_t *sim, uint32_t slot, uint64_t seed, pd_sim_disk_t 
     nd->slot = slot;
     nd->id = id_of(w, slot);
     pd_rng_seed(&nd->rng, seed);
+    memcpy(nd->seal.key, sim_key, sizeof sim_key); /* pd_sealer_init, with the prefix from the seed */
+    pd_rng_fill(&nd->rng, nd->seal.prefix, sizeof nd->seal.prefix);
     replay_t rp = {.sim = sim};
     wal_recover(w, disk, &rp);
     const pd_raft_snapshot_t *snap = NULL;
