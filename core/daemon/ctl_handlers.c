@@ -7,6 +7,7 @@
 #include "ctl_events.h"
 #include "ctl_endpoints.h"
 #include "ctl_gossip.h"
+#include "ctl_node.h"
 #include "daemon.h"
 #include "dns_setup.h"
 #include "gossip_keys.h"
@@ -81,6 +82,12 @@ static const struct {
     {"config.ls", pd_ctl_config_ls},
     {"config.inspect", pd_ctl_config_inspect},
     {"config.rm", pd_ctl_config_rm},
+    {"node.ls", pd_ctl_node_ls},
+    {"node.inspect", pd_ctl_node_inspect},
+    {"node.update", pd_ctl_node_update},
+    {"node.promote", pd_ctl_node_promote},
+    {"node.demote", pd_ctl_node_demote},
+    {"node.rm", pd_ctl_node_rm},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)
