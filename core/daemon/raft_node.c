@@ -921,9 +921,16 @@ static void on_tick(uv_timer_t *t)
     if (n->r)
         pd_raft_tick(n->r);
     uint64_t now = uv_now(n->d->loop);
+    unsigned up, total;
+    reachable(n, &up, &total);
+    int no_quorum = n->r && up * 2 <= total;
     for (unsigned i = 0; i < PD_RN_OPS_MAX; i++) {
         rn_op_t *op = &n->ops[i];
-        if (!op->used || now < op->deadline_ms)
+        /* Quorum lost while waiting: a read, or a write not yet handed to a leader, fails now
+         * (a write in a leader's hands may still commit: it waits for its answer or deadline). */
+        int doomed = no_quorum && !op->remote &&
+                     ((op->kind == PD_RT_FWD_READ && op->stage != OP_READ_WAIT) || op->stage == OP_ROUTE);
+        if (!op->used || (now < op->deadline_ms && !doomed))
             continue;
         if (op->remote) {
             op->used = 0; /* the follower times out on its own */

@@ -138,6 +138,31 @@ run() {
   e2e_wait_for 30 e2e_ctl "$L" config create c3 "$E2E_WORK/cfg" >/dev/null || e2e_fail "no recovery after restart"
   e2e_wait_for 20 agree "$L" 4 "$O" 4 || e2e_fail "node ls disagrees after recovery"
   e2e_log "recovered: writes commit again, node ls agrees"
+
+  # Demote the leader (it hands leadership over first), then another; the last manager stays.
+  local M R idM
+  e2e_wait_for 20 find_leader "$L" "$O" 4 >/dev/null || e2e_fail "no leader after recovery"
+  M=$(find_leader "$L" "$O" 4)
+  idM=$(eval echo \$id$M)
+  t0=$(now_ms)
+  e2e_ctl "$M" node demote "$idM" >/dev/null || e2e_fail "demoting the leader h$M failed"
+  e2e_wait_for 30 is_worker "$M" || e2e_fail "the demoted leader h$M still runs Raft"
+  t1=$(now_ms)
+  R=""
+  for i in "$L" "$O" 4; do [ "$i" != "$M" ] && R="$R $i"; done
+  e2e_wait_for 10 find_leader $R >/dev/null || e2e_fail "no leader among$R after the leader's demotion"
+  e2e_log "leader h$M demoted: a worker after $((t1 - t0)) ms; h$(find_leader $R) leads"
+  local last other
+  last=$(find_leader $R)
+  for i in $R; do [ "$i" != "$last" ] && other=$i; done
+  e2e_ctl "$last" node demote "$(eval echo \$id$other)" >/dev/null || e2e_fail "demoting h$other failed"
+  e2e_wait_for 30 is_worker "$other" || e2e_fail "h$other still runs Raft"
+  out=$(e2e_ctl "$last" node demote "$(eval echo \$id$last)" 2>&1) && e2e_fail "the last manager was demoted"
+  echo "$out" | grep -q "last manager" || e2e_fail "demoting the last manager: $out"
+  out=$(e2e_ctl "$last" node rm --force "$(eval echo \$id$last)" 2>&1) && e2e_fail "the last manager was removed"
+  echo "$out" | grep -q "last manager" || e2e_fail "removing the last manager: $out"
+  e2e_ctl "$last" config create c4 "$E2E_WORK/cfg" >/dev/null || e2e_fail "the single manager h$last cannot write"
+  e2e_log "last manager h$last: demote and rm refused; it still commits alone"
 }
 
 e2e_main run
