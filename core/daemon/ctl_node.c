@@ -78,16 +78,6 @@ static const pd_store_obj_t *resolve(const pd_store_t *s, const char *ref, char 
     return NULL;
 }
 
-static unsigned count_managers(const pd_store_t *s)
-{
-    unsigned n = 0;
-    pd_node_rec_t *r = pd_malloc(sizeof *r);
-    for (const pd_store_obj_t *o = pd_store_first(s, PD_STORE_NODE); o && r; o = pd_store_next(o))
-        n += pd_node_rec_decode(o->spec, o->spec_len, r) == 0 && !r->removed && r->role == PD_NODE_MANAGER;
-    pd_free(r);
-    return n;
-}
-
 /* --- packing -------------------------------------------------------------------------------- */
 
 static void pack_labels(msgpack_packer *pk, const pd_node_rec_t *r)
@@ -179,19 +169,10 @@ static int change(pd_daemon_t *d, int op, const msgpack_object *args, const pd_s
                   char *msg, size_t msglen, char *err, size_t errlen)
 {
     const pd_store_t *s = pd_raft_node_store(d);
-    if (op == OP_PROMOTE || op == OP_DEMOTE) {
-        pd_node_role_t want = op == OP_PROMOTE ? PD_NODE_MANAGER : PD_NODE_WORKER;
-        if (r->role == want) {
-            snprintf(err, errlen, "node %s is already a %s", o->id, pd_node_role_name(want));
-            return -PD_EEXISTS;
-        }
-        if (want == PD_NODE_WORKER && count_managers(s) <= 1) {
-            snprintf(err, errlen, "node %s is the last manager of the cluster and cannot be demoted", o->id);
-            return -PD_ESTATE;
-        }
-        r->role = (uint8_t)want;
-        snprintf(msg, msglen, "Node %s %s", o->id, want == PD_NODE_MANAGER ? "promoted to a manager in the cluster."
-                                                                             : "demoted in the cluster.");
+    if (op == OP_PROMOTE || op == OP_DEMOTE) { /* checked and written by pd_node_set_role */
+        r->role = op == OP_PROMOTE ? PD_NODE_MANAGER : PD_NODE_WORKER;
+        snprintf(msg, msglen, "Node %s %s", o->id, op == OP_PROMOTE ? "promoted to a manager in the cluster."
+                                                                     : "demoted in the cluster.");
         return 0;
     }
     if (op == OP_RM) {
@@ -199,7 +180,7 @@ static int change(pd_daemon_t *d, int op, const msgpack_object *args, const pd_s
         pd_mp_get_bool(args, "force", &force);
         node_view_t v;
         view_of(d, o->id, &v);
-        if (r->role == PD_NODE_MANAGER && count_managers(s) <= 1) {
+        if (r->role == PD_NODE_MANAGER && pd_node_managers(s) <= 1) {
             snprintf(err, errlen, "node %s is the last manager of the cluster and cannot be removed", o->id);
             return -PD_ESTATE;
         }
@@ -286,17 +267,20 @@ static int do_write(pd_daemon_t *d, const pd_ctl_token_t *tok, int op, const msg
         rc = change(d, op, args, o, r, arg, 160, err, errlen);
     uint8_t *entry = NULL;
     size_t len = 0;
-    if (rc == 0)
+    int role_change = op == OP_PROMOTE || op == OP_DEMOTE;
+    if (rc == 0 && !role_change)
         rc = pd_node_records_txn(o->id, r, o->version, &entry, &len);
     if (rc == 0) {
         size_t ml = strlen(arg) + 1;
-        unsigned managers = count_managers(pd_raft_node_store(d));
+        unsigned managers = pd_node_managers(pd_raft_node_store(d));
         int is_manager = r->role == PD_NODE_MANAGER && !r->removed;
         managers = managers - (unsigned)was_manager + (unsigned)is_manager;
         if (was_manager != is_manager && managers % 2 == 0)
             snprintf(arg + ml, sizeof arg - ml, "the cluster will have %u managers, an even number: it tolerates "
                      "no more failures than with %u; add or remove one", managers, managers - 1);
-        rc = pd_raft_node_write(d, tok, entry, len, write_done, arg, ml + strlen(arg + ml) + 1, err, errlen);
+        size_t alen = ml + strlen(arg + ml) + 1;
+        rc = role_change ? pd_node_set_role(d, tok, o->id, (pd_node_role_t)r->role, write_done, arg, alen, err, errlen)
+                         : pd_raft_node_write(d, tok, entry, len, write_done, arg, alen, err, errlen);
     }
     pd_free(entry);
     pd_free(r);

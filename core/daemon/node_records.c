@@ -95,6 +95,49 @@ int pd_node_ensure(pd_daemon_t *d, const pd_ctl_token_t *tok, const char *node_i
     return rc;
 }
 
+unsigned pd_node_managers(const pd_store_t *s)
+{
+    unsigned n = 0;
+    pd_node_rec_t *r = pd_malloc(sizeof *r);
+    for (const pd_store_obj_t *o = pd_store_first(s, PD_STORE_NODE); o && r; o = pd_store_next(o))
+        n += pd_node_rec_decode(o->spec, o->spec_len, r) == 0 && !r->removed && r->role == PD_NODE_MANAGER;
+    pd_free(r);
+    return n;
+}
+
+int pd_node_set_role(pd_daemon_t *d, const pd_ctl_token_t *tok, const char *node_id, pd_node_role_t role,
+                     pd_rn_done_fn done, const void *arg, size_t arg_len, char *err, size_t errlen)
+{
+    const pd_store_t *s = pd_raft_node_store(d);
+    const pd_store_obj_t *o = s ? pd_store_get(s, PD_STORE_NODE, node_id, strlen(node_id)) : NULL;
+    pd_node_rec_t *r = pd_malloc(sizeof *r);
+    int rc = !s ? -PD_ESTATE : !o ? -PD_ENOTFOUND : !r ? -ENOMEM : pd_node_rec_decode(o->spec, o->spec_len, r);
+    if (rc == 0 && r->removed)
+        rc = -PD_ESTATE;
+    else if (rc == 0 && r->role == role)
+        rc = -PD_EEXISTS;
+    else if (rc == 0 && role == PD_NODE_WORKER && pd_node_managers(s) <= 1)
+        rc = -PD_ESTATE;
+    if (rc) {
+        snprintf(err, errlen, "node %s: %s", node_id,
+                 !s ? "this node runs no manager" : rc == -PD_ENOTFOUND ? "no such node"
+                 : rc == -PD_EEXISTS ? (role == PD_NODE_MANAGER ? "already a manager" : "already a worker")
+                 : rc == -PD_ESTATE && r && r->removed ? "removed from the cluster"
+                 : rc == -PD_ESTATE ? "the last manager of the cluster cannot be demoted" : pd_strerror(rc));
+        pd_free(r);
+        return rc;
+    }
+    r->role = (uint8_t)role;
+    uint8_t *entry = NULL;
+    size_t len = 0;
+    rc = pd_node_records_txn(node_id, r, o->version, &entry, &len);
+    pd_free(r);
+    if (rc == 0)
+        rc = pd_raft_node_write(d, tok, entry, len, done, arg, arg_len, err, errlen);
+    pd_free(entry);
+    return rc;
+}
+
 /* --- the leader's rounds -------------------------------------------------------------------- */
 
 static void creating_set(pd_node_records_t *nr, const char *id, int on)

@@ -32,6 +32,18 @@ int pd_node_ensure(pd_daemon_t *d, const pd_ctl_token_t *tok, const char *node_i
                    pd_node_role_t role, pd_rn_done_fn done, const void *arg, size_t arg_len, char *err,
                    size_t errlen);
 
+/* Set a node's desired role (promote: PD_NODE_MANAGER, demote: PD_NODE_WORKER); the leader's
+ * reconciler then changes the Raft membership and the node starts or stops Raft. Reads the local
+ * store (call it after a read barrier, or accept -PD_ECONFLICT when the record changed meanwhile).
+ * Returns PD_CTL_LATER (done gets rc 0 or a store error), or now: -PD_ENOTFOUND (no record),
+ * -PD_EEXISTS (already that role), -PD_ESTATE (removed node; the last manager demoted), or a
+ * pd_raft_node_write error. */
+int pd_node_set_role(pd_daemon_t *d, const pd_ctl_token_t *tok, const char *node_id, pd_node_role_t role,
+                     pd_rn_done_fn done, const void *arg, size_t arg_len, char *err, size_t errlen);
+
+/* Managers among the records (desired role manager, not removed). */
+unsigned pd_node_managers(const pd_store_t *s);
+
 /* Is node_id removed from the cluster (a tombstone record in this manager's store)? */
 bool pd_node_is_removed(const pd_daemon_t *d, const char *node_id);
 
