@@ -8,6 +8,7 @@
 #include "ctl_endpoints.h"
 #include "ctl_gossip.h"
 #include "ctl_lock.h"
+#include "ctl_node.h"
 #include "daemon.h"
 #include "dns_setup.h"
 #include "gossip_keys.h"
@@ -89,6 +90,12 @@ static const struct {
     {"swarm.update", pd_ctl_swarm_update},
     {"swarm.unlock_key", pd_ctl_swarm_unlock_key},
     {"swarm.unlock", pd_ctl_swarm_unlock},
+    {"node.ls", pd_ctl_node_ls},
+    {"node.inspect", pd_ctl_node_inspect},
+    {"node.update", pd_ctl_node_update},
+    {"node.promote", pd_ctl_node_promote},
+    {"node.demote", pd_ctl_node_demote},
+    {"node.rm", pd_ctl_node_rm},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)

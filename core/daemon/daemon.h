@@ -17,6 +17,7 @@ typedef struct pd_gossip_io pd_gossip_io_t;
 typedef struct pd_dns_server pd_dns_server_t;
 typedef struct pd_raft_node pd_raft_node_t;
 typedef struct pd_vip_alloc pd_vip_alloc_t;
+typedef struct pd_node_records pd_node_records_t;
 
 /* Deferred control replies: a handler that returns PD_CTL_LATER keeps a copy of d->ctl_cur (the
  * request's connection and id) and answers later with pd_daemon_ctl_answer (raft_node.c). */
@@ -57,6 +58,7 @@ typedef struct {
     pd_dns_server_t *dns;  /* NULL with --no-dns */
     pd_raft_node_t *raft;  /* the manager's Raft + store */
     pd_vip_alloc_t *vip;   /* the manager's VIP loop (acts while it leads) */
+    pd_node_records_t *nodes; /* node records and role changes (node_records.c) */
     pd_ctl_token_t ctl_cur; /* the request being dispatched */
     int ctl_deferred;       /* its handler returned PD_CTL_LATER */
 } pd_daemon_t;

@@ -146,6 +146,30 @@ static void on_gossip_fatal(void *ctx, const char *why)
     pd_daemon_shutdown(d, "join failed");
 }
 
+/* Our metadata: hostname, role (--worker or not, as it is now) and Raft address. */
+static void self_meta(const pd_daemon_t *d, uint8_t *meta, size_t cap, size_t *len)
+{
+    char raft_addr[PD_ADDR_MAX + 8], bind_host[PD_ADDR_MAX];
+    uint16_t raft_port = 0;
+    pd_config_parse_hostport(d->cfg.listen_addr, bind_host, sizeof bind_host, &raft_port);
+    snprintf(raft_addr, sizeof raft_addr, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
+             raft_port ? raft_port : 2377u);
+    pd_gossip_meta_encode(d->hostname, d->cfg.worker ? "worker" : "manager", raft_addr, meta, cap, len);
+}
+
+int pd_daemon_gossip_republish_meta(pd_daemon_t *d)
+{
+    uint8_t meta[512];
+    size_t len = 0;
+    if (!d->gossip)
+        return -PD_ESTATE;
+    self_meta(d, meta, sizeof meta, &len);
+    int rc = pd_gagent_set_meta(pd_gossip_io_agent(d->gossip), pd_gossip_io_now(d->gossip), meta, len);
+    if (rc == 0)
+        pd_gossip_io_flush(d->gossip);
+    return rc;
+}
+
 int pd_daemon_gossip_start(pd_daemon_t *d, char *err, size_t errlen)
 {
     char host[PD_ADDR_MAX], bind_host[PD_ADDR_MAX];
@@ -163,12 +187,7 @@ int pd_daemon_gossip_start(pd_daemon_t *d, char *err, size_t errlen)
     }
     uint8_t meta[512];
     size_t meta_len = 0;
-    char raft_addr[PD_ADDR_MAX + 8];
-    uint16_t raft_port = 0;
-    pd_config_parse_hostport(d->cfg.listen_addr, bind_host, sizeof bind_host, &raft_port);
-    snprintf(raft_addr, sizeof raft_addr, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
-             raft_port ? raft_port : 2377u);
-    pd_gossip_meta_encode(d->hostname, d->cfg.worker ? "worker" : "manager", raft_addr, meta, sizeof meta, &meta_len);
+    self_meta(d, meta, sizeof meta, &meta_len);
     const char *joins[PD_JOIN_MAX];
     for (unsigned i = 0; i < d->cfg.n_join; i++)
         joins[i] = d->cfg.join[i];

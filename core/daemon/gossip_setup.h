@@ -16,6 +16,8 @@ int pd_gossip_keyring_save(const char *data_dir, const pd_keyring_t *kr);
 int pd_gossip_meta_encode(const char *hostname, const char *role, const char *raft_addr, uint8_t *out,
                           size_t cap, size_t *len);
 int pd_gossip_meta_decode(const uint8_t *meta, size_t len, char *hostname, size_t hcap, char *role, size_t rcap);
+/* Gossip our metadata again after a role change (d->cfg.worker): 0 or an error. */
+int pd_daemon_gossip_republish_meta(pd_daemon_t *d);
 /* Start gossip for the daemon; on failure err says why. */
 int pd_daemon_gossip_start(pd_daemon_t *d, char *err, size_t errlen);
 

@@ -17,6 +17,7 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "raft_node.h"
+#include "node_records.h"
 #include "vip_alloc.h"
 
 struct pd_ctl_client {
@@ -312,6 +313,7 @@ void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
         client_close(d->clients);
     pd_daemon_dns_stop(d); /* before gossip: DNS watches its table */
     pd_vip_alloc_stop(d);
+    pd_node_records_stop(d);
     if (pd_raft_node_handoff(d, shutdown_after_handoff))
         return; /* a leader hands over first; the rest follows */
     shutdown_after_handoff(d);
@@ -393,6 +395,10 @@ int pd_daemon_run(pd_daemon_t *d)
             fprintf(stderr, "peerd: %s\n", err);
             d->exit_code = 1;
             pd_daemon_shutdown(d, "dns failed to start");
+        } else if ((rc = pd_node_records_start(d, err, sizeof err)) != 0) {
+            PD_ERROR(&d->log, "node records: %s", pd_strerror(rc));
+            d->exit_code = 1;
+            pd_daemon_shutdown(d, "node records failed to start");
         }
     }
     PD_INFO(&d->log, "peerd ready node_id=%s socket=%s data_dir=%s", d->dd.node_id, d->cfg.socket_path,
@@ -401,6 +407,7 @@ int pd_daemon_run(pd_daemon_t *d)
     unlink(d->cfg.socket_path);
     pd_daemon_dns_free(d);
     pd_vip_alloc_free(d);
+    pd_node_records_free(d);
     pd_raft_node_free(d);
     pd_gossip_io_free(d->gossip);
     d->gossip = NULL;

@@ -354,6 +354,12 @@ static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, co
         snprintf(err, errlen, "argument too long");
         return -PD_ETOOBIG;
     }
+    unsigned up, total;
+    reachable(n, &up, &total);
+    if (n->r && up * 2 <= total) { /* fail now rather than at the deadline */
+        quorum_message(n, err, errlen);
+        return -PD_ENOQUORUM;
+    }
     rn_op_t *op = op_new(n);
     if (!op) {
         snprintf(err, errlen, "too many requests in flight");
@@ -768,8 +774,8 @@ static int raft_create(pd_raft_node_t *n, const uint64_t *peers, uint32_t n_peer
 
 static void try_bootstrap(pd_raft_node_t *n)
 {
-    if (n->r)
-        return;
+    if (n->r || n->d->cfg.bootstrap_expect == 0)
+        return; /* formed, or started to join (promotion) */
     pd_rn_candidate_t c[PD_RN_MEMBERS_MAX];
     size_t k = 0;
     for (unsigned i = 0; i < n->n_members; i++) {
@@ -800,6 +806,21 @@ static void try_bootstrap(pd_raft_node_t *n)
     PD_INFO(&n->d->log, "raft bootstrapped voters=%u id=%016llx", expect, (unsigned long long)n->id);
 }
 
+/* A node that is not formed (a promoted worker, or a manager that came after the bootstrap) joins
+ * when a leader replicates to it, which it does once it added the node as a learner: an empty Raft
+ * learns the membership from the log (the bootstrap entries) or a snapshot. */
+static void join_on_leader_msg(pd_raft_node_t *n, const pd_raft_msg_t *m)
+{
+    if (m->type != PD_RAFT_MSG_APP && m->type != PD_RAFT_MSG_SNAP && m->type != PD_RAFT_MSG_HEARTBEAT)
+        return;
+    int rc = raft_create(n, NULL, 0, NULL, NULL);
+    if (rc)
+        PD_ERROR(&n->d->log, "raft join failed err=%s", pd_strerror(rc));
+    else
+        PD_INFO(&n->d->log, "raft joining: leader %016llx replicates to us (term %llu)", (unsigned long long)m->from,
+                (unsigned long long)m->term);
+}
+
 /* --- IO callbacks --------------------------------------------------------------------------- */
 
 /* Our connection to a peer was closed by it: if it was our leader, its process is most likely
@@ -827,11 +848,15 @@ static void on_frame(void *ctx, const pd_rt_frame_t *f)
     if (from)
         from->heard_ms = uv_now(n->d->loop);
     if (f->type == PD_RT_RAFT) {
-        if (!n->r)
-            return;
         pd_raft_wire_msg_t w;
         if (pd_raft_wire_decode(f->payload, f->len, &w) != 0)
             return;
+        if (!n->r)
+            join_on_leader_msg(n, &w.msg);
+        if (!n->r) {
+            pd_raft_wire_msg_free(&w);
+            return;
+        }
         if (w.msg.from == f->from && w.msg.to == n->id)
             pd_raft_step(n->r, &w.msg);
         pd_raft_wire_msg_free(&w);
@@ -906,9 +931,16 @@ static void on_tick(uv_timer_t *t)
     if (n->r)
         pd_raft_tick(n->r);
     uint64_t now = uv_now(n->d->loop);
+    unsigned up, total;
+    reachable(n, &up, &total);
+    int no_quorum = n->r && up * 2 <= total;
     for (unsigned i = 0; i < PD_RN_OPS_MAX; i++) {
         rn_op_t *op = &n->ops[i];
-        if (!op->used || now < op->deadline_ms)
+        /* Quorum lost while waiting: a read, or a write not yet handed to a leader, fails now
+         * (a write in a leader's hands may still commit: it waits for its answer or deadline). */
+        int doomed = no_quorum && !op->remote &&
+                     ((op->kind == PD_RT_FWD_READ && op->stage != OP_READ_WAIT) || op->stage == OP_ROUTE);
+        if (!op->used || (now < op->deadline_ms && !doomed))
             continue;
         if (op->remote) {
             op->used = 0; /* the follower times out on its own */
@@ -973,6 +1005,21 @@ static int recover(pd_raft_node_t *n, char *err, size_t errlen)
     if (have_snap)
         pd_snapfile_free(&sf);
     return rc;
+}
+
+static void seed_members(pd_raft_node_t *n)
+{
+    pd_swim_t *s = n->d->gossip ? pd_gagent_swim(pd_gossip_io_agent(n->d->gossip)) : NULL;
+    uint32_t count = s ? pd_swim_count(s, -1) : 0;
+    for (uint32_t i = 0; i < count; i++) {
+        pd_swim_member_info_t m;
+        if (pd_swim_member_at(s, i, &m) != 0 || strcmp(m.node, n->d->dd.node_id) == 0 ||
+            (m.state != PD_SWIM_ALIVE && m.state != PD_SWIM_SUSPECT))
+            continue;
+        pd_swim_event_t ev = {.type = PD_SWIM_EV_JOIN, .meta = m.meta, .meta_len = m.meta_len};
+        snprintf(ev.node, sizeof ev.node, "%s", m.node);
+        on_member(n, &ev);
+    }
 }
 
 int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen)
@@ -1047,6 +1094,7 @@ static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
     for (unsigned i = 0; n->rt && i < n->n_members; i++) /* learnt while locked */
         if (n->members[i].raft_id != n->id && n->members[i].addr[0])
             pd_rt_set_peer(n->rt, n->members[i].raft_id, n->members[i].addr);
+    seed_members(n); /* started at runtime (promotion): gossip already knows the managers */
     uv_timer_init(d->loop, &n->tick);
     n->tick.data = n;
     n->tick_open = 1;
@@ -1196,4 +1244,54 @@ int pd_raft_node_status(pd_daemon_t *d, msgpack_packer *pk, char *err, size_t er
     for (uint32_t i = 0; i < c->n_learners; i++)
         pack_member(n, pk, c->learners[i], "learner");
     return 0;
+}
+
+/* --- membership (node promote/demote, node_records.c) --------------------------------------- */
+
+const pd_raft_conf_t *pd_raft_node_conf(const pd_daemon_t *d)
+{
+    const pd_raft_node_t *n = d->raft;
+    return n && !n->stopped && n->r ? pd_raft_conf(n->r) : NULL;
+}
+
+uint64_t pd_raft_node_self(const pd_daemon_t *d) { return d->raft ? d->raft->id : 0; }
+
+int pd_raft_node_change_conf(pd_daemon_t *d, pd_raft_cc_type_t type, uint64_t raft_id)
+{
+    pd_raft_node_t *n = d->raft;
+    if (!n || n->stopped || !n->r || n->draining)
+        return -PD_ESTATE;
+    int rc = pd_raft_propose_conf(n->r, type, raft_id);
+    if (rc == 0)
+        schedule(n);
+    return rc;
+}
+
+static void transfer_done(pd_daemon_t *d) { (void)d; }
+
+int pd_raft_node_transfer_away(pd_daemon_t *d)
+{
+    pd_raft_node_t *n = d->raft;
+    if (!n || n->handoff_done)
+        return 0; /* one at a time (a shutdown's handoff included) */
+    return pd_raft_node_handoff(d, transfer_done);
+}
+
+int pd_raft_node_manager_state(pd_daemon_t *d, uint64_t raft_id, int *leader, int *reach)
+{
+    pd_raft_node_t *n = d->raft;
+    const pd_raft_conf_t *c = pd_raft_node_conf(d);
+    if (!c || (!pd_raft_conf_has_voter(c, raft_id) && !pd_raft_conf_has_learner(c, raft_id)))
+        return -PD_ENOTFOUND;
+    rn_member_t *m = member_by_raft(n, raft_id);
+    *leader = pd_raft_leader(n->r) == raft_id;
+    *reach = raft_id == n->id || (m && member_reachable(n, m));
+    return pd_raft_conf_has_voter(c, raft_id) ? 1 : 2;
+}
+
+void pd_raft_node_quorum(pd_daemon_t *d, unsigned *up, unsigned *total)
+{
+    *up = *total = 0;
+    if (d->raft && !d->raft->stopped)
+        reachable(d->raft, up, total);
 }

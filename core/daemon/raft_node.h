@@ -24,6 +24,7 @@
 
 #include "daemon.h"
 #include "pd_limits.h"
+#include "raft.h"
 #include "store.h"
 
 #define PD_RN_TICK_MS 100u
@@ -92,5 +93,20 @@ pd_rng_t *pd_raft_node_rng(pd_daemon_t *d);
 uint64_t pd_raft_node_leader_term(const pd_daemon_t *d);
 /* "raft.status" */
 int pd_raft_node_status(pd_daemon_t *d, msgpack_packer *pk, char *err, size_t errlen);
+
+/* --- membership (node promote/demote) --- */
+/* The configuration, or NULL when not formed (or stopped). Borrowed until the next loop turn. */
+const pd_raft_conf_t *pd_raft_node_conf(const pd_daemon_t *d);
+uint64_t pd_raft_node_self(const pd_daemon_t *d); /* this node's Raft id (0 without a manager) */
+/* Propose one membership change on the leader: 0 or pd_raft_propose_conf's errors. */
+int pd_raft_node_change_conf(pd_daemon_t *d, pd_raft_cc_type_t type, uint64_t raft_id);
+/* The leader hands leadership to its most caught-up reachable voter (before its own removal):
+ * 1 when a transfer started, else 0. */
+int pd_raft_node_transfer_away(pd_daemon_t *d);
+/* A configuration member as this node sees it: 1 voter / 2 learner (with *leader and *reach), or
+ * -PD_ENOTFOUND (not in the configuration, or not formed). */
+int pd_raft_node_manager_state(pd_daemon_t *d, uint64_t raft_id, int *leader, int *reach);
+/* Voters reachable from here (self included) and voters in the configuration. */
+void pd_raft_node_quorum(pd_daemon_t *d, unsigned *up, unsigned *total);
 
 #endif
