@@ -57,5 +57,6 @@ extern const pd_cli_cmd_t pd_cli_gossip_cmds[];
 extern const pd_cli_cmd_t pd_cli_service_cmds[];
 extern const pd_cli_cmd_t pd_cli_dns_cmds[];
 extern const pd_cli_cmd_t pd_cli_config_cmds[];
+extern const pd_cli_cmd_t pd_cli_swarm_cmds[];
 
 #endif

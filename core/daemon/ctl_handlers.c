@@ -12,6 +12,7 @@
 #include "gossip_keys.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "swarm.h"
 
 static int h_ping(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen)
 {
@@ -81,6 +82,10 @@ static const struct {
     {"config.ls", pd_ctl_config_ls},
     {"config.inspect", pd_ctl_config_inspect},
     {"config.rm", pd_ctl_config_rm},
+    {"swarm.init", pd_ctl_swarm_init},
+    {"swarm.join", pd_ctl_swarm_join},
+    {"swarm.join_token", pd_ctl_swarm_join_token},
+    {"swarm.leave", pd_ctl_swarm_leave},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)

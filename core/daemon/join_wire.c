@@ -253,7 +253,7 @@ int pd_join_decide(const pd_join_req_t *req, const pd_join_policy_t *p, pd_pki_r
     rc = pd_pki_token_check(&presented, p->ca_digest, p->worker, p->manager, &r, &why);
     pd_pki_token_wipe(&presented);
     if (rc) {
-        snprintf(err, errlen, "join refused: join token %s", why ? why : "not accepted");
+        snprintf(err, errlen, "join refused: %s", why ? why : "join token not accepted");
         return rc;
     }
     if (!pd_pki_node_id_valid(req->node_id)) {
@@ -448,15 +448,15 @@ pd_join_c_state_t pd_join_client_input(pd_join_client_t *c, const void *data, si
             if (pd_ctl_framer_feed(&c->framer, buf, n) != 0)
                 return fail(c, -PD_ETOOBIG, "%s", "the manager's answer is too large");
         }
-        if (rc != 0 && rc != -EAGAIN)
-            return fail(c, rc, "the manager closed the join: %s", pd_pki_tls_why(c->tls));
         const uint8_t *body;
         size_t blen;
         int fr = pd_ctl_framer_next(&c->framer, &body, &blen);
         if (fr < 0)
             return fail(c, fr, "%s", "the manager's answer is not framed");
-        if (fr == 1)
+        if (fr == 1) /* the answer may arrive together with the manager's close_notify */
             return finish(c, body, blen);
+        if (rc != 0 && rc != -EAGAIN)
+            return fail(c, rc, "the manager closed the join: %s", pd_pki_tls_why(c->tls));
         if (len == 0)
             break;
     }
