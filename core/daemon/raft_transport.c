@@ -152,6 +152,7 @@ typedef struct rt_conn {
     int answered;            /* its one request was handed over */
     uint64_t serial;         /* names the connection for pd_rt_conn_reply */
     uint64_t peer_id;        /* Raft id of the certificate's node */
+    uint64_t deadline_ms;    /* closed by the sweep when reached (0: none) */
     uv_shutdown_t shut;
 } rt_conn_t;
 
@@ -173,6 +174,8 @@ struct pd_rt {
     pd_rt_join_fn join_fn;
     void *join_ctx;
     uint64_t conn_serials;
+    uv_timer_t sweep;        /* TLS: closes connections past their deadline */
+    int sweep_open;
 };
 
 static void peer_connect(rt_peer_t *p);
@@ -621,13 +624,17 @@ static void conn_frames(rt_conn_t *c)
     }
 }
 
+/* Log (rate-limited per reason: one flood does not hide another kind) and close. */
 static void conn_refused(rt_conn_t *c, const char *why, const char *detail)
 {
     pd_rt_t *t = c->t;
     t->stats.tls_refused++;
-    static pd_ratelimit_t rl;
+    static pd_ratelimit_t rl_tls, rl_role, rl_other;
+    pd_ratelimit_t *rl = strncmp(why, "TLS handshake failed", 20) == 0 ? &rl_tls
+                         : strncmp(why, "a worker", 8) == 0           ? &rl_role
+                                                                      : &rl_other;
     uint64_t hidden = 0;
-    if (pd_ratelimit_ok(&rl, uv_now(t->loop), PD_LOG_RATE_INTERVAL_MS, &hidden))
+    if (pd_ratelimit_ok(rl, uv_now(t->loop), PD_LOG_RATE_INTERVAL_MS, &hidden))
         PD_WARN(t->log, "raft transport: refused a connection on the Raft port: %s%s%s suppressed=%llu", why,
                 detail ? ": " : "", detail ? detail : "", (unsigned long long)hidden);
     tls_flush(c->tls, (uv_stream_t *)&c->tcp, NULL); /* the alert, if any */
@@ -677,6 +684,7 @@ static void conn_tls_input(rt_conn_t *c, const uint8_t *in, size_t left)
                 c->peer_id = pd_raft_node_id_from(info.node_id);
             }
             c->tls_ready = 1;
+            c->deadline_ms = c->anonymous ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
             t->stats.tls_accepted++;
         }
         uint8_t plain[16384];
@@ -748,7 +756,9 @@ static void on_accept(uv_stream_t *server, int status)
         return;
     }
     if (t->tls_server) {
+        uv_tcp_nodelay(&c->tcp, 1); /* handshake flights are several small writes */
         c->serial = ++t->conn_serials;
+        c->deadline_ms = uv_now(t->loop) + PD_RT_HANDSHAKE_MS; /* slow or silent peers go */
         c->tls = pd_calloc(1, sizeof *c->tls);
         if (!c->tls || pd_pki_tls_init(c->tls, t->tls_server) != 0) {
             conn_close(c);
@@ -794,6 +804,19 @@ int pd_rt_start(uv_loop_t *loop, const char *listen_addr, uint64_t self_id, pd_r
     return 0;
 }
 
+static void sweep_cb(uv_timer_t *tm)
+{
+    pd_rt_t *t = tm->data;
+    uint64_t now = uv_now(t->loop);
+    rt_conn_t *c = t->conns;
+    while (c) {
+        rt_conn_t *next = c->next;
+        if (c->deadline_ms && now >= c->deadline_ms)
+            conn_refused(c, c->tls_ready ? "join session too long" : "TLS handshake not finished in time", NULL);
+        c = next;
+    }
+}
+
 void pd_rt_set_tls(pd_rt_t *t, pd_pki_tls_conf_t *server, pd_pki_tls_conf_t *client, pd_rt_join_fn join,
                    void *join_ctx)
 {
@@ -801,6 +824,12 @@ void pd_rt_set_tls(pd_rt_t *t, pd_pki_tls_conf_t *server, pd_pki_tls_conf_t *cli
     t->tls_client = client;
     t->join_fn = join;
     t->join_ctx = join_ctx;
+    if (!t->sweep_open && !t->stopped) {
+        uv_timer_init(t->loop, &t->sweep);
+        t->sweep.data = t;
+        t->sweep_open = 1;
+        uv_timer_start(&t->sweep, sweep_cb, 500, 500);
+    }
 }
 
 static void conn_shut_cb(uv_shutdown_t *req, int status)
@@ -835,6 +864,8 @@ void pd_rt_stop(pd_rt_t *t)
     if (!t || t->stopped)
         return;
     t->stopped = 1;
+    if (t->sweep_open)
+        uv_close((uv_handle_t *)&t->sweep, NULL);
     if (t->listening && !uv_is_closing((uv_handle_t *)&t->listener))
         uv_close((uv_handle_t *)&t->listener, NULL);
     while (t->conns)

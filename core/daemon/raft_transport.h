@@ -39,6 +39,8 @@
 #define PD_RT_FWD_REQ_FIXED 9u
 #define PD_RT_FWD_RESP_FIXED 20u
 #define PD_RT_ERRTEXT_MAX 256u
+#define PD_RT_HANDSHAKE_MS 3000u  /* TLS: an accepted connection must finish its handshake by then */
+#define PD_RT_ANON_MS 15000u      /* an anonymous (joining) session's whole life */
 
 typedef enum {
     PD_RT_RAFT = 1,
