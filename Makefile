@@ -1,5 +1,6 @@
 # The two commands: `make run` and `make test`. Both install what is missing, then build.
-#   make run    release build, then peerd in the foreground as a one-node cluster (data in ./var)
+#   make run    release build, then peerd in the foreground as a one-node cluster (data in ./var;
+#               --init: 'swarm init' at the first start, the node certificate afterwards)
 #   make test   ASan+UBSan build, then every test (unit, sim, e2e, fuzz) through ctest
 #   make bench  benchmarks (not part of CI); results go to docs/bench/
 BUILD      ?= build
@@ -29,7 +30,7 @@ build-test: deps $(TEST_BUILD)/CMakeCache.txt
 
 run: build
 	@mkdir -p var
-	$(BUILD)/core/daemon/peerd --data-dir ./var $(PEERD_ARGS)
+	$(BUILD)/core/daemon/peerd --data-dir ./var --init $(PEERD_ARGS)
 
 test: build-test
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)

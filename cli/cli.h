@@ -59,5 +59,6 @@ extern const pd_cli_cmd_t pd_cli_dns_cmds[];
 extern const pd_cli_cmd_t pd_cli_config_cmds[];
 extern const pd_cli_cmd_t pd_cli_swarm_lock_cmds[];
 extern const pd_cli_cmd_t pd_cli_node_cmds[];
+extern const pd_cli_cmd_t pd_cli_swarm_cmds[];
 
 #endif

@@ -14,7 +14,7 @@ enum opt_kind {
     OPT_DNS_ADDR, OPT_DNS_UPSTREAM, OPT_DNS_TTL, OPT_DNS_TIMEOUT,
     OPT_BOOTSTRAP_EXPECT, OPT_SNAPSHOT_EVERY, OPT_SNAPSHOT_MB, OPT_VIP_RANGE, OPT_VIP_GRACE,
     OPT_BOOL_PLAINTEXT, /* value-less flags from here on */
-    OPT_BOOL_NO_DNS, OPT_BOOL_WORKER,
+    OPT_BOOL_NO_DNS, OPT_BOOL_WORKER, OPT_BOOL_INIT,
     OPT_FLAG_HELP, OPT_FLAG_VERSION
 };
 
@@ -47,6 +47,7 @@ static const opt_t opts[] = {
     {"vip-range", OPT_VIP_RANGE, "service VIP range, IPv4 CIDR /8../30 (default " PD_VIP_RANGE_DEFAULT ")"},
     {"vip-grace", OPT_VIP_GRACE, "seconds a service keeps its VIP with no endpoint (default 600)"},
     {"worker", OPT_BOOL_WORKER, "run no manager: no Raft, never a bootstrap voter"},
+    {"init", OPT_BOOL_INIT, "with no cluster state: 'peerctl swarm init' at start (a one-manager cluster)"},
     {"help", OPT_FLAG_HELP, "print this help"},
     {"version", OPT_FLAG_VERSION, "print the version"},
 };
@@ -78,6 +79,9 @@ const char *pd_config_usage(void)
            "                          (IPv4 /8../30, default " PD_VIP_RANGE_DEFAULT ")\n"
            "  --vip-grace SECONDS     a service keeps its VIP this long with no endpoint (default 600)\n"
            "  --worker                run no manager (no Raft); DNS, gossip and services as usual\n"
+           "  --init                  with no cluster state, make a new cluster at start, as 'peerctl swarm\n"
+           "                          init' would (without it, and without --join/--bootstrap-expect, peerd\n"
+           "                          waits for 'peerctl swarm init' or 'peerctl swarm join')\n"
            "  --help, --version\n";
 }
 
@@ -227,6 +231,9 @@ static int apply(pd_config_t *cfg, const opt_t *o, const char *val, const char *
     case OPT_BOOL_WORKER:
         cfg->worker = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
         return 0;
+    case OPT_BOOL_INIT:
+        cfg->init = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
+        return 0;
     case OPT_VIP_RANGE: {
         pd_store_vip_range_t r;
         char why[128];
@@ -368,10 +375,11 @@ static int parse_args(pd_config_t *cfg, int argc, char **argv, int only_config, 
                 *action = o->kind == OPT_FLAG_HELP ? PD_CONFIG_HELP : PD_CONFIG_VERSION;
             continue;
         }
-        if ((o->kind == OPT_BOOL_PLAINTEXT || o->kind == OPT_BOOL_NO_DNS || o->kind == OPT_BOOL_WORKER) && !eq) {
+        if (o->kind >= OPT_BOOL_PLAINTEXT && o->kind <= OPT_BOOL_INIT && !eq) {
             if (!only_config)
                 *(o->kind == OPT_BOOL_NO_DNS ? &cfg->no_dns
-                  : o->kind == OPT_BOOL_WORKER ? &cfg->worker : &cfg->gossip_plaintext) = 1;
+                  : o->kind == OPT_BOOL_WORKER ? &cfg->worker
+                  : o->kind == OPT_BOOL_INIT   ? &cfg->init : &cfg->gossip_plaintext) = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -418,4 +426,9 @@ const char *pd_config_resolve_role(pd_config_t *cfg, int has_raft_state)
     }
     cfg->bootstrap_expect = 1;
     return "manager (a new one-manager cluster)";
+}
+
+int pd_config_legacy_formation(const pd_config_t *cfg, int has_raft_state)
+{
+    return cfg->worker || cfg->bootstrap_expect > 0 || cfg->n_join > 0 || has_raft_state;
 }

@@ -41,6 +41,7 @@ typedef struct {
     char vip_range[32];                   /* service VIP range (CIDR), PD_VIP_RANGE_DEFAULT */
     unsigned vip_grace_s;                 /* a service keeps its VIP this long without endpoints */
     int worker;                           /* no manager: no Raft */
+    int init;                             /* --init: swarm init at start when there is no state */
 } pd_config_t;
 
 typedef enum { PD_CONFIG_RUN, PD_CONFIG_HELP, PD_CONFIG_VERSION } pd_config_action_t;
@@ -60,5 +61,9 @@ const char *pd_config_usage(void);
  * its own would split the managers' replicated state (VIPs) in two. Otherwise it is a manager, with
  * bootstrap_expect 1 when unset. Sets cfg->worker / cfg->bootstrap_expect; returns why, for the log. */
 const char *pd_config_resolve_role(pd_config_t *cfg, int has_raft_state);
+/* Legacy formation (gossip-found managers, plaintext Raft): asked for by --bootstrap-expect, --join
+ * or --worker, or implied by Raft state made that way. Without it (and without init/join state)
+ * peerd waits for 'peerctl swarm init' or 'peerctl swarm join', as dockerd does. */
+int pd_config_legacy_formation(const pd_config_t *cfg, int has_raft_state);
 
 #endif

@@ -14,6 +14,7 @@
 #include "gossip_keys.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "swarm.h"
 
 static int h_ping(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen)
 {
@@ -41,7 +42,7 @@ static int h_info(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *p
     pd_mp_pack_kv_u64(pk, "uptime_s", uptime_ms / 1000);
     pd_mp_pack_kv_u64(pk, "started_at_ms", d->start_wall_ms);
     pd_mp_pack_kv_str(pk, "data_dir", d->cfg.data_dir);
-    pd_mp_pack_kv_str(pk, "role", d->cfg.worker ? "worker" : "manager");
+    pd_mp_pack_kv_str(pk, "role", !pd_swarm_in_cluster(d) ? "none" : d->cfg.worker ? "worker" : "manager");
     pd_mp_pack_kv_str(pk, "advertise_addr", d->cfg.advertise_addr[0] ? d->cfg.advertise_addr : d->advertise_host);
     pd_mp_pack_kv_str(pk, "listen_addr", d->cfg.listen_addr);
     pd_mp_pack_kv_str(pk, "socket", d->cfg.socket_path);
@@ -96,6 +97,10 @@ static const struct {
     {"node.promote", pd_ctl_node_promote},
     {"node.demote", pd_ctl_node_demote},
     {"node.rm", pd_ctl_node_rm},
+    {"swarm.init", pd_ctl_swarm_init},
+    {"swarm.join", pd_ctl_swarm_join},
+    {"swarm.join_token", pd_ctl_swarm_join_token},
+    {"swarm.leave", pd_ctl_swarm_leave},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)

@@ -18,6 +18,7 @@ typedef struct pd_dns_server pd_dns_server_t;
 typedef struct pd_raft_node pd_raft_node_t;
 typedef struct pd_vip_alloc pd_vip_alloc_t;
 typedef struct pd_node_records pd_node_records_t;
+typedef struct pd_swarm pd_swarm_t;
 
 /* Deferred control replies: a handler that returns PD_CTL_LATER keeps a copy of d->ctl_cur (the
  * request's connection and id) and answers later with pd_daemon_ctl_answer (raft_node.c). */
@@ -61,6 +62,7 @@ typedef struct {
     pd_node_records_t *nodes; /* node records and role changes (node_records.c) */
     pd_ctl_token_t ctl_cur; /* the request being dispatched */
     int ctl_deferred;       /* its handler returned PD_CTL_LATER */
+    pd_swarm_t *swarm;      /* init/join state and the node certificate (swarm.h) */
 } pd_daemon_t;
 
 /* One control operation: packs exactly one data object on success, or returns a negative code
@@ -81,7 +83,12 @@ int pd_daemon_ctl_alive(pd_daemon_t *d, const pd_ctl_token_t *tok);
 
 /* Begin a clean stop (leave gossip, close every handle); the loop then ends. */
 void pd_daemon_shutdown(pd_daemon_t *d, const char *why);
-/* Run the daemon until SIGINT/SIGTERM; returns the process exit code. */
+/* Start gossip, Raft (managers), the VIP loop and DNS for the configured role (at start, or after
+ * `swarm init` / `swarm join`). On failure the daemon shuts down with exit code 1. */
+void pd_daemon_start_cluster(pd_daemon_t *d);
+/* Run the daemon until SIGINT/SIGTERM; returns the process exit code, or PD_DAEMON_RESTART after
+ * `swarm leave` (main runs peerd again, without --init, on the same data dir). */
+#define PD_DAEMON_RESTART 255
 int pd_daemon_run(pd_daemon_t *d);
 
 #endif

@@ -18,6 +18,7 @@
 #include "pd_err.h"
 #include "raft_node.h"
 #include "node_records.h"
+#include "swarm.h"
 #include "vip_alloc.h"
 
 struct pd_ctl_client {
@@ -311,6 +312,7 @@ void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
     uv_close((uv_handle_t *)&d->ctl_server, NULL);
     while (d->clients)
         client_close(d->clients);
+    pd_swarm_close(d);
     pd_daemon_dns_stop(d); /* before gossip: DNS watches its table */
     pd_vip_alloc_stop(d);
     pd_node_records_stop(d);
@@ -348,11 +350,63 @@ static int has_raft_state(const pd_daemon_t *d)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int pd_daemon_run(pd_daemon_t *d)
+void pd_daemon_start_cluster(pd_daemon_t *d)
 {
     char err[512];
-    const char *role = pd_config_resolve_role(&d->cfg, has_raft_state(d));
-    PD_INFO(&d->log, "role: %s", role);
+    int rc = pd_daemon_gossip_start(d, err, sizeof err);
+    if (rc) {
+        PD_ERROR(&d->log, "%s", err);
+        fprintf(stderr, "peerd: %s\n", err);
+        d->exit_code = 1;
+        d->stopping = 0;
+        pd_daemon_shutdown(d, "gossip failed to start");
+        return;
+    }
+    pd_gossip_keys_start(d);
+    if (!d->cfg.worker && (rc = pd_raft_node_start(d, err, sizeof err)) != 0) {
+        PD_ERROR(&d->log, "%s", err);
+        fprintf(stderr, "peerd: %s\n", err);
+        d->exit_code = 1;
+        pd_daemon_shutdown(d, "raft failed to start");
+    } else if (!d->cfg.worker && (rc = pd_vip_alloc_start(d, err, sizeof err)) != 0) {
+        PD_ERROR(&d->log, "%s", err);
+        fprintf(stderr, "peerd: %s\n", err);
+        d->exit_code = 1;
+        pd_daemon_shutdown(d, "vip allocator failed to start");
+    } else if (!d->cfg.no_dns && (rc = pd_daemon_dns_start(d, err, sizeof err)) != 0) {
+        PD_ERROR(&d->log, "%s", err);
+        fprintf(stderr, "peerd: %s\n", err);
+        d->exit_code = 1;
+        pd_daemon_shutdown(d, "dns failed to start");
+    } else if ((rc = pd_node_records_start(d, err, sizeof err)) != 0) {
+        PD_ERROR(&d->log, "node records: %s", pd_strerror(rc));
+        d->exit_code = 1;
+        pd_daemon_shutdown(d, "node records failed to start");
+    } else {
+        pd_swarm_after_start(d);
+    }
+}
+
+int pd_daemon_run(pd_daemon_t *d)
+{
+    char err[512] = "";
+    int raft_state = has_raft_state(d);
+    int pki = pd_swarm_open(d, err, sizeof err);
+    if (pki < 0) {
+        PD_ERROR(&d->log, "%s", err);
+        fprintf(stderr, "peerd: %s\n", err);
+        pd_swarm_free(d);
+        return 1;
+    }
+    /* init/join state decides the role; else the legacy flags; else --init; else wait */
+    int waiting = 0;
+    if (pki)
+        PD_INFO(&d->log, "role: %s (node certificate; cluster %s)", d->cfg.worker ? "worker" : "manager",
+                d->swarm->ca.cluster_id);
+    else if (pd_config_legacy_formation(&d->cfg, raft_state))
+        PD_INFO(&d->log, "role: %s", pd_config_resolve_role(&d->cfg, raft_state));
+    else if (!d->cfg.init)
+        waiting = 1;
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0)
         return 1;
@@ -364,6 +418,7 @@ int pd_daemon_run(pd_daemon_t *d)
         fprintf(stderr, "peerd: %s\n", err);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
+        pd_swarm_free(d);
         return 1;
     }
     uv_signal_init(&loop, &d->sig_int);
@@ -371,35 +426,16 @@ int pd_daemon_run(pd_daemon_t *d)
     d->sig_int.data = d->sig_term.data = d;
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
-    rc = pd_daemon_gossip_start(d, err, sizeof err);
-    if (rc) {
+    if (waiting) {
+        PD_INFO(&d->log, "not in a cluster: waiting for 'peerctl swarm init' or 'peerctl swarm join'");
+    } else if (!pki && !pd_config_legacy_formation(&d->cfg, raft_state) &&
+               (rc = pd_swarm_init_state(d, err, sizeof err)) != 0) { /* --init */
         PD_ERROR(&d->log, "%s", err);
         fprintf(stderr, "peerd: %s\n", err);
         d->exit_code = 1;
-        d->stopping = 0;
-        pd_daemon_shutdown(d, "gossip failed to start");
+        pd_daemon_shutdown(d, "swarm init failed");
     } else {
-        pd_gossip_keys_start(d);
-        if (!d->cfg.worker && (rc = pd_raft_node_start(d, err, sizeof err)) != 0) {
-            PD_ERROR(&d->log, "%s", err);
-            fprintf(stderr, "peerd: %s\n", err);
-            d->exit_code = 1;
-            pd_daemon_shutdown(d, "raft failed to start");
-        } else if (!d->cfg.worker && (rc = pd_vip_alloc_start(d, err, sizeof err)) != 0) {
-            PD_ERROR(&d->log, "%s", err);
-            fprintf(stderr, "peerd: %s\n", err);
-            d->exit_code = 1;
-            pd_daemon_shutdown(d, "vip allocator failed to start");
-        } else if (!d->cfg.no_dns && (rc = pd_daemon_dns_start(d, err, sizeof err)) != 0) {
-            PD_ERROR(&d->log, "%s", err);
-            fprintf(stderr, "peerd: %s\n", err);
-            d->exit_code = 1;
-            pd_daemon_shutdown(d, "dns failed to start");
-        } else if ((rc = pd_node_records_start(d, err, sizeof err)) != 0) {
-            PD_ERROR(&d->log, "node records: %s", pd_strerror(rc));
-            d->exit_code = 1;
-            pd_daemon_shutdown(d, "node records failed to start");
-        }
+        pd_daemon_start_cluster(d);
     }
     PD_INFO(&d->log, "peerd ready node_id=%s socket=%s data_dir=%s", d->dd.node_id, d->cfg.socket_path,
             d->cfg.data_dir);
@@ -415,6 +451,15 @@ int pd_daemon_run(pd_daemon_t *d)
     rc = uv_loop_close(&loop);
     if (rc)
         PD_WARN(&d->log, "event loop closed with handles open err=%s", uv_err_name(rc));
+    if (d->swarm && d->swarm->restart) { /* swarm leave: forget the cluster, then start afresh */
+        if (pd_swarm_forget(d, err, sizeof err) != 0) {
+            PD_ERROR(&d->log, "swarm leave: %s", err);
+            d->exit_code = 1;
+        } else {
+            d->exit_code = PD_DAEMON_RESTART;
+        }
+    }
+    pd_swarm_free(d);
     PD_INFO(&d->log, "stopped exit_code=%d", d->exit_code);
     return d->exit_code;
 }

@@ -51,5 +51,16 @@ int main(int argc, char **argv)
     d.start_wall_ms = pd_clock_wall(&pd_clock_real);
     int code = pd_daemon_run(&d);
     pd_datadir_unlock(&d.dd);
+    if (code == PD_DAEMON_RESTART) { /* swarm leave: the same process, fresh, waiting for init/join */
+        char **args = calloc((size_t)argc + 1, sizeof *args);
+        int n = 0;
+        for (int i = 0; args && i < argc; i++)
+            if (strcmp(argv[i], "--init") != 0)
+                args[n++] = argv[i];
+        if (args)
+            execv("/proc/self/exe", args);
+        fprintf(stderr, "peerd: cannot restart after 'swarm leave'\n");
+        return 1;
+    }
     return code;
 }

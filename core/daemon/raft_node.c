@@ -16,6 +16,7 @@
 #include "pd_mp.h"
 #include "raft_keys.h"
 #include "raft_transport.h"
+#include "swarm.h"
 #include "raft_wire.h"
 #include "snapfile.h"
 #include "store_wire.h"
@@ -1080,6 +1081,7 @@ static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
     rc = pd_rt_start(d->loop, d->cfg.listen_addr, n->id, on_frame, n, &d->log, &n->rt, lerr, sizeof lerr);
     if (n->rt)
         pd_rt_set_lost_cb(n->rt, on_peer_lost);
+    pd_swarm_attach_transport(d, n->rt); /* mutual TLS for clusters made by swarm init/join */
     if (rc && d->cfg.bootstrap_expect > 1) {
         snprintf(err, errlen, "%s", lerr);
         return rc;

@@ -10,6 +10,7 @@
 #include "ctl_wire.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
+#include "raft_node.h"
 
 /* --- codec ---------------------------------------------------------------------------------- */
 
@@ -132,9 +133,11 @@ typedef struct rt_peer {
     uv_connect_t creq;
     uv_timer_t retry;
     uint32_t backoff_ms;
-    rt_frame_t *head, *tail; /* waiting for a connection */
+    rt_frame_t *head, *tail; /* waiting for a connection (and its TLS handshake) */
     uint32_t n_pending;
     size_t queued_bytes;     /* handed to uv_write, not yet done */
+    pd_pki_tls_t *tls;       /* mutual TLS: the session of this connection */
+    int tls_ready;           /* handshake done, the peer's certificate checked */
 } rt_peer_t;
 
 typedef struct rt_conn {
@@ -143,6 +146,14 @@ typedef struct rt_conn {
     pd_ctl_framer_t framer;
     struct rt_conn *next, *prev;
     int closing;
+    pd_pki_tls_t *tls;
+    int tls_ready;
+    int anonymous;           /* no certificate: the join RPC only */
+    int answered;            /* its one request was handed over */
+    uint64_t serial;         /* names the connection for pd_rt_conn_reply */
+    uint64_t peer_id;        /* Raft id of the certificate's node */
+    uint64_t deadline_ms;    /* closed by the sweep when reached (0: none) */
+    uv_shutdown_t shut;
 } rt_conn_t;
 
 struct pd_rt {
@@ -159,6 +170,12 @@ struct pd_rt {
     rt_conn_t *conns;
     uint32_t n_conns;
     pd_rt_stats_t stats;
+    pd_pki_tls_conf_t *tls_server, *tls_client; /* NULL: plaintext (legacy formation) */
+    pd_rt_join_fn join_fn;
+    void *join_ctx;
+    uint64_t conn_serials;
+    uv_timer_t sweep;        /* TLS: closes connections past their deadline */
+    int sweep_open;
 };
 
 static void peer_connect(rt_peer_t *p);
@@ -178,15 +195,89 @@ static void pending_free(rt_peer_t *p)
 static void write_cb(uv_write_t *req, int status)
 {
     rt_write_t *w = (rt_write_t *)req;
-    w->peer->queued_bytes -= w->f->len;
+    if (w->peer)
+        w->peer->queued_bytes -= w->f->len;
     pd_free(w->f);
     pd_free(w);
+}
+
+/* Bytes to a socket; p (or NULL for an inbound connection) counts them as queued. */
+static int stream_write(uv_stream_t *s, rt_peer_t *p, const void *data, size_t len)
+{
+    rt_frame_t *f = pd_malloc(sizeof *f + len);
+    rt_write_t *w = pd_malloc(sizeof *w);
+    if (!f || !w) {
+        pd_free(f);
+        pd_free(w);
+        return -ENOMEM;
+    }
+    f->next = NULL;
+    f->len = len;
+    memcpy(f->data, data, len);
+    w->peer = p;
+    w->f = f;
+    if (p)
+        p->queued_bytes += len;
+    uv_buf_t buf = uv_buf_init((char *)f->data, (unsigned)len);
+    if (uv_write(&w->req, s, &buf, 1, write_cb) != 0) {
+        if (p)
+            p->queued_bytes -= len;
+        pd_free(f);
+        pd_free(w);
+        return -PD_ECLOSED;
+    }
+    return 0;
+}
+
+/* Whatever TLS has for the network, to the socket. */
+static int tls_flush(pd_pki_tls_t *tls, uv_stream_t *s, rt_peer_t *p)
+{
+    uint8_t buf[16384 + 1024];
+    size_t n;
+    while ((n = pd_pki_tls_drain(tls, buf, sizeof buf)) > 0) {
+        int rc = stream_write(s, p, buf, n);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Plaintext through TLS to the socket. */
+static int tls_send(pd_pki_tls_t *tls, uv_stream_t *s, rt_peer_t *p, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        size_t w = 0;
+        int rc = pd_pki_tls_write(tls, data, len, &w);
+        if (rc == -EAGAIN && pd_pki_tls_pending(tls) > 0) {
+            if ((rc = tls_flush(tls, s, p)) != 0)
+                return rc;
+            continue;
+        }
+        if (rc)
+            return rc;
+        data += w;
+        len -= w;
+        if ((rc = tls_flush(tls, s, p)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void tls_drop(pd_pki_tls_t **tls)
+{
+    if (*tls) {
+        pd_pki_tls_free(*tls);
+        pd_free(*tls);
+        *tls = NULL;
+    }
 }
 
 static void peer_closed_cb(uv_handle_t *h)
 {
     rt_peer_t *p = h->data;
     p->state = PEER_DOWN;
+    tls_drop(&p->tls);
+    p->tls_ready = 0;
     if (p->t->stopped)
         return;
     uint32_t delay = p->addr_changed ? 0 : p->backoff_ms;
@@ -207,6 +298,15 @@ static int peer_write(rt_peer_t *p, rt_frame_t *f)
 {
     if (p->queued_bytes + f->len > PD_RT_QUEUE_BYTES_MAX)
         return -PD_ELIMIT;
+    if (p->tls) { /* plaintext in, records out; the frame is ours to free once sent */
+        int rc = tls_send(p->tls, (uv_stream_t *)&p->tcp, p, f->data, f->len);
+        if (rc) {
+            peer_close(p);
+            return -PD_ECLOSED;
+        }
+        pd_free(f);
+        return 0;
+    }
     rt_write_t *w = pd_malloc(sizeof *w);
     if (!w)
         return -ENOMEM;
@@ -225,15 +325,84 @@ static int peer_write(rt_peer_t *p, rt_frame_t *f)
 
 static void peer_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    static char sink[4096];
+    static char sink[16384];
     *buf = uv_buf_init(sink, sizeof sink);
 }
 
-/* Outbound connections carry nothing back; a read only notices the peer closing. A close or
- * reset by the far end means its process is gone or restarting: tell the owner at once. */
+static int peer_ready(const rt_peer_t *p) { return p->state == PEER_UP && (!p->t->tls_client || p->tls_ready); }
+
+/* Frames queued while connecting go out once the connection (and its TLS) is up. */
+static void peer_flush_pending(rt_peer_t *p)
+{
+    while (p->head && peer_ready(p)) {
+        rt_frame_t *f = p->head;
+        p->head = f->next;
+        p->n_pending--;
+        if (peer_write(p, f) != 0) {
+            p->t->stats.frames_dropped++;
+            pd_free(f);
+        }
+    }
+    if (!p->head)
+        p->tail = NULL;
+}
+
+/* TLS bytes from the peer we dialled: the handshake, then nothing but alerts. The server must show
+ * a manager certificate naming the node we meant. */
+static void peer_tls_input(rt_peer_t *p, const uint8_t *in, size_t left)
+{
+    pd_rt_t *t = p->t;
+    for (int guard = 0; guard < 64 && p->state == PEER_UP; guard++) {
+        size_t taken = 0;
+        if (left > 0 && pd_pki_tls_feed(p->tls, in, left, &taken) != 0)
+            break;
+        in += taken;
+        left -= taken;
+        if (!p->tls_ready) {
+            int rc = pd_pki_tls_handshake(p->tls);
+            tls_flush(p->tls, (uv_stream_t *)&p->tcp, p);
+            if (rc == 0) {
+                pd_pki_node_info_t info;
+                const char *bad = pd_pki_tls_peer(p->tls, &info) != 0 ? "no certificate"
+                                  : info.role != PD_PKI_ROLE_MANAGER ? "a worker certificate"
+                                  : pd_raft_node_id_from(info.node_id) != p->id ? "another node's certificate"
+                                                                               : NULL;
+                if (bad) {
+                    t->stats.tls_refused++;
+                    PD_WARN(t->log, "raft transport: peer %016llx at %s refused: %s", (unsigned long long)p->id,
+                            p->addr, bad);
+                    peer_close(p);
+                    return;
+                }
+                p->tls_ready = 1;
+                PD_DEBUG(t->log, "raft transport: TLS up to %s (%s)", info.node_id, p->addr);
+                peer_flush_pending(p);
+            } else if (rc != -EAGAIN) {
+                t->stats.tls_refused++;
+                PD_WARN(t->log, "raft transport: TLS to peer %016llx at %s failed: %s", (unsigned long long)p->id,
+                        p->addr, pd_pki_tls_why(p->tls));
+                peer_close(p);
+                return;
+            }
+        }
+        if (p->tls_ready) {
+            uint8_t sink[4096];
+            size_t n = 0;
+            while (pd_pki_tls_read(p->tls, sink, sizeof sink, &n) == 0 && n > 0)
+                ;
+        }
+        if (left == 0 || taken == 0)
+            break;
+    }
+}
+
+/* Outbound connections carry nothing back (but TLS records); a read notices the peer closing. A
+ * close or reset by the far end means its process is gone or restarting: tell the owner at once. */
 static void peer_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     rt_peer_t *p = s->data;
+    if (nread > 0 && p->tls)
+        peer_tls_input(p, (const uint8_t *)buf->base, (size_t)nread);
     if (nread >= 0)
         return;
     int by_peer = (nread == UV_EOF || nread == UV_ECONNRESET) && p->state == PEER_UP && !p->t->stopped;
@@ -258,17 +427,18 @@ static void connect_cb(uv_connect_t *req, int status)
     p->t->stats.connects++;
     uv_tcp_nodelay(&p->tcp, 1);
     uv_read_start((uv_stream_t *)&p->tcp, peer_alloc_cb, peer_read_cb);
-    while (p->head && p->state == PEER_UP) {
-        rt_frame_t *f = p->head;
-        p->head = f->next;
-        p->n_pending--;
-        if (peer_write(p, f) != 0) {
-            p->t->stats.frames_dropped++;
-            pd_free(f);
+    if (p->t->tls_client) {
+        p->tls = pd_calloc(1, sizeof *p->tls);
+        if (!p->tls || pd_pki_tls_init(p->tls, p->t->tls_client) != 0) {
+            peer_close(p);
+            return;
         }
+        pd_pki_tls_handshake(p->tls); /* the ClientHello */
+        if (tls_flush(p->tls, (uv_stream_t *)&p->tcp, p) != 0)
+            peer_close(p);
+        return; /* pending frames wait for the handshake */
     }
-    if (!p->head)
-        p->tail = NULL;
+    peer_flush_pending(p);
 }
 
 static void peer_connect(rt_peer_t *p)
@@ -353,7 +523,7 @@ int pd_rt_send(pd_rt_t *t, uint64_t to, uint8_t type, const void *a, size_t alen
     if (blen)
         memcpy(f->data + off + alen, b, blen);
     int rc;
-    if (p->state == PEER_UP) {
+    if (peer_ready(p)) {
         rc = peer_write(p, f);
     } else if (p->n_pending < PD_RT_PENDING_FRAMES_MAX) {
         if (p->tail)
@@ -381,7 +551,7 @@ int pd_rt_peer_connected(const pd_rt_t *t, uint64_t id)
 {
     for (uint32_t i = 0; i < t->n_peers; i++)
         if (t->peers[i].id == id)
-            return t->peers[i].state == PEER_UP;
+            return peer_ready(&t->peers[i]);
     return 0;
 }
 
@@ -394,6 +564,7 @@ const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t) { return &t->stats; }
 static void conn_closed_cb(uv_handle_t *h)
 {
     rt_conn_t *c = h->data;
+    tls_drop(&c->tls);
     pd_ctl_framer_free(&c->framer);
     pd_free(c);
 }
@@ -420,24 +591,26 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Whole frames from the framer: Raft and forwarding, or an anonymous session's one join request. */
+static void conn_frames(rt_conn_t *c)
 {
-    rt_conn_t *c = s->data;
     pd_rt_t *t = c->t;
-    if (c->closing || nread == 0)
-        return;
-    if (nread < 0 || pd_ctl_framer_feed(&c->framer, buf->base, (size_t)nread) != 0) {
-        if (nread >= 0)
-            t->stats.bad_frames++;
-        conn_close(c);
-        return;
-    }
     const uint8_t *body;
     size_t len;
     int rc;
     while (!c->closing && !t->stopped && (rc = pd_ctl_framer_next(&c->framer, &body, &len)) == 1) {
+        if (c->anonymous) {
+            if (c->answered) { /* one request per session */
+                t->stats.bad_frames++;
+                conn_close(c);
+                return;
+            }
+            c->answered = 1;
+            t->join_fn(t->join_ctx, t, c->serial, body, len);
+            continue;
+        }
         pd_rt_frame_t f;
-        if (pd_rt_frame_parse(body, len, &f) != 0 || f.to != t->self) {
+        if (pd_rt_frame_parse(body, len, &f) != 0 || f.to != t->self || (c->tls && f.from != c->peer_id)) {
             t->stats.bad_frames++;
             conn_close(c);
             return;
@@ -449,6 +622,115 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         t->stats.bad_frames++;
         conn_close(c);
     }
+}
+
+/* Log (rate-limited per reason: one flood does not hide another kind) and close. */
+static void conn_refused(rt_conn_t *c, const char *why, const char *detail)
+{
+    pd_rt_t *t = c->t;
+    t->stats.tls_refused++;
+    static pd_ratelimit_t rl_tls, rl_role, rl_other;
+    pd_ratelimit_t *rl = strncmp(why, "TLS handshake failed", 20) == 0 ? &rl_tls
+                         : strncmp(why, "a worker", 8) == 0           ? &rl_role
+                                                                      : &rl_other;
+    uint64_t hidden = 0;
+    if (pd_ratelimit_ok(rl, uv_now(t->loop), PD_LOG_RATE_INTERVAL_MS, &hidden))
+        PD_WARN(t->log, "raft transport: refused a connection on the Raft port: %s%s%s suppressed=%llu", why,
+                detail ? ": " : "", detail ? detail : "", (unsigned long long)hidden);
+    tls_flush(c->tls, (uv_stream_t *)&c->tcp, NULL); /* the alert, if any */
+    conn_close(c);
+}
+
+/* TLS bytes from an accepted connection: handshake (who is it?), then plaintext frames. */
+static void conn_tls_input(rt_conn_t *c, const uint8_t *in, size_t left)
+{
+    pd_rt_t *t = c->t;
+    for (int guard = 0; guard < 4096 && !c->closing; guard++) {
+        size_t taken = 0;
+        if (left > 0 && pd_pki_tls_feed(c->tls, in, left, &taken) != 0) {
+            conn_refused(c, "TLS input refused", NULL);
+            return;
+        }
+        in += taken;
+        left -= taken;
+        if (!c->tls_ready) {
+            int rc = pd_pki_tls_handshake(c->tls);
+            if (rc == -EAGAIN) {
+                tls_flush(c->tls, (uv_stream_t *)&c->tcp, NULL);
+                if (left == 0)
+                    return;
+                if (taken == 0) {
+                    conn_refused(c, "TLS handshake stalled", NULL);
+                    return;
+                }
+                continue;
+            }
+            if (rc) {
+                conn_refused(c, "TLS handshake failed", pd_pki_tls_why(c->tls));
+                return;
+            }
+            tls_flush(c->tls, (uv_stream_t *)&c->tcp, NULL);
+            pd_pki_node_info_t info;
+            if (pd_pki_tls_anonymous(c->tls)) {
+                if (!t->join_fn) {
+                    conn_refused(c, "no certificate", NULL);
+                    return;
+                }
+                c->anonymous = 1;
+            } else if (pd_pki_tls_peer(c->tls, &info) != 0 || info.role != PD_PKI_ROLE_MANAGER) {
+                conn_refused(c, "a worker certificate cannot take part in Raft", info.node_id);
+                return;
+            } else {
+                c->peer_id = pd_raft_node_id_from(info.node_id);
+            }
+            c->tls_ready = 1;
+            c->deadline_ms = c->anonymous ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
+            t->stats.tls_accepted++;
+        }
+        uint8_t plain[16384];
+        size_t n = 0;
+        int rc;
+        while ((rc = pd_pki_tls_read(c->tls, plain, sizeof plain, &n)) == 0 && n > 0) {
+            if (pd_ctl_framer_feed(&c->framer, plain, n) != 0) {
+                t->stats.bad_frames++;
+                conn_close(c);
+                return;
+            }
+        }
+        if (rc != 0 && rc != -EAGAIN) {
+            conn_close(c); /* close_notify, or a broken record */
+            return;
+        }
+        conn_frames(c);
+        if (left == 0 || c->closing)
+            return;
+        if (taken == 0) {
+            conn_refused(c, "TLS input stalled", NULL);
+            return;
+        }
+    }
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    rt_conn_t *c = s->data;
+    pd_rt_t *t = c->t;
+    if (c->closing || nread == 0)
+        return;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->tls) {
+        conn_tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
+        return;
+    }
+    if (pd_ctl_framer_feed(&c->framer, buf->base, (size_t)nread) != 0) {
+        t->stats.bad_frames++;
+        conn_close(c);
+        return;
+    }
+    conn_frames(c);
 }
 
 static void on_accept(uv_stream_t *server, int status)
@@ -472,6 +754,16 @@ static void on_accept(uv_stream_t *server, int status)
         t->stats.conn_refused++;
         conn_close(c);
         return;
+    }
+    if (t->tls_server) {
+        uv_tcp_nodelay(&c->tcp, 1); /* handshake flights are several small writes */
+        c->serial = ++t->conn_serials;
+        c->deadline_ms = uv_now(t->loop) + PD_RT_HANDSHAKE_MS; /* slow or silent peers go */
+        c->tls = pd_calloc(1, sizeof *c->tls);
+        if (!c->tls || pd_pki_tls_init(c->tls, t->tls_server) != 0) {
+            conn_close(c);
+            return;
+        }
     }
     uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
 }
@@ -512,11 +804,68 @@ int pd_rt_start(uv_loop_t *loop, const char *listen_addr, uint64_t self_id, pd_r
     return 0;
 }
 
+static void sweep_cb(uv_timer_t *tm)
+{
+    pd_rt_t *t = tm->data;
+    uint64_t now = uv_now(t->loop);
+    rt_conn_t *c = t->conns;
+    while (c) {
+        rt_conn_t *next = c->next;
+        if (c->deadline_ms && now >= c->deadline_ms)
+            conn_refused(c, c->tls_ready ? "join session too long" : "TLS handshake not finished in time", NULL);
+        c = next;
+    }
+}
+
+void pd_rt_set_tls(pd_rt_t *t, pd_pki_tls_conf_t *server, pd_pki_tls_conf_t *client, pd_rt_join_fn join,
+                   void *join_ctx)
+{
+    t->tls_server = server;
+    t->tls_client = client;
+    t->join_fn = join;
+    t->join_ctx = join_ctx;
+    if (!t->sweep_open && !t->stopped) {
+        uv_timer_init(t->loop, &t->sweep);
+        t->sweep.data = t;
+        t->sweep_open = 1;
+        uv_timer_start(&t->sweep, sweep_cb, 500, 500);
+    }
+}
+
+static void conn_shut_cb(uv_shutdown_t *req, int status)
+{
+    conn_close(req->data);
+}
+
+int pd_rt_conn_reply(pd_rt_t *t, uint64_t conn, const void *data, size_t len)
+{
+    rt_conn_t *c = t->conns;
+    while (c && c->serial != conn)
+        c = c->next;
+    if (!c || c->closing || !c->tls)
+        return -PD_ENOTFOUND;
+    uint8_t prefix[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    int rc = tls_send(c->tls, (uv_stream_t *)&c->tcp, NULL, prefix, sizeof prefix);
+    if (rc == 0)
+        rc = tls_send(c->tls, (uv_stream_t *)&c->tcp, NULL, data, len);
+    if (rc == 0) {
+        pd_pki_tls_close(c->tls);
+        tls_flush(c->tls, (uv_stream_t *)&c->tcp, NULL);
+    }
+    /* the answer is written before the connection closes */
+    c->shut.data = c;
+    if (rc != 0 || uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, conn_shut_cb) != 0)
+        conn_close(c);
+    return rc;
+}
+
 void pd_rt_stop(pd_rt_t *t)
 {
     if (!t || t->stopped)
         return;
     t->stopped = 1;
+    if (t->sweep_open)
+        uv_close((uv_handle_t *)&t->sweep, NULL);
     if (t->listening && !uv_is_closing((uv_handle_t *)&t->listener))
         uv_close((uv_handle_t *)&t->listener, NULL);
     while (t->conns)
@@ -533,7 +882,9 @@ void pd_rt_free(pd_rt_t *t)
 {
     if (!t)
         return;
-    for (uint32_t i = 0; i < t->n_peers; i++)
+    for (uint32_t i = 0; i < t->n_peers; i++) {
         pending_free(&t->peers[i]);
+        tls_drop(&t->peers[i].tls);
+    }
     pd_free(t);
 }

@@ -1,7 +1,11 @@
 /* Manager-to-manager transport for Raft: TCP on --listen-addr (default 0.0.0.0:2377).
  *
- * PLAINTEXT for now: anyone who can reach the port can inject Raft messages and proposals. Keep it
- * on loopback or a private test network until the security issue adds mutual TLS.
+ * Clusters made by `swarm init` / `swarm join` run it over mutual TLS (pd_rt_set_tls): both ends
+ * show a certificate of the cluster's CA; only a manager certificate may carry Raft frames, and a
+ * frame's sender id must be the certificate's node. A peer without a certificate gets an anonymous
+ * session admitted to the join RPC only (one request, one answer, then the connection closes).
+ * Clusters formed the legacy way (--bootstrap-expect / --join) still run it in PLAINTEXT: anyone who
+ * can reach the port can inject Raft messages. Keep those on loopback or a private test network.
  *
  * Frame (big-endian): u32 body length (PD_RT_HDR_LEN..PD_RT_FRAME_MAX) | body
  *   body   = u8 version (1) | u8 type | u64 from | u64 to | payload
@@ -19,6 +23,7 @@
 #include <uv.h>
 
 #include "pd_log.h"
+#include "pki.h"
 #include "raft_wire.h"
 
 #define PD_RT_VERSION 1u
@@ -34,6 +39,8 @@
 #define PD_RT_FWD_REQ_FIXED 9u
 #define PD_RT_FWD_RESP_FIXED 20u
 #define PD_RT_ERRTEXT_MAX 256u
+#define PD_RT_HANDSHAKE_MS 3000u  /* TLS: an accepted connection must finish its handshake by then */
+#define PD_RT_ANON_MS 15000u      /* an anonymous (joining) session's whole life */
 
 typedef enum {
     PD_RT_RAFT = 1,
@@ -86,6 +93,8 @@ typedef void (*pd_rt_recv_fn)(void *ctx, const pd_rt_frame_t *f);
 
 typedef struct {
     uint64_t frames_sent, frames_recv, frames_dropped, bad_frames, connects, conn_refused;
+    uint64_t tls_refused;   /* handshakes failed or peers refused (bad cert, worker cert, garbage) */
+    uint64_t tls_accepted;  /* inbound handshakes completed */
 } pd_rt_stats_t;
 
 /* Listen on listen_addr ("IP:PORT"). On a listen error *out is still set (frames can be sent;
@@ -103,6 +112,16 @@ int pd_rt_peer_connected(const pd_rt_t *t, uint64_t id);
 typedef void (*pd_rt_lost_fn)(void *ctx, uint64_t peer);
 void pd_rt_set_lost_cb(pd_rt_t *t, pd_rt_lost_fn fn);
 const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t);
+
+/* Mutual TLS from now on (before any connection): server for accepted connections (it should
+ * allow anonymous peers when join is set), client for ours. join gets the one frame an anonymous
+ * session may send; it answers with pd_rt_conn_reply. The configs must outlive the transport. */
+typedef void (*pd_rt_join_fn)(void *ctx, pd_rt_t *t, uint64_t conn, const uint8_t *body, size_t len);
+void pd_rt_set_tls(pd_rt_t *t, pd_pki_tls_conf_t *server, pd_pki_tls_conf_t *client, pd_rt_join_fn join,
+                   void *join_ctx);
+/* Answer an anonymous session's request (one frame: u32 length + data), then close it.
+ * -PD_ENOTFOUND when that connection is gone. */
+int pd_rt_conn_reply(pd_rt_t *t, uint64_t conn, const void *data, size_t len);
 /* Close every handle (callbacks stop); free after the loop has run the close callbacks. */
 void pd_rt_stop(pd_rt_t *t);
 void pd_rt_free(pd_rt_t *t);

@@ -326,7 +326,7 @@ count_vips() {
 }
 start_peerd() {
     local p1 p2 p3 n c
-    p1=$(peerd_node 1 --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL \
+    p1=$(peerd_node 1 --bootstrap-expect 1 --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL \
         --vip-range 10.254.0.0/16)
     track "$p1"
     wait_for 10 test -S "$W/peerd/n1/ctl.sock" -a -s "$W/peerd/n1/gossip.keyring" || return 1

@@ -3,7 +3,9 @@
 # nftables tables, the work dir) is torn down by an EXIT/INT/TERM trap, even when a test fails.
 #
 #   e2e_setup N                 create hosts h1..hN (10.99.0.1..N/24) and start peerd on each;
-#                               hosts 2..N join host 1 with its gossip key (E2E_AUTOJOIN=0: no join)
+#                               host 1 forms a one-manager cluster (--bootstrap-expect 1) and hosts
+#                               2..N join it with its gossip key (E2E_AUTOJOIN=0: none of that; each
+#                               peerd waits for 'peerctl swarm init' / 'peerctl swarm join')
 #   e2e_start I [ARGS...]       (re)start peerd on host I;  e2e_stop I [SIG] stops it by PID
 #                               ($E2E_PEERD_ARGS, when set, is appended to every start, e2e_setup's too,
 #                               and $E2E_ARGS_H<I> to host I's only, e.g. E2E_ARGS_H4=--worker)
@@ -128,7 +130,9 @@ e2e_setup() {
     E2E_PIDS[$i]=""
   done
   for i in $(seq "$E2E_N"); do
-    if [ "$i" -gt 1 ] && [ "${E2E_AUTOJOIN:-1}" = 1 ]; then e2e_start "$i" $(e2e_join_args); else e2e_start "$i"; fi
+    if [ "${E2E_AUTOJOIN:-1}" != 1 ]; then e2e_start "$i" # waits for 'peerctl swarm init' / 'swarm join'
+    elif [ "$i" -gt 1 ]; then e2e_start "$i" $(e2e_join_args)
+    else e2e_start "$i" --bootstrap-expect 1; fi
   done
 }
 

@@ -1,0 +1,105 @@
+/* Cluster lifecycle with PKI: `swarm init`, `swarm join`, join tokens, `swarm leave`, and the node
+ * identity (CA + node certificate) the Raft transport's mutual TLS uses.
+ *
+ * State in the data dir (0600, written with pd_pki_file_write):
+ *   ca.crt        the cluster CA certificate (every node)
+ *   ca.key        its key (managers only: they sign joins)
+ *   node.key      this node's key;  node.crt  its certificate (node id, role, cluster id)
+ *   swarm.seeds   gossip addresses to (re)join through, one per line (joined nodes)
+ *   gossip.keyring  as before; a joiner receives it from the manager
+ * The join tokens live in the Raft store (kind CLUSTER, ids "token.worker" / "token.manager", data
+ * = the token text); each joined node id is recorded as "joined.<node id>" (a replayed join is
+ * refused).
+ *
+ * A node with node.crt is in a PKI cluster: its role comes from the certificate, and the Raft
+ * transport on 2377 is mutual TLS. A node started with --bootstrap-expect / --join / --worker (or
+ * with Raft state made that way) uses the legacy formation with the plaintext transport. A node with
+ * neither waits for `peerctl swarm init` or `peerctl swarm join` (or runs init at start with --init). */
+#ifndef PD_SWARM_H
+#define PD_SWARM_H
+
+#include <uv.h>
+
+#include "daemon.h"
+#include "pki.h"
+
+typedef struct pd_rt pd_rt_t;
+typedef struct pd_join_dial pd_join_dial_t;
+
+#define PD_SWARM_TOKEN_WORKER "token.worker"
+#define PD_SWARM_TOKEN_MANAGER "token.manager"
+#define PD_SWARM_JOINED_PREFIX "joined."
+#define PD_SWARM_INIT_WAIT_MS 10000u  /* init answers once the tokens are committed, or fails */
+#define PD_SWARM_JOIN_TIMEOUT_MS 10000u
+#define PD_SWARM_SEEDS_TEXT_MAX 1024u
+
+typedef struct pd_swarm {
+    int active;                 /* node.crt loaded: a PKI cluster */
+    pd_pki_role_t role;
+    pd_pki_drbg_t drbg;
+    int drbg_ready;
+    pd_pki_ca_t ca;
+    pd_pki_ident_t ident;
+    pd_pki_tls_conf_t tls_server, tls_client;
+    int tls_ready;
+    pd_pki_peer_check_fn removed_check; /* "is this node removed?" (node records; branch nodes) */
+    void *removed_ctx;
+    /* tokens made by init, written to Raft once this node leads */
+    pd_pki_token_t new_worker, new_manager;
+    int tokens_pending;
+    uv_timer_t timer;
+    int timer_open;
+    uint64_t tokens_deadline_ms;
+    pd_ctl_token_t init_tok;    /* the `swarm init` request waiting for the tokens' commit */
+    int init_waiting;
+    pd_join_dial_t *dial;       /* `swarm join` in progress */
+    pd_ctl_token_t join_tok;
+    int restart;                /* `swarm leave`: run again from scratch once stopped */
+} pd_swarm_t;
+
+/* At start: load init/join state if there is some. Returns 1 (a PKI cluster: sets cfg.worker or
+ * cfg.bootstrap_expect, and cfg.join from swarm.seeds), 0 (no such state), or an error. */
+int pd_swarm_open(pd_daemon_t *d, char *err, size_t errlen);
+/* Make a new cluster's CA, this node's manager certificate and the two tokens (committed to Raft
+ * once this node leads: pd_swarm_after_start). */
+int pd_swarm_init_state(pd_daemon_t *d, char *err, size_t errlen);
+/* Once gossip and Raft run: write init's tokens. */
+void pd_swarm_after_start(pd_daemon_t *d);
+/* The Raft transport of a PKI cluster: mutual TLS, joins admitted on anonymous sessions. */
+void pd_swarm_attach_transport(pd_daemon_t *d, pd_rt_t *rt);
+/* The hook for removed nodes: fn runs after a peer's certificate verified (nonzero refuses it). */
+void pd_swarm_set_removed_check(pd_daemon_t *d, pd_pki_peer_check_fn fn, void *ctx);
+/* Is the local node in any cluster (PKI or legacy)? */
+int pd_swarm_in_cluster(const pd_daemon_t *d);
+/* Write one state file (0600) into the data dir; err names it. */
+int pd_swarm_write(pd_daemon_t *d, const char *name, const void *data, size_t len, char *err, size_t errlen);
+/* Forget every piece of cluster state in the data dir and take a new node id (after leave). */
+int pd_swarm_forget(pd_daemon_t *d, char *err, size_t errlen);
+void pd_swarm_close(pd_daemon_t *d);
+void pd_swarm_free(pd_daemon_t *d);
+
+/* The current token of a role from the Raft store: 0, or -PD_ENOTFOUND. */
+int pd_swarm_token_get(pd_daemon_t *d, pd_pki_role_t role, pd_pki_token_t *out, uint64_t *version);
+/* "ADDR:2377" that joiners use to reach this manager. */
+void pd_swarm_manager_addr(pd_daemon_t *d, char *out, size_t cap);
+
+/* The manager's side of the join RPC (join_server.c), called by the transport for a frame on an
+ * anonymous TLS session; the answer goes back through pd_rt_conn_reply. */
+void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t *body, size_t len);
+
+/* The joiner's side (join_dial.c): connect to a manager's 2377, run the exchange, store the
+ * result and start the cluster; the `swarm join` request is answered at the end. */
+int pd_join_dial_start(pd_daemon_t *d, const char *token, const char *addr, char *err, size_t errlen);
+void pd_join_dial_cancel(pd_daemon_t *d);
+
+/* A manager-token join: make the new node a Raft voter. See join_server.c. */
+int pd_join_make_manager(pd_daemon_t *d, const char *node_id, const char *addr, char *err, size_t errlen);
+
+/* peerctl swarm ... (ctl_swarm.c) */
+int pd_ctl_swarm_init(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen);
+int pd_ctl_swarm_join(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen);
+int pd_ctl_swarm_join_token(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err,
+                            size_t errlen);
+int pd_ctl_swarm_leave(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen);
+
+#endif

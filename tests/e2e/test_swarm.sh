@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Cluster lifecycle with the PKI: swarm init on h1, workers join with the printed command, join
+# tokens rotate, leave; every bad join is refused with a clear error and changes nothing; the Raft
+# port (mutual TLS) refuses garbage, another cluster's certificate and a worker's certificate.
+source "$(dirname "$0")/lib/cluster.sh"
+: "${E2E_TOOLS:?}"
+
+probe() { local i=$1; shift; e2e_exec "$i" "$E2E_TOOLS/pki_probe" "$@"; }
+
+# Run a command and expect it to fail with a message matching a pattern.
+expect_error() {
+  local what=$1 pattern=$2
+  shift 2
+  local out st=0
+  out=$("$@" 2>&1) || st=$?
+  [ $st -ne 0 ] || e2e_fail "$what: succeeded, want an error: $out"
+  grep -qiE "$pattern" <<<"$out" || e2e_fail "$what: error '$out' does not match /$pattern/"
+  e2e_log "$what: refused: $out"
+}
+
+waiting_without_state() { # I: no certificate, key or seeds in the data dir, and peerd waits for init/join
+  local d="$E2E_WORK/h$1/data" f
+  for f in node.crt node.key ca.crt ca.key swarm.seeds gossip.keyring; do
+    [ ! -e "$d/$f" ] || return 1
+  done
+  [ "$(e2e_ctl "$1" info --json | grep -o '"role": "[a-z]*"')" = '"role": "none"' ]
+}
+no_cluster_state() { waiting_without_state "$1" || e2e_fail "h$1 has cluster state (or a role) it should not have"; }
+
+run() {
+  E2E_AUTOJOIN=0 e2e_setup 5
+  local out cmd token addr h1id
+  no_cluster_state 1
+  expect_error "join-token before init" "not a swarm manager" e2e_ctl 1 swarm join-token worker
+
+  # --- init on h1: node id and the exact join command
+  out=$(e2e_ctl 1 swarm init --advertise-addr 10.99.0.1)
+  echo "$out" >&2
+  h1id=$(e2e_node_id 1)
+  grep -q "Swarm initialized: current node ($h1id) is now a manager." <<<"$out" || e2e_fail "init output: $out"
+  grep -q "run 'peerctl swarm join-token manager'" <<<"$out" || e2e_fail "init output lacks the manager hint"
+  cmd=$(grep -o 'peerctl swarm join --token PDTKN-1-[0-9a-z-]* 10.99.0.1:2377' <<<"$out") ||
+    e2e_fail "init output lacks the worker join command"
+  token=$(awk '{print $5}' <<<"$cmd")
+  addr=$(awk '{print $6}' <<<"$cmd")
+  [ "$(e2e_ctl 1 swarm join-token -q worker)" = "$token" ] || e2e_fail "join-token -q differs from init's"
+  for f in ca.crt ca.key node.crt node.key; do
+    [ "$(stat -c %a "$E2E_WORK/h1/data/$f")" = 600 ] || e2e_fail "h1 $f is not 0600"
+  done
+  expect_error "second init" "already part of a swarm" e2e_ctl 1 swarm init
+
+  # --- workers join with the printed command
+  local i
+  for i in 2 3; do
+    out=$(e2e_ctl "$i" ${cmd#peerctl }) || e2e_fail "h$i join failed: $out"
+    [ "$out" = "This node joined a swarm as a worker." ] || e2e_fail "h$i join output: $out"
+    [ ! -e "$E2E_WORK/h$i/data/ca.key" ] || e2e_fail "worker h$i got the CA key"
+    [ "$(stat -c %a "$E2E_WORK/h$i/data/node.key")" = 600 ] || e2e_fail "h$i node.key not 0600"
+  done
+  e2e_wait_for 15 e2e_alive_count_is 1 3 || e2e_fail "h1 does not see 3 members"
+  e2e_wait_for 15 e2e_alive_count_is 3 3 || e2e_fail "h3 does not see 3 members"
+  expect_error "join when already joined" "already part of a swarm" e2e_ctl 2 swarm join --token "$token" "$addr"
+
+  # --- bad joins from h4: each refused on both sides, nothing stored
+  local wrong="${token%?}$([ "${token: -1}" = 0 ] && echo 1 || echo 0)"
+  expect_error "wrong token" "wrong, or rotated" e2e_ctl 4 swarm join --token "$wrong" "$addr"
+  no_cluster_state 4
+  expect_error "malformed token" "invalid join token" e2e_ctl 4 swarm join --token PDTKN-1-abc "$addr"
+  expect_error "no manager there" "cannot reach|closed" e2e_ctl 4 swarm join --token "$token" 10.99.0.5:2377
+  local mtoken
+  mtoken=$(e2e_ctl 1 swarm join-token -q manager)
+  expect_error "manager token" "cannot join as a manager" e2e_ctl 4 swarm join --token "$mtoken" "$addr"
+  no_cluster_state 4
+
+  # rotation: the old worker token fails from now on
+  out=$(e2e_ctl 1 swarm join-token --rotate worker)
+  grep -q "Successfully rotated worker join token." <<<"$out" || e2e_fail "rotate output: $out"
+  local newtoken
+  newtoken=$(e2e_ctl 1 swarm join-token -q worker)
+  [ "$newtoken" != "$token" ] || e2e_fail "rotation kept the token"
+  expect_error "rotated token" "wrong, or rotated" e2e_ctl 4 swarm join --token "$token" "$addr"
+  no_cluster_state 4
+
+  # another cluster: h5 makes its own; its token does not pin h1's CA
+  e2e_ctl 5 swarm init >/dev/null || e2e_fail "h5 init failed"
+  local other
+  other=$(e2e_ctl 5 swarm join-token -q worker)
+  expect_error "another cluster's token" "pinned|another cluster|TLS" e2e_ctl 4 swarm join --token "$other" "$addr"
+  no_cluster_state 4
+
+  # a replayed join: a node id that already joined (h2's) asks again
+  e2e_stop 4 TERM
+  local h4id
+  h4id=$(cat "$E2E_WORK/h4/data/node_id")
+  cp "$E2E_WORK/h2/data/node_id" "$E2E_WORK/h4/data/node_id"
+  e2e_start 4
+  expect_error "replayed join" "already joined" e2e_ctl 4 swarm join --token "$newtoken" "$addr"
+  no_cluster_state 4
+  e2e_stop 4 TERM
+  echo "$h4id" >"$E2E_WORK/h4/data/node_id"
+  e2e_start 4
+
+  # --- the Raft port: garbage, another CA's certificate, a worker's certificate
+  out=$(probe 4 raw 10.99.0.1:2377 474554202f20485454502f312e310d0a486f73743a20780d0a0d0a) ||
+    e2e_fail "garbage on 2377 was not closed: $out"
+  out=$(probe 4 raw 10.99.0.1:2377 16030100ffffffff00) || e2e_fail "broken TLS record not closed: $out"
+  expect_error "another CA's manager certificate" "refused" probe 5 tls "$E2E_WORK/h5/data" 10.99.0.1:2377
+  expect_error "a worker certificate on the Raft port" "closed by server" probe 2 tls "$E2E_WORK/h2/data" 10.99.0.1:2377
+  e2e_wait_for 5 grep -q "worker certificate cannot take part in Raft" "$E2E_WORK/h1/peerd.log" ||
+    e2e_fail "h1 did not log the worker refusal"
+  out=$(probe 1 tls "$E2E_WORK/h1/data" 10.99.0.1:2377) || e2e_fail "a manager certificate was refused: $out"
+  e2e_ctl 1 swarm join-token -q worker >/dev/null || e2e_fail "h1 not serving after the bad input"
+
+  # --- h4 joins with the new token
+  out=$(e2e_ctl 4 swarm join --token "$newtoken" "$addr") || e2e_fail "h4 join failed: $out"
+  e2e_wait_for 15 e2e_alive_count_is 1 4 || e2e_fail "h1 does not see 4 members"
+
+  # --- leave: a manager needs --force; a worker leaves, forgets, and can join again as a new node
+  expect_error "manager leave without --force" "force" e2e_ctl 1 swarm leave
+  local h3id
+  h3id=$(e2e_node_id 3)
+  out=$(e2e_ctl 3 swarm leave) || e2e_fail "h3 leave failed: $out"
+  [ "$out" = "Node left the swarm." ] || e2e_fail "leave output: $out"
+  e2e_wait_for 10 waiting_without_state 3 || e2e_fail "h3 kept cluster state after leave"
+  [ "$(e2e_node_id 3)" != "$h3id" ] || e2e_fail "h3 kept its node id after leave"
+  e2e_wait_for 15 test "$(e2e_member_status 1 "$h3id")" = left || e2e_fail "h1 does not see h3 as left"
+  expect_error "leave when not in a swarm" "not part of a swarm" e2e_ctl 3 swarm leave
+  out=$(e2e_ctl 3 swarm join --token "$newtoken" "$addr") || e2e_fail "h3 rejoin failed: $out"
+
+  # --- a worker restarts from its stored state and rejoins gossip through its seeds
+  local h2id
+  h2id=$(e2e_node_id 2)
+  e2e_stop 2 TERM || e2e_fail "h2 did not stop cleanly"
+  e2e_start 2
+  e2e_wait_for 15 test "$(e2e_member_status 1 "$h2id")" = alive || e2e_fail "h2 not alive again after restart"
+  grep -q "node certificate; cluster" "$E2E_WORK/h2/peerd.log" || e2e_fail "h2 did not restart from its certificate"
+}
+
+e2e_main run
