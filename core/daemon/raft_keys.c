@@ -189,22 +189,22 @@ int pd_raft_keys_follow(pd_raft_keys_t *k, const pd_store_t *s, const pd_log_t *
     const uint8_t *key;
     uint64_t version;
     int on = pd_autolock_setting(s, &key, &version);
-    if (!k->ready || version <= k->setting_version)
-        return 0; /* replaying history older than the file, or nothing new */
-    int rc = 0;
-    if (on && (k->wrap != PD_DEK_WRAP_UNLOCK || sodium_memcmp(key, k->unlock, PD_SEAL_KEY_LEN) != 0))
-        rc = wrap_with_unlock(k, key, version);
-    else if (!on && k->wrap != PD_DEK_WRAP_KEK)
-        rc = wrap_with_new_kek(k, version);
-    else
-        k->setting_version = version; /* already wrapped that way */
-    if (rc)
-        PD_ERROR(log, "cannot re-wrap the data key for autolock=%s err=%s (retried on the next change)",
-                 on ? "on" : "off", pd_strerror(rc));
-    else if (k->setting_version == version)
+    if (!k->ready || version <= k->setting_version || version == k->failed_version)
+        return 0; /* replaying history older than the file, nothing new, or already failed */
+    int rewrap = on ? k->wrap != PD_DEK_WRAP_UNLOCK || sodium_memcmp(key, k->unlock, PD_SEAL_KEY_LEN) != 0
+                    : k->wrap != PD_DEK_WRAP_KEK;
+    int rc = !rewrap ? 0 : on ? wrap_with_unlock(k, key, version) : wrap_with_new_kek(k, version);
+    if (rc) {
+        k->failed_version = version;
+        PD_ERROR(log, "cannot re-wrap the data key for autolock=%s err=%s (tried again at the next change "
+                      "of the setting or restart)", on ? "on" : "off", pd_strerror(rc));
+        return rc;
+    }
+    k->setting_version = version;
+    if (rewrap)
         PD_INFO(log, "data key wrapped for autolock=%s (setting version %llu)", on ? "on" : "off",
                 (unsigned long long)version);
-    return rc;
+    return 0;
 }
 
 void pd_raft_keys_wipe(pd_raft_keys_t *k) { sodium_memzero(k, sizeof *k); }

@@ -24,6 +24,7 @@ typedef struct {
     uint8_t dek[PD_SEAL_KEY_LEN];
     uint8_t wrap;                     /* how the dek file is wrapped now (pd_dek_wrap_t) */
     uint64_t setting_version;         /* store version of the autolock setting it follows */
+    uint64_t failed_version;          /* a re-wrap for this version failed (logged once) */
     uint8_t unlock[PD_SEAL_KEY_LEN];  /* wrap == UNLOCK: the unlock key it is wrapped with */
 } pd_raft_keys_t;
 
@@ -37,7 +38,7 @@ int pd_raft_keys_unlock(pd_raft_keys_t *k, const char *text, size_t len, char *e
 /* The store's autolock setting: 1 on (*key borrowed, 32 bytes), 0 off; *version 0 if never set. */
 int pd_autolock_setting(const pd_store_t *s, const uint8_t **key, uint64_t *version);
 /* Re-wrap the dek file when the store's setting is newer than the one it follows. 0 or -errno
- * (logged; retried at the next call). */
+ * (logged once per setting version). */
 int pd_raft_keys_follow(pd_raft_keys_t *k, const pd_store_t *s, const pd_log_t *log);
 void pd_raft_keys_wipe(pd_raft_keys_t *k);
 

@@ -84,7 +84,6 @@ struct pd_raft_node {
     pd_raft_keys_t keys; /* the data key sealing the WAL and snapshots; not ready: locked */
 };
 
-
 static void process(pd_raft_node_t *n);
 static void schedule(pd_raft_node_t *n);
 static void handoff_check(pd_raft_node_t *n);

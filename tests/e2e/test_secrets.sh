@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib/cluster.sh"
 N=3
 export E2E_PEERD_ARGS="--bootstrap-expect 3 --no-dns --snapshot-every 16 ${E2E_PEERD_ARGS:-}"
 
-has_secret() { e2e_ctl "$1" secret ls | awk 'NR > 1 { print $2 }' | grep -qx "$2"; }
+has_secret() { e2e_ctl "$1" secret ls | awk 'NR > 1 { print $2 }' | grep -x "$2" >/dev/null; }
 secret_count() { e2e_ctl "$1" secret ls | awk 'NR > 1' | wc -l; }
 unlock_with() { echo "$2" | e2e_ctl "$1" swarm unlock; }
 join_via() { echo "--join $(e2e_addr "$2") --gossip-key-file $E2E_WORK/h1/data/gossip.keyring"; }
@@ -27,7 +27,7 @@ must_fail() {
   shift
   out=$("$@" 2>&1) || rc=$?
   [ $rc -ne 0 ] || e2e_fail "'$*' succeeded, want an error like '$want'"
-  echo "$out" | grep -q -- "$want" || e2e_fail "'$*': want '$want', got: $out"
+  grep -q -- "$want" <<<"$out" || e2e_fail "'$*': want '$want', got: $out"
 }
 
 run() {
@@ -55,9 +55,9 @@ run() {
   local ins
   for i in 1 2 3; do
     ins=$(e2e_ctl "$i" secret inspect db-pass) || e2e_fail "inspect on h$i failed"
-    echo "$ins" | grep -q "ID: *$id" && echo "$ins" | grep -q 'env=prod' || e2e_fail "inspect on h$i: $ins"
+    grep -q "ID: *$id" <<<"$ins" && grep -q 'env=prod' <<<"$ins" || e2e_fail "inspect on h$i: $ins"
     ins=$(e2e_ctl "$i" secret inspect --json "$id"; e2e_ctl "$i" secret inspect api-key)
-    echo "$ins" | grep -q -e "$tag" -e '"data"' && e2e_fail "inspect on h$i shows the data: $ins"
+    grep -q -e "$tag" -e '"data"' <<<"$ins" && e2e_fail "inspect on h$i shows the data: $ins"
   done
   e2e_log "secret round trip: $id listed and inspected on all 3, no data shown"
 
