@@ -1234,6 +1234,8 @@ int pd_raft_node_manager_state(pd_daemon_t *d, uint64_t raft_id, int *leader, in
     return pd_raft_conf_has_voter(c, raft_id) ? 1 : 2;
 }
 
+int pd_raft_node_busy(const pd_daemon_t *d) { return d->raft && d->raft->snap_writing; }
+
 void pd_raft_node_quorum(pd_daemon_t *d, unsigned *up, unsigned *total)
 {
     *up = *total = 0;
