@@ -1235,10 +1235,3 @@ int pd_raft_node_manager_state(pd_daemon_t *d, uint64_t raft_id, int *leader, in
 }
 
 int pd_raft_node_busy(const pd_daemon_t *d) { return d->raft && d->raft->snap_writing; }
-
-void pd_raft_node_quorum(pd_daemon_t *d, unsigned *up, unsigned *total)
-{
-    *up = *total = 0;
-    if (d->raft && !d->raft->stopped)
-        reachable(d->raft, up, total);
-}

@@ -101,7 +101,5 @@ int pd_raft_node_transfer_away(pd_daemon_t *d);
 int pd_raft_node_manager_state(pd_daemon_t *d, uint64_t raft_id, int *leader, int *reach);
 /* 1 while a snapshot file is being written on the thread pool (a stopped node may not be freed). */
 int pd_raft_node_busy(const pd_daemon_t *d);
-/* Voters reachable from here (self included) and voters in the configuration. */
-void pd_raft_node_quorum(pd_daemon_t *d, unsigned *up, unsigned *total);
 
 #endif
