@@ -79,6 +79,7 @@ struct pd_raft_node {
     uint64_t bytes_since_snap; /* entry bytes applied since the last snapshot */
     pd_rn_handoff_fn handoff_done; /* set while a clean shutdown hands leadership over */
     uint64_t handoff_deadline_ms;
+    uint64_t started_ms; /* reachability is unknown for PD_RN_HEARD_MS after this */
 };
 
 static void process(pd_raft_node_t *n);
@@ -263,6 +264,15 @@ static void op_complete(pd_raft_node_t *n, rn_op_t *op, int rc, uint64_t index, 
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* A formed manager that sees no quorum (not in its first PD_RN_HEARD_MS: a manager just started
+ * has heard from nobody yet). Requests then fail at once instead of at their deadline. */
+static int quorum_lost(pd_raft_node_t *n)
+{
+    unsigned up, total;
+    reachable(n, &up, &total);
+    return n->r && up * 2 <= total && uv_now(n->d->loop) - n->started_ms >= PD_RN_HEARD_MS;
+}
+
 static void quorum_message(pd_raft_node_t *n, char *out, size_t cap)
 {
     unsigned up, total;
@@ -346,9 +356,7 @@ static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, co
         snprintf(err, errlen, "argument too long");
         return -PD_ETOOBIG;
     }
-    unsigned up, total;
-    reachable(n, &up, &total);
-    if (n->r && up * 2 <= total) { /* fail now rather than at the deadline */
+    if (quorum_lost(n)) { /* fail now rather than at the deadline */
         quorum_message(n, err, errlen);
         return -PD_ENOQUORUM;
     }
@@ -921,9 +929,7 @@ static void on_tick(uv_timer_t *t)
     if (n->r)
         pd_raft_tick(n->r);
     uint64_t now = uv_now(n->d->loop);
-    unsigned up, total;
-    reachable(n, &up, &total);
-    int no_quorum = n->r && up * 2 <= total;
+    int no_quorum = quorum_lost(n);
     for (unsigned i = 0; i < PD_RN_OPS_MAX; i++) {
         rn_op_t *op = &n->ops[i];
         /* Quorum lost while waiting: a read, or a write not yet handed to a leader, fails now
@@ -1058,6 +1064,7 @@ int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen)
     n->turn_end.data = n->turn_soon.data = n;
     n->turn_open = 1;
     uv_timer_start(&n->tick, on_tick, PD_RN_TICK_MS, PD_RN_TICK_MS);
+    n->started_ms = uv_now(d->loop);
     PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (PLAINTEXT transport: test networks only)",
             (unsigned long long)n->id, d->cfg.listen_addr, d->cfg.bootstrap_expect);
     process(n);
