@@ -52,11 +52,12 @@ static const char *manager_status(const pd_node_rec_t *r, const node_view_t *v)
 
 /* --- resolving NODE ------------------------------------------------------------------------- */
 
-static const pd_store_obj_t *resolve(const pd_store_t *s, const char *ref, char *err, size_t errlen)
+/* A removed node is found only by its full id, and only when with_removed (inspect). */
+static const pd_store_obj_t *resolve(const pd_store_t *s, const char *ref, int with_removed, char *err, size_t errlen)
 {
     size_t len = strlen(ref);
     const pd_store_obj_t *o = pd_store_get(s, PD_STORE_NODE, ref, len), *hit = NULL;
-    if (o && !pd_node_rec_is_removed(s, o->id))
+    if (o && (with_removed || !pd_node_rec_is_removed(s, o->id)))
         return o;
     int n = 0;
     pd_node_rec_t *r = pd_malloc(sizeof *r);
@@ -303,7 +304,7 @@ static int barrier_done(pd_daemon_t *d, const pd_ctl_token_t *tok, const void *a
     char ref[PD_STORE_NAME_MAX + 1] = "";
     pd_mp_get_strbuf(&u.data, "ref", ref, sizeof ref);
     const pd_store_t *s = pd_raft_node_store(d);
-    const pd_store_obj_t *o = resolve(s, ref, err, errlen);
+    const pd_store_obj_t *o = resolve(s, ref, op == OP_INSPECT, err, errlen);
     if (!o)
         rc = -PD_ENOTFOUND;
     else if (op == OP_INSPECT) {

@@ -21,7 +21,8 @@ struct pd_node_records {
     pd_daemon_t *d;
     uv_timer_t timer;
     int open, stopped;
-    int retiring; /* Raft stopped for a demotion: free it and delete its state on the next tick */
+    int retiring; /* Raft stopped: free it on a later tick (its handles closed, no snapshot writing) */
+    int wipe;     /* ... and delete its state (a demotion; not a promotion that failed to start) */
     uint64_t term;
     char creating[CREATING_MAX][PD_NODE_ID_LEN + 1];
     pd_node_member_t members[PD_NODE_PLAN_MEMBERS_MAX];
@@ -279,6 +280,7 @@ static void become_manager(pd_node_records_t *nr)
         pd_vip_alloc_stop(d);
         pd_raft_node_stop(d);
         nr->retiring = 1;
+        nr->wipe = 0;
         return;
     }
     pd_daemon_gossip_republish_meta(d);
@@ -292,18 +294,22 @@ static void become_worker(pd_node_records_t *nr)
     pd_vip_alloc_stop(d);
     pd_raft_node_stop(d);
     nr->retiring = 1;
+    nr->wipe = 1;
     pd_daemon_gossip_republish_meta(d);
 }
 
-/* After the stopped handles closed (a tick later): free them and delete the Raft state. */
+/* After the stopped handles closed (a tick later): free them, and delete the Raft state of a
+ * demoted node so that a restart is a worker. */
 static void retire(pd_node_records_t *nr)
 {
     pd_daemon_t *d = nr->d;
+    if (pd_raft_node_busy(d))
+        return; /* its snapshot job still uses it */
     nr->retiring = 0;
     pd_vip_alloc_free(d);
     pd_raft_node_free(d);
-    if (!d->cfg.worker)
-        return; /* a failed promotion keeps nothing either way, but only a worker deletes */
+    if (!nr->wipe)
+        return;
     char dir[PD_PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/raft", d->cfg.data_dir);
     if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)

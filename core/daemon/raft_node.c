@@ -82,6 +82,7 @@ struct pd_raft_node {
     pd_rn_handoff_fn handoff_done; /* set while a clean shutdown hands leadership over */
     uint64_t handoff_deadline_ms;
     pd_raft_keys_t keys; /* the data key sealing the WAL and snapshots; not ready: locked */
+    uint64_t started_ms; /* reachability is unknown for PD_RN_HEARD_MS after this */
 };
 
 static void process(pd_raft_node_t *n);
@@ -267,6 +268,15 @@ static void op_complete(pd_raft_node_t *n, rn_op_t *op, int rc, uint64_t index, 
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* A formed manager that sees no quorum (not in its first PD_RN_HEARD_MS: a manager just started
+ * has heard from nobody yet). Requests then fail at once instead of at their deadline. */
+static int quorum_lost(pd_raft_node_t *n)
+{
+    unsigned up, total;
+    reachable(n, &up, &total);
+    return n->r && up * 2 <= total && uv_now(n->d->loop) - n->started_ms >= PD_RN_HEARD_MS;
+}
+
 static void quorum_message(pd_raft_node_t *n, char *out, size_t cap)
 {
     unsigned up, total;
@@ -354,9 +364,7 @@ static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, co
         snprintf(err, errlen, "argument too long");
         return -PD_ETOOBIG;
     }
-    unsigned up, total;
-    reachable(n, &up, &total);
-    if (n->r && up * 2 <= total) { /* fail now rather than at the deadline */
+    if (quorum_lost(n)) { /* fail now rather than at the deadline */
         quorum_message(n, err, errlen);
         return -PD_ENOQUORUM;
     }
@@ -931,9 +939,7 @@ static void on_tick(uv_timer_t *t)
     if (n->r)
         pd_raft_tick(n->r);
     uint64_t now = uv_now(n->d->loop);
-    unsigned up, total;
-    reachable(n, &up, &total);
-    int no_quorum = n->r && up * 2 <= total;
+    int no_quorum = quorum_lost(n);
     for (unsigned i = 0; i < PD_RN_OPS_MAX; i++) {
         rn_op_t *op = &n->ops[i];
         /* Quorum lost while waiting: a read, or a write not yet handed to a leader, fails now
@@ -1104,6 +1110,7 @@ static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
     n->turn_end.data = n->turn_soon.data = n;
     n->turn_open = 1;
     uv_timer_start(&n->tick, on_tick, PD_RN_TICK_MS, PD_RN_TICK_MS);
+    n->started_ms = uv_now(d->loop);
     PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (PLAINTEXT transport: test networks only)",
             (unsigned long long)n->id, d->cfg.listen_addr, d->cfg.bootstrap_expect);
     process(n);
@@ -1290,9 +1297,4 @@ int pd_raft_node_manager_state(pd_daemon_t *d, uint64_t raft_id, int *leader, in
     return pd_raft_conf_has_voter(c, raft_id) ? 1 : 2;
 }
 
-void pd_raft_node_quorum(pd_daemon_t *d, unsigned *up, unsigned *total)
-{
-    *up = *total = 0;
-    if (d->raft && !d->raft->stopped)
-        reachable(d->raft, up, total);
-}
+int pd_raft_node_busy(const pd_daemon_t *d) { return d->raft && d->raft->snap_writing; }

@@ -12,7 +12,9 @@
  * linearizable: ReadIndex on the leader (a follower asks the leader for the read index, then waits
  * until it has applied that far) and then served from the local store. A request that cannot finish
  * within PD_RN_OP_TIMEOUT_MS fails with a message counting the reachable managers: -PD_ENOQUORUM
- * when a quorum is not reachable, else -PD_ETIMEOUT (no leader yet, or a busy leader). A write
+ * when a quorum is not reachable, else -PD_ETIMEOUT (no leader yet, or a busy leader); when this
+ * manager sees no quorum, a request fails with -PD_ENOQUORUM at once (a write already handed to a
+ * leader excepted: it may still commit, so it waits for the answer or the deadline). A write
  * forwarded to a leader that is then gone fails at once with -PD_ENOTLEADER ("leader changed");
  * it is never re-sent, since it may have been applied. */
 #ifndef PD_RAFT_NODE_H
@@ -106,7 +108,7 @@ int pd_raft_node_transfer_away(pd_daemon_t *d);
 /* A configuration member as this node sees it: 1 voter / 2 learner (with *leader and *reach), or
  * -PD_ENOTFOUND (not in the configuration, or not formed). */
 int pd_raft_node_manager_state(pd_daemon_t *d, uint64_t raft_id, int *leader, int *reach);
-/* Voters reachable from here (self included) and voters in the configuration. */
-void pd_raft_node_quorum(pd_daemon_t *d, unsigned *up, unsigned *total);
+/* 1 while a snapshot file is being written on the thread pool (a stopped node may not be freed). */
+int pd_raft_node_busy(const pd_daemon_t *d);
 
 #endif

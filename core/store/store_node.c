@@ -168,7 +168,9 @@ int pd_node_rec_decode(const void *spec, size_t len, pd_node_rec_t *out)
     char role[16], avail[16];
     int rm = 0;
     int rc = u.data.type == MSGPACK_OBJECT_MAP ? 0 : -PD_EMALFORMED;
-    if (rc == 0 && (pd_mp_get_strbuf(&u.data, "h", r->hostname, sizeof r->hostname) ||
+    const msgpack_object *h = rc == 0 ? pd_mp_get(&u.data, "h") : NULL;
+    if (rc == 0 && (!h || str_copy(h, r->hostname, sizeof r->hostname) ||
+                    !text_ok(r->hostname, PD_NODE_HOSTNAME_MAX, false) ||
                     pd_mp_get_strbuf(&u.data, "r", role, sizeof role) ||
                     pd_mp_get_strbuf(&u.data, "a", avail, sizeof avail) || pd_mp_get_bool(&u.data, "rm", &rm)))
         rc = -PD_EMALFORMED;

@@ -112,6 +112,15 @@ run() {
   e2e_wait_for 20 eval '[ "$(status_of '"$O"' '"$id5"')" = Down ]' || e2e_fail "h5 not shown Down"
   e2e_ctl "$O" node rm "$id5" >/dev/null || e2e_fail "rm of down h5 failed"
   e2e_wait_for 5 eval '! ls_ids '"$L"' | grep -q '"$id5" || e2e_fail "h5 still listed after rm"
+  out=$(e2e_ctl "$O" node rm "$id5" 2>&1) && e2e_fail "rm of a removed node succeeded"
+  echo "$out" | grep -q "not found" || e2e_fail "rm of a removed node: $out"
+  # The tombstone: h5 back in gossip gets no new record and stays out of node ls.
+  restart 5 "$O"
+  e2e_wait_for 10 eval '[ "$(e2e_member_status '"$O"' '"$id5"')" = alive ]' || e2e_fail "h5 not back in gossip"
+  sleep 2 # several reconciler rounds
+  ls_ids "$O" | grep -q "$id5" && e2e_fail "removed h5 is listed again"
+  e2e_ctl "$O" node inspect "$id5" | grep -q '"Removed": true' || e2e_fail "h5's record is not a tombstone"
+  e2e_stop 5 TERM || true
   e2e_log "drain, labels, rm: ok"
 
   # Quorum lost: kill 2 of the 3 managers {L, O, h4}; every management command fails fast.

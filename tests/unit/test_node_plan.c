@@ -14,6 +14,7 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "store_wire.h"
+#include "test_node_util.h"
 
 #define A "aaaaaaaaaaaaaaaaaaaaaaaaa"
 #define B "bbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -67,23 +68,9 @@ static void member(const char *id, pd_node_role_t role, int alive)
 
 static void record(const char *id, pd_node_role_t role, bool removed)
 {
-    pd_node_rec_t *r = pd_calloc(1, sizeof *r);
-    snprintf(r->hostname, sizeof r->hostname, "host-%c", id[0]);
-    r->role = (uint8_t)role;
-    r->removed = removed;
-    uint8_t *sp = NULL;
-    size_t slen = 0;
-    assert_int_equal(pd_node_rec_encode(r, &sp, &slen), 0);
-    const pd_store_obj_t *old = pd_store_get(fx.st, PD_STORE_NODE, id, strlen(id));
-    pd_store_op_t op = {.op = old ? PD_STORE_OP_UPDATE : PD_STORE_OP_CREATE, .kind = PD_STORE_NODE,
-                        .version = old ? old->version : 0, .id = {(const uint8_t *)id, 25},
-                        .name = {(const uint8_t *)id, 25}, .spec = {sp, (uint32_t)slen}};
-    pd_store_txn_t txn = {.now_ms = 1, .ops = &op, .n_ops = 1};
-    pd_store_result_t res;
-    assert_int_equal(pd_store_apply_txn(fx.st, ++fx.index, 1, &txn, &res), 0);
-    assert_int_equal(res.rc, 0);
-    pd_free(sp);
-    pd_free(r);
+    char host[16];
+    snprintf(host, sizeof host, "host-%c", id[0]);
+    t_node_put(fx.st, &fx.index, id, host, role, removed);
 }
 
 static void voters(const char *ids)

@@ -12,6 +12,7 @@
 #include "pd_mp.h"
 #include "store_node.h"
 #include "store_wire.h"
+#include "test_node_util.h"
 
 static pd_node_rec_t rec(const char *host, pd_node_role_t role)
 {
@@ -135,33 +136,17 @@ static void test_decode_bad(void **state)
     assert_int_equal(pd_node_rec_encode(&bad, &out, &len), -PD_EUSAGE); /* no hostname */
 }
 
-static void put(pd_store_t *s, uint64_t index, const char *id, const pd_node_rec_t *r)
-{
-    uint8_t *sp = NULL;
-    size_t slen = 0;
-    assert_int_equal(pd_node_rec_encode(r, &sp, &slen), 0);
-    const pd_store_obj_t *old = pd_store_get(s, PD_STORE_NODE, id, strlen(id));
-    pd_store_op_t op = {.op = old ? PD_STORE_OP_UPDATE : PD_STORE_OP_CREATE, .kind = PD_STORE_NODE,
-                        .version = old ? old->version : 0, .id = {(const uint8_t *)id, (uint32_t)strlen(id)},
-                        .name = {(const uint8_t *)id, (uint32_t)strlen(id)}, .spec = {sp, (uint32_t)slen}};
-    pd_store_txn_t txn = {.now_ms = 1, .ops = &op, .n_ops = 1};
-    pd_store_result_t res;
-    assert_int_equal(pd_store_apply_txn(s, index, 1, &txn, &res), 0);
-    assert_int_equal(res.rc, 0);
-    pd_free(sp);
-}
-
 static void test_tombstone(void **state)
 {
     (void)state;
     pd_store_t *s;
     assert_int_equal(pd_store_new(NULL, &s), 0);
-    pd_node_rec_t r = rec("h1", PD_NODE_WORKER), got;
-    put(s, 1, "aaaaaaaaaaaaaaaaaaaaaaaaa", &r);
+    pd_node_rec_t got;
+    uint64_t index = 0;
+    t_node_put(s, &index, "aaaaaaaaaaaaaaaaaaaaaaaaa", "h1", PD_NODE_WORKER, false);
     assert_false(pd_node_rec_is_removed(s, "aaaaaaaaaaaaaaaaaaaaaaaaa"));
     assert_false(pd_node_rec_is_removed(s, "unknown"));
-    r.removed = true;
-    put(s, 2, "aaaaaaaaaaaaaaaaaaaaaaaaa", &r);
+    t_node_put(s, &index, "aaaaaaaaaaaaaaaaaaaaaaaaa", "h1", PD_NODE_WORKER, true);
     assert_true(pd_node_rec_is_removed(s, "aaaaaaaaaaaaaaaaaaaaaaaaa"));
     assert_int_equal(pd_node_rec_get(s, "aaaaaaaaaaaaaaaaaaaaaaaaa", &got), 0);
     assert_string_equal(got.hostname, "h1");
