@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gossip_io.h"
+#include "gossip_setup.h"
 #include "join_wire.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
@@ -112,6 +114,27 @@ int pd_join_make_manager(pd_daemon_t *d, const char *node_id, const char *addr, 
     return -PD_ESTATE;
 }
 
+/* Where a joined node (re)joins gossip: this manager first, then the other managers alive, so a
+ * restarted worker finds the cluster even when this one is gone. */
+static unsigned gossip_seeds(pd_daemon_t *d, char out[PD_JOIN_SEEDS_MAX][PD_ADDR_MAX])
+{
+    unsigned n = 0;
+    snprintf(out[n++], PD_ADDR_MAX, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
+             d->cfg.gossip_port);
+    pd_swim_t *sw = d->gossip ? pd_gagent_swim(pd_gossip_io_agent(d->gossip)) : NULL;
+    uint32_t total = sw ? pd_swim_count(sw, -1) : 0;
+    for (uint32_t i = 0; i < total && n < PD_JOIN_SEEDS_MAX; i++) {
+        pd_swim_member_info_t m;
+        char host[256], role[32];
+        if (pd_swim_member_at(sw, i, &m) != 0 || m.state != PD_SWIM_ALIVE || strcmp(m.node, d->dd.node_id) == 0)
+            continue;
+        pd_gossip_meta_decode(m.meta, m.meta_len, host, sizeof host, role, sizeof role);
+        if (strcmp(role, "manager") == 0)
+            pd_swim_addr_format(&m.addr, out[n++], PD_ADDR_MAX);
+    }
+    return n;
+}
+
 void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t *body, size_t len)
 {
     pd_daemon_t *d = ctx;
@@ -162,15 +185,16 @@ void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t
         snprintf(err, sizeof err, "join refused: this manager cannot read its gossip keyring");
         goto refused;
     }
-    char seed[PD_ADDR_MAX + 8];
-    snprintf(seed, sizeof seed, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
-             d->cfg.gossip_port);
-    const char *seeds[1] = {seed};
+    char seed_buf[PD_JOIN_SEEDS_MAX][PD_ADDR_MAX];
+    const char *seeds[PD_JOIN_SEEDS_MAX];
+    unsigned n_seeds = gossip_seeds(d, seed_buf);
+    for (unsigned i = 0; i < n_seeds; i++)
+        seeds[i] = seed_buf[i];
     pd_join_server_t srv = {
         .policy = {.ca_digest = s->ca.digest, .worker = have_w ? &worker : NULL, .manager = have_m ? &manager : NULL,
                    .joined = was_joined, .ctx = d},
         .ca = &s->ca, .rng = pd_pki_drbg_rng(&s->drbg), .now_s = (int64_t)(pd_clock_wall(&pd_clock_real) / 1000),
-        .keyring = keyring, .keyring_len = klen, .seeds = seeds, .n_seeds = 1};
+        .keyring = keyring, .keyring_len = klen, .seeds = seeds, .n_seeds = n_seeds};
     rc = pd_join_answer(req, &srv, &pj->resp);
     if (rc) {
         snprintf(err, sizeof err, "%s", pj->resp.err);

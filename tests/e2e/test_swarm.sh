@@ -134,6 +134,13 @@ run() {
   e2e_start 2
   e2e_wait_for 15 test "$(e2e_member_status 1 "$h2id")" = alive || e2e_fail "h2 not alive again after restart"
   grep -q "node certificate; cluster" "$E2E_WORK/h2/peerd.log" || e2e_fail "h2 did not restart from its certificate"
+
+  # --- the manager restarts from its certificate and Raft state: the same tokens, still a manager
+  e2e_stop 1 TERM || e2e_fail "h1 did not stop cleanly"
+  e2e_start 1
+  e2e_wait_for 15 test "$(e2e_ctl 1 swarm join-token -q worker 2>/dev/null)" = "$newtoken" ||
+    e2e_fail "h1 lost its worker token across a restart"
+  expect_error "init after a restart" "already part of a swarm" e2e_ctl 1 swarm init
 }
 
 e2e_main run
