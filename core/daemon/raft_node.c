@@ -1012,8 +1012,9 @@ int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen)
     n->turn_end.data = n->turn_soon.data = n;
     n->turn_open = 1;
     uv_timer_start(&n->tick, on_tick, PD_RN_TICK_MS, PD_RN_TICK_MS);
-    PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (PLAINTEXT transport: test networks only)",
-            (unsigned long long)n->id, d->cfg.listen_addr, d->cfg.bootstrap_expect);
+    PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (%s)", (unsigned long long)n->id,
+            d->cfg.listen_addr, d->cfg.bootstrap_expect,
+            d->swarm && d->swarm->active ? "mutual TLS transport" : "PLAINTEXT transport: test networks only");
     process(n);
     return 0;
 }
