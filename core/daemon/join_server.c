@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gossip_io.h"
+#include "gossip_setup.h"
 #include "join_wire.h"
+#include "node_records.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "raft_node.h"
@@ -104,12 +107,41 @@ static int record_join(pd_daemon_t *d, pending_join_t *pj, const pd_join_req_t *
  * branch `nodes`), so this refuses, before anything is signed or recorded, with the way around it. */
 int pd_join_make_manager(pd_daemon_t *d, const char *node_id, const char *addr, char *err, size_t errlen)
 {
-    (void)d;
     (void)addr;
-    snprintf(err, errlen, "join refused: node %s cannot join as a manager yet: adding a Raft manager to a running "
-                          "cluster needs membership changes this peerd does not have; join with the worker "
-                          "token", node_id);
-    return -PD_ESTATE;
+    /* Nothing to do here beyond checking we can: the joiner starts with a manager certificate and
+     * an empty Raft that never bootstraps (swarm.seeds), gossip shows it as a manager, and the
+     * leader's node reconciler (node_records.c) creates its record with the manager role, adds it
+     * as a learner and the Raft core promotes it once caught up, as for `node promote`. */
+    if (!d->nodes || !d->raft) {
+        snprintf(err, errlen, "join refused: node %s cannot join as a manager: this node runs no manager", node_id);
+        return -PD_ESTATE;
+    }
+    if (pd_node_is_removed(d, node_id)) {
+        snprintf(err, errlen, "join refused: node %s was removed from the cluster", node_id);
+        return -PD_ESTATE;
+    }
+    return 0;
+}
+
+/* Where a joined node (re)joins gossip: this manager first, then the other managers alive, so a
+ * restarted worker finds the cluster even when this one is gone. */
+static unsigned gossip_seeds(pd_daemon_t *d, char out[PD_JOIN_SEEDS_MAX][PD_ADDR_MAX])
+{
+    unsigned n = 0;
+    snprintf(out[n++], PD_ADDR_MAX, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
+             d->cfg.gossip_port);
+    pd_swim_t *sw = d->gossip ? pd_gagent_swim(pd_gossip_io_agent(d->gossip)) : NULL;
+    uint32_t total = sw ? pd_swim_count(sw, -1) : 0;
+    for (uint32_t i = 0; i < total && n < PD_JOIN_SEEDS_MAX; i++) {
+        pd_swim_member_info_t m;
+        char host[256], role[32];
+        if (pd_swim_member_at(sw, i, &m) != 0 || m.state != PD_SWIM_ALIVE || strcmp(m.node, d->dd.node_id) == 0)
+            continue;
+        pd_gossip_meta_decode(m.meta, m.meta_len, host, sizeof host, role, sizeof role);
+        if (strcmp(role, "manager") == 0)
+            pd_swim_addr_format(&m.addr, out[n++], PD_ADDR_MAX);
+    }
+    return n;
 }
 
 void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t *body, size_t len)
@@ -162,15 +194,16 @@ void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t
         snprintf(err, sizeof err, "join refused: this manager cannot read its gossip keyring");
         goto refused;
     }
-    char seed[PD_ADDR_MAX + 8];
-    snprintf(seed, sizeof seed, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
-             d->cfg.gossip_port);
-    const char *seeds[1] = {seed};
+    char seed_buf[PD_JOIN_SEEDS_MAX][PD_ADDR_MAX];
+    const char *seeds[PD_JOIN_SEEDS_MAX];
+    unsigned n_seeds = gossip_seeds(d, seed_buf);
+    for (unsigned i = 0; i < n_seeds; i++)
+        seeds[i] = seed_buf[i];
     pd_join_server_t srv = {
         .policy = {.ca_digest = s->ca.digest, .worker = have_w ? &worker : NULL, .manager = have_m ? &manager : NULL,
                    .joined = was_joined, .ctx = d},
         .ca = &s->ca, .rng = pd_pki_drbg_rng(&s->drbg), .now_s = (int64_t)(pd_clock_wall(&pd_clock_real) / 1000),
-        .keyring = keyring, .keyring_len = klen, .seeds = seeds, .n_seeds = 1};
+        .keyring = keyring, .keyring_len = klen, .seeds = seeds, .n_seeds = n_seeds};
     rc = pd_join_answer(req, &srv, &pj->resp);
     if (rc) {
         snprintf(err, sizeof err, "%s", pj->resp.err);

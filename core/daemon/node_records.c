@@ -13,6 +13,7 @@
 #include "pd_err.h"
 #include "pd_mp.h"
 #include "store_wire.h"
+#include "swarm.h"
 #include "vip_alloc.h"
 
 #define CREATING_MAX PD_NODE_PLAN_CREATES
@@ -343,6 +344,12 @@ static void on_tick(uv_timer_t *t)
     lead_round(nr, nr->d->raft ? pd_raft_node_leader_term(nr->d) : 0);
 }
 
+/* mTLS on 2377 refuses the certificate of a node removed with `node rm` (its tombstone). */
+static int removed_peer_check(void *ctx, const pd_pki_node_info_t *peer)
+{
+    return pd_node_is_removed(ctx, peer->node_id) ? -PD_ESTATE : 0;
+}
+
 int pd_node_records_start(pd_daemon_t *d, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
@@ -351,6 +358,7 @@ int pd_node_records_start(pd_daemon_t *d, char *err, size_t errlen)
         return -ENOMEM;
     nr->d = d;
     d->nodes = nr;
+    pd_swarm_set_removed_check(d, removed_peer_check, d);
     uv_timer_init(d->loop, &nr->timer);
     nr->timer.data = nr;
     nr->open = 1;

@@ -1111,8 +1111,9 @@ static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
     n->turn_open = 1;
     uv_timer_start(&n->tick, on_tick, PD_RN_TICK_MS, PD_RN_TICK_MS);
     n->started_ms = uv_now(d->loop);
-    PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (PLAINTEXT transport: test networks only)",
-            (unsigned long long)n->id, d->cfg.listen_addr, d->cfg.bootstrap_expect);
+    PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (%s)", (unsigned long long)n->id,
+            d->cfg.listen_addr, d->cfg.bootstrap_expect,
+            d->swarm && d->swarm->active ? "mutual TLS transport" : "PLAINTEXT transport: test networks only");
     process(n);
     return 0;
 }

@@ -405,7 +405,9 @@ static void peer_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         peer_tls_input(p, (const uint8_t *)buf->base, (size_t)nread);
     if (nread >= 0)
         return;
-    int by_peer = (nread == UV_EOF || nread == UV_ECONNRESET) && p->state == PEER_UP && !p->t->stopped;
+    /* (a server that refused our certificate is not a peer gone: only a session that was up counts) */
+    int by_peer = (nread == UV_EOF || nread == UV_ECONNRESET) && p->state == PEER_UP && !p->t->stopped &&
+                  (!p->tls || p->tls_ready);
     peer_close(p);
     if (by_peer && p->t->lost)
         p->t->lost(p->t->ctx, p->id);

@@ -129,7 +129,9 @@ int pd_swarm_open(pd_daemon_t *d, char *err, size_t errlen)
         d->cfg.bootstrap_expect = 0;
     } else {
         d->cfg.worker = 0;
-        d->cfg.bootstrap_expect = 1; /* a fresh init makes a one-voter cluster; state recovers */
+        /* the init node makes a one-voter cluster (state recovers); a manager that joined by token
+         * (it has seeds) waits for the leader to add it, and must never bootstrap its own */
+        d->cfg.bootstrap_expect = state_exists(d, "swarm.seeds") ? 0 : 1;
     }
     load_seeds(d);
     return 1;

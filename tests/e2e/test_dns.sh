@@ -104,7 +104,7 @@ run() {
   # A DNS address already taken: exit 1 naming it and the way out.
   local st=0 msg
   msg=$(e2e_exec 2 "$PEERD" --data-dir "$E2E_WORK/h2/second" --socket "$E2E_WORK/h2/second.sock" \
-    --gossip-port 7950 2>&1) || st=$?
+    --gossip-port 7950 --bootstrap-expect 1 2>&1) || st=$?
   [ $st -eq 1 ] || e2e_fail "second peerd on a taken DNS address exited $st, want 1: $msg"
   grep -q '127.0.0.11:53' <<<"$msg" && grep -q -- '--dns-addr' <<<"$msg" && grep -q -- '--no-dns' <<<"$msg" ||
     e2e_fail "unclear DNS bind error: $msg"

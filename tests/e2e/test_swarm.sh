@@ -69,8 +69,6 @@ run() {
   expect_error "no manager there" "cannot reach|closed" e2e_ctl 4 swarm join --token "$token" 10.99.0.5:2377
   local mtoken
   mtoken=$(e2e_ctl 1 swarm join-token -q manager)
-  expect_error "manager token" "cannot join as a manager" e2e_ctl 4 swarm join --token "$mtoken" "$addr"
-  no_cluster_state 4
 
   # rotation: the old worker token fails from now on
   out=$(e2e_ctl 1 swarm join-token --rotate worker)
@@ -111,9 +109,18 @@ run() {
   out=$(probe 1 tls "$E2E_WORK/h1/data" 10.99.0.1:2377) || e2e_fail "a manager certificate was refused: $out"
   e2e_ctl 1 swarm join-token -q worker >/dev/null || e2e_fail "h1 not serving after the bad input"
 
-  # --- h4 joins with the new token
-  out=$(e2e_ctl 4 swarm join --token "$newtoken" "$addr") || e2e_fail "h4 join failed: $out"
+  # --- h4 joins with the manager token: it gets the CA key, and the leader adds it to Raft
+  # (learner, then voter once caught up) over mutual TLS
+  out=$(e2e_ctl 4 swarm join --token "$mtoken" "$addr") || e2e_fail "h4 manager join failed: $out"
+  [ "$out" = "This node joined a swarm as a manager." ] || e2e_fail "h4 join output: $out"
+  [ -e "$E2E_WORK/h4/data/ca.key" ] || e2e_fail "manager h4 did not get the CA key"
   e2e_wait_for 15 e2e_alive_count_is 1 4 || e2e_fail "h1 does not see 4 members"
+  local h4mid
+  h4mid=$(e2e_node_id 4)
+  e2e_wait_for 30 eval "e2e_ctl 1 node ls | awk -v id=$h4mid '\$1 == id' | grep -q Reachable" ||
+    e2e_fail "h4 did not become a Reachable manager: $(e2e_ctl 1 node ls)"
+  e2e_wait_for 10 test "$(e2e_ctl 4 swarm join-token -q worker 2>/dev/null)" = "$newtoken" ||
+    e2e_fail "h4 (manager) does not serve management"
 
   # --- leave: a manager needs --force; a worker leaves, forgets, and can join again as a new node
   expect_error "manager leave without --force" "force" e2e_ctl 1 swarm leave
@@ -134,6 +141,13 @@ run() {
   e2e_start 2
   e2e_wait_for 15 test "$(e2e_member_status 1 "$h2id")" = alive || e2e_fail "h2 not alive again after restart"
   grep -q "node certificate; cluster" "$E2E_WORK/h2/peerd.log" || e2e_fail "h2 did not restart from its certificate"
+
+  # --- the manager restarts from its certificate and Raft state: the same tokens, still a manager
+  e2e_stop 1 TERM || e2e_fail "h1 did not stop cleanly"
+  e2e_start 1
+  e2e_wait_for 15 test "$(e2e_ctl 1 swarm join-token -q worker 2>/dev/null)" = "$newtoken" ||
+    e2e_fail "h1 lost its worker token across a restart"
+  expect_error "init after a restart" "already part of a swarm" e2e_ctl 1 swarm init
 }
 
 e2e_main run

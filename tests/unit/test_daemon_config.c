@@ -157,6 +157,34 @@ static void test_resolve_role(void **state)
     assert_non_null(strstr(pd_config_resolve_role(&c, 1), "worker"));
 }
 
+/* Which nodes use the legacy formation; the rest wait for swarm init/join (or init with --init). */
+static void test_legacy_formation_and_init(void **state)
+{
+    (void)state;
+    pd_config_t c;
+    pd_config_action_t act;
+    char err[256] = "";
+    pd_config_defaults(&c);
+    assert_false(pd_config_legacy_formation(&c, 0)); /* no flags, no state: waits */
+    assert_true(pd_config_legacy_formation(&c, 1));  /* Raft state made the legacy way */
+    char *a[] = {"peerd", "--init"};
+    assert_int_equal(pd_config_parse(&c, 2, a, &act, err, sizeof err), 0);
+    assert_int_equal(c.init, 1);
+    assert_false(pd_config_legacy_formation(&c, 0));
+    char *b[] = {"peerd", "--bootstrap-expect", "1"};
+    pd_config_defaults(&c);
+    assert_int_equal(pd_config_parse(&c, 3, b, &act, err, sizeof err), 0);
+    assert_true(pd_config_legacy_formation(&c, 0));
+    char *w[] = {"peerd", "--worker"};
+    pd_config_defaults(&c);
+    assert_int_equal(pd_config_parse(&c, 2, w, &act, err, sizeof err), 0);
+    assert_true(pd_config_legacy_formation(&c, 0));
+    char *bad[] = {"peerd", "--init=maybe"};
+    pd_config_defaults(&c);
+    assert_int_equal(pd_config_parse(&c, 2, bad, &act, err, sizeof err), 0); /* like --worker=: not "false"/"0" */
+    assert_int_equal(c.init, 1);
+}
+
 static void test_vip_flags(void **state)
 {
     (void)state;
@@ -247,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_flags), cmocka_unit_test(test_file_then_flags_win),
         cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_hostport),
         cmocka_unit_test(test_lock_and_node_id),    cmocka_unit_test(test_vip_flags), cmocka_unit_test(test_resolve_role), cmocka_unit_test(test_snapshot_flags),
+        cmocka_unit_test(test_legacy_formation_and_init),
     };
     return cmocka_run_group_tests_name("daemon_config", tests, setup, teardown);
 }
