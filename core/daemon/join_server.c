@@ -123,26 +123,6 @@ int pd_join_make_manager(pd_daemon_t *d, const char *node_id, const char *addr, 
     return 0;
 }
 
-/* Where a joined node (re)joins gossip: this manager first, then the other managers alive, so a
- * restarted worker finds the cluster even when this one is gone. */
-static unsigned gossip_seeds(pd_daemon_t *d, char out[PD_JOIN_SEEDS_MAX][PD_ADDR_MAX])
-{
-    unsigned n = 0;
-    snprintf(out[n++], PD_ADDR_MAX, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
-             d->cfg.gossip_port);
-    pd_swim_t *sw = d->gossip ? pd_gagent_swim(pd_gossip_io_agent(d->gossip)) : NULL;
-    uint32_t total = sw ? pd_swim_count(sw, -1) : 0;
-    for (uint32_t i = 0; i < total && n < PD_JOIN_SEEDS_MAX; i++) {
-        pd_swim_member_info_t m;
-        char host[256], role[32];
-        if (pd_swim_member_at(sw, i, &m) != 0 || m.state != PD_SWIM_ALIVE || strcmp(m.node, d->dd.node_id) == 0)
-            continue;
-        pd_gossip_meta_decode(m.meta, m.meta_len, host, sizeof host, role, sizeof role);
-        if (strcmp(role, "manager") == 0)
-            pd_swim_addr_format(&m.addr, out[n++], PD_ADDR_MAX);
-    }
-    return n;
-}
 
 void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t *body, size_t len)
 {
@@ -196,7 +176,7 @@ void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t
     }
     char seed_buf[PD_JOIN_SEEDS_MAX][PD_ADDR_MAX];
     const char *seeds[PD_JOIN_SEEDS_MAX];
-    unsigned n_seeds = gossip_seeds(d, seed_buf);
+    unsigned n_seeds = pd_swarm_gossip_seeds(d, 1, seed_buf, PD_JOIN_SEEDS_MAX);
     for (unsigned i = 0; i < n_seeds; i++)
         seeds[i] = seed_buf[i];
     pd_join_server_t srv = {

@@ -384,6 +384,7 @@ void pd_daemon_start_cluster(pd_daemon_t *d)
         pd_daemon_shutdown(d, "node records failed to start");
     } else {
         pd_swarm_after_start(d);
+        pd_swarm_seeds_start(d);
     }
 }
 

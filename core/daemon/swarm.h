@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "daemon.h"
+#include "join_wire.h"
 #include "pki.h"
 
 typedef struct pd_rt pd_rt_t;
@@ -55,11 +56,20 @@ typedef struct pd_swarm {
     pd_join_dial_t *dial;       /* `swarm join` in progress */
     pd_ctl_token_t join_tok;
     int restart;                /* `swarm leave`: run again from scratch once stopped */
+    uv_timer_t seeds_timer;     /* keeps swarm.seeds current (swarm_seeds.c) */
+    int seeds_open;
+    char seeds_last[PD_SWARM_SEEDS_TEXT_MAX];
 } pd_swarm_t;
 
 /* At start: load init/join state if there is some. Returns 1 (a PKI cluster: sets cfg.worker or
  * cfg.bootstrap_expect, and cfg.join from swarm.seeds), 0 (no such state), or an error. */
 int pd_swarm_open(pd_daemon_t *d, char *err, size_t errlen);
+/* Gossip addresses to (re)join through: this node's own first when with_self, then live managers,
+ * then other live members; at most max. */
+unsigned pd_swarm_gossip_seeds(pd_daemon_t *d, int with_self, char out[][PD_ADDR_MAX], unsigned max);
+/* Keep swarm.seeds current while the node runs (every member of a PKI cluster). */
+void pd_swarm_seeds_start(pd_daemon_t *d);
+void pd_swarm_seeds_stop(pd_daemon_t *d);
 /* Make a new cluster's CA, this node's manager certificate and the two tokens (committed to Raft
  * once this node leads: pd_swarm_after_start). */
 int pd_swarm_init_state(pd_daemon_t *d, char *err, size_t errlen);

@@ -436,6 +436,7 @@ void pd_swarm_close(pd_daemon_t *d)
         return;
     if (s->timer_open && !uv_is_closing((uv_handle_t *)&s->timer))
         uv_close((uv_handle_t *)&s->timer, NULL);
+    pd_swarm_seeds_stop(d);
     pd_join_dial_cancel(d);
 }
 
