@@ -43,6 +43,14 @@ static long rss_mb(void)
     return ru.ru_maxrss / 1024;
 }
 
+/* Heap bytes in use (not freed) and held from the kernel: their gap is allocator slack. */
+static void heap_mb(double *in_use, double *held)
+{
+    struct mallinfo2 mi = mallinfo2();
+    *in_use = (double)mi.uordblks / 1e6;
+    *held = (double)(mi.arena + mi.hblkhd) / 1e6;
+}
+
 static double cpu_s(void) /* user + sys: steadier than wall time on a shared machine */
 {
     struct rusage ru;
@@ -161,10 +169,21 @@ static int staged_start(pd_sim_t *sim, sw_world_t *w, uint32_t members, double t
             seed_answer_free(&a);
             return -1;
         }
+        if ((i + 1) % 2000 == 0) {
+            double used, held;
+            heap_mb(&used, &held);
+            printf("  bootstrap %5u/%u  wall %.1f s  cpu %.1f s  rss %ld MB  heap in use %.0f MB\n", i + 1, members,
+                   wall_s() - t0, cpu_s(), rss_mb(), used);
+            fflush(stdout);
+        }
     }
     printf("bootstrap: %u nodes hold the %u-member state (%.0f KB answer each), wall %.1f s, cpu %.1f s, rss %ld MB\n",
            members, members, a.reply->nodes_enc.len / 1e3, wall_s() - t0, cpu_s(), rss_mb());
     seed_answer_free(&a);
+    double used, held;
+    heap_mb(&used, &held);
+    printf("bootstrap heap: %.0f MB in use, %.0f MB held (%.1f B per (node, member) pair in use)\n", used, held,
+           used * 1e6 / ((double)members * members));
     uint64_t stream0 = w->stream_bytes;
     pd_sim_run_until(sim, pd_sim_now(sim) + 5000);
     uint32_t mn = 0, full = full_views(sim, members, members, &mn);
