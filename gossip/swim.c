@@ -70,8 +70,10 @@ uint32_t pd_swim__next_seq(pd_swim_t *s)
 
 /* ---- outbox ---- */
 
-/* Outbox arenas above this are given back at advance (a big push/pull must not pin memory). */
-enum { OUTBOX_KEEP = 64 * 1024 };
+/* Outbox arenas above this are given back at advance (a big push/pull must not pin memory), and
+ * so are packet and event arrays above OUTBOX_ITEMS_KEEP entries (merging a join answer emits one
+ * event per member: 1.7 MB at N=10,000, which a node would otherwise keep for its lifetime). */
+enum { OUTBOX_KEEP = 64 * 1024, OUTBOX_ITEMS_KEEP = 256 };
 
 static int out_reserve(pd_swim_t *s, size_t len, size_t *off)
 {
@@ -522,6 +524,20 @@ void pd_swim_advance(pd_swim_t *s)
         pd_free(s->out_buf);
         s->out_buf = NULL;
         s->out_cap = 0;
+    }
+    if (s->cap_out_pkts > OUTBOX_ITEMS_KEEP) {
+        pd_free(s->out_pkts);
+        pd_free(s->out_pkt_off);
+        s->out_pkts = NULL;
+        s->out_pkt_off = NULL;
+        s->cap_out_pkts = 0;
+    }
+    if (s->cap_out_evs > OUTBOX_ITEMS_KEEP) {
+        pd_free(s->out_evs);
+        pd_free(s->out_ev_off);
+        s->out_evs = NULL;
+        s->out_ev_off = NULL;
+        s->cap_out_evs = 0;
     }
 }
 

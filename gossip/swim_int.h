@@ -8,14 +8,15 @@
 #include "swim_awareness.h"
 #include "swim_map.h"
 #include "swim_queue.h"
+#include "swim_slab.h"
 #include "swim_suspicion.h"
 
-/* One tracked member. Compact (64 bytes plus the id) because a node tracks every member of the
- * cluster: at N=10,000 that is 10,000 records per node, and a simulation holds N of those tables. */
+/* One tracked member. Compact (56 bytes plus the id, in the member slab) because a node tracks
+ * every member of the cluster: at N=10,000 that is 10,000 records per node, and a simulation
+ * holds N of those tables. A suspicion lives in s->suspects, not here: few members have one. */
 typedef struct {
     uint64_t state_change_ms;
     uint8_t *meta; /* pd_malloc'd, NULL when empty */
-    pd_swim_suspicion_t *susp;
     pd_swim_addr_t addr;
     uint32_t inc;
     uint32_t probe_idx; /* position in s->nodes */
@@ -26,6 +27,12 @@ typedef struct {
     uint8_t state;
     char id[]; /* id_len bytes + NUL */
 } swim_member_t;
+
+/* A suspected member and its suspicion timer. */
+typedef struct {
+    swim_member_t *m;
+    pd_swim_suspicion_t susp;
+} swim_suspect_t;
 
 typedef enum { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT } swim_probe_phase_t;
 
@@ -58,11 +65,12 @@ struct pd_swim {
     swim_member_t *self;
     uint8_t leaving;
 
+    pd_swim_slab_t member_slab; /* every swim_member_t */
     swim_member_t **nodes; /* probe order; self included */
     uint32_t n_nodes, cap_nodes, probe_pos;
     uint32_t n_state[4]; /* members per pd_swim_state_t */
     pd_swim_map_t by_id;
-    swim_member_t **suspects;
+    swim_suspect_t *suspects; /* dense; a member's susp_idx points here */
     uint32_t n_suspects, cap_suspects;
 
     pd_swim_queue_t queue;

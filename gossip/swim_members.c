@@ -23,20 +23,26 @@ static void member_key(const void *val, const uint8_t **key, size_t *len)
 int pd_swim__members_init(pd_swim_t *s)
 {
     pd_swim_map_init(&s->by_id, member_key);
+    pd_swim_slab_init(&s->member_slab);
     return 0;
 }
 
-static void member_free(swim_member_t *m)
+static size_t member_size(size_t id_len)
+{
+    return sizeof(swim_member_t) + id_len + 1;
+}
+
+static void member_free(pd_swim_t *s, swim_member_t *m)
 {
     pd_free(m->meta);
-    pd_free(m->susp);
-    pd_free(m);
+    pd_swim_slab_release(&s->member_slab, m, member_size(m->id_len));
 }
 
 void pd_swim__members_free(pd_swim_t *s)
 {
     for (uint32_t i = 0; i < s->n_nodes; i++)
-        member_free(s->nodes[i]);
+        pd_free(s->nodes[i]->meta); /* the records go with the slab */
+    pd_swim_slab_free(&s->member_slab);
     pd_free(s->nodes);
     pd_free(s->suspects);
     pd_free(s->reap);
@@ -123,13 +129,14 @@ static swim_member_t *member_new(pd_swim_t *s, pd_rng_t *rng, const pd_swim_msg_
         return NULL;
     }
     if (s->n_nodes == s->cap_nodes) {
-        uint32_t ncap = s->cap_nodes ? s->cap_nodes * 2 : 16;
+        /* x1.5: at N=10,000 doubling would leave 6,384 unused slots per node. */
+        uint32_t ncap = s->cap_nodes ? s->cap_nodes + s->cap_nodes / 2 : 16;
         swim_member_t **nn = pd_realloc(s->nodes, ncap * sizeof *nn);
         if (!nn)
             return NULL;
         s->nodes = nn, s->cap_nodes = ncap;
     }
-    swim_member_t *m = pd_calloc(1, sizeof *m + a->node.len + 1);
+    swim_member_t *m = pd_swim_slab_alloc(&s->member_slab, member_size(a->node.len));
     if (!m)
         return NULL;
     memcpy(m->id, a->node.p, a->node.len);
@@ -139,7 +146,7 @@ static swim_member_t *member_new(pd_swim_t *s, pd_rng_t *rng, const pd_swim_msg_
     m->susp_idx = -1;
     m->state_change_ms = now_ms;
     if (set_meta(m, a->meta.p, a->meta.len) < 0 || pd_swim_map_put(&s->by_id, m) != 0) {
-        member_free(m);
+        member_free(s, m);
         return NULL;
     }
     s->nodes[s->n_nodes] = m;
@@ -156,11 +163,9 @@ static void suspicion_clear(pd_swim_t *s, swim_member_t *m)
     if (m->susp_idx >= 0) {
         uint32_t i = (uint32_t)m->susp_idx;
         s->suspects[i] = s->suspects[--s->n_suspects];
-        s->suspects[i]->susp_idx = (int32_t)i;
+        s->suspects[i].m->susp_idx = (int32_t)i;
         m->susp_idx = -1;
     }
-    pd_free(m->susp);
-    m->susp = NULL;
 }
 
 void pd_swim__remove(pd_swim_t *s, swim_member_t *m)
@@ -179,7 +184,7 @@ void pd_swim__remove(pd_swim_t *s, swim_member_t *m)
         s->probe.target = NULL;
         s->probe.phase = PROBE_IDLE;
     }
-    member_free(m);
+    member_free(s, m);
 }
 
 static void msg_for(const swim_member_t *m, int type, pd_swim_msg_t *out)
@@ -272,22 +277,20 @@ static int suspicion_add(pd_swim_t *s, swim_member_t *m, uint64_t now_ms, uint64
 {
     if (s->n_suspects == s->cap_suspects) {
         uint32_t ncap = s->cap_suspects ? s->cap_suspects * 2 : 16;
-        swim_member_t **ns = pd_realloc(s->suspects, ncap * sizeof *ns);
+        swim_suspect_t *ns = pd_realloc(s->suspects, ncap * sizeof *ns);
         if (!ns)
             return -ENOMEM;
         s->suspects = ns, s->cap_suspects = ncap;
     }
-    m->susp = pd_malloc(sizeof *m->susp);
-    if (!m->susp)
-        return -ENOMEM;
+    swim_suspect_t *e = &s->suspects[s->n_suspects];
+    e->m = m;
     uint32_t n = pd_swim__live(s);
     uint32_t k = s->cfg.suspicion_confirmations;
     if (n < k + 2) /* too few members to expect independent confirmations */
         k = 0;
     uint64_t min = pd_swim_suspicion_min_ms(s->cfg.suspicion_mult, n, s->cfg.probe_interval_ms);
-    pd_swim_suspicion_start(m->susp, now_ms, k, min, min * s->cfg.suspicion_max_timeout_mult, from_hash);
-    m->susp_idx = (int32_t)s->n_suspects;
-    s->suspects[s->n_suspects++] = m;
+    pd_swim_suspicion_start(&e->susp, now_ms, k, min, min * s->cfg.suspicion_max_timeout_mult, from_hash);
+    m->susp_idx = (int32_t)s->n_suspects++;
     return 0;
 }
 
@@ -296,8 +299,8 @@ void pd_swim__on_suspect(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *msg
     swim_member_t *m = pd_swim__find(s, msg->node.p, msg->node.len);
     if (!m || msg->inc < m->inc)
         return;
-    if (m->susp) {
-        if (pd_swim_suspicion_confirm(m->susp, pd_swim_hash(msg->from.p, msg->from.len)))
+    if (m->susp_idx >= 0) {
+        if (pd_swim_suspicion_confirm(&s->suspects[m->susp_idx].susp, pd_swim_hash(msg->from.p, msg->from.len)))
             pd_swim__queue_msg(s, msg); /* a new confirmation is worth passing on */
         return;
     }
@@ -341,7 +344,7 @@ uint64_t pd_swim__suspicions_deadline(const pd_swim_t *s)
 {
     uint64_t d = UINT64_MAX;
     for (uint32_t i = 0; i < s->n_suspects; i++) {
-        uint64_t t = pd_swim_suspicion_deadline_ms(s->suspects[i]->susp);
+        uint64_t t = pd_swim_suspicion_deadline_ms(&s->suspects[i].susp);
         d = t < d ? t : d;
     }
     return d;
@@ -353,8 +356,8 @@ void pd_swim__suspicions_tick(pd_swim_t *s, uint64_t now_ms)
     for (uint32_t i = s->n_suspects; i > 0; i--) {
         if (i > s->n_suspects)
             continue;
-        swim_member_t *m = s->suspects[i - 1];
-        if (pd_swim_suspicion_deadline_ms(m->susp) > now_ms)
+        swim_member_t *m = s->suspects[i - 1].m;
+        if (pd_swim_suspicion_deadline_ms(&s->suspects[i - 1].susp) > now_ms)
             continue;
         pd_swim_msg_t d;
         msg_for(m, PD_SWIM_MSG_DEAD, &d);

@@ -12,6 +12,7 @@
 #include "pd_err.h"
 #include "pd_limits.h"
 #include "pd_mp.h"
+#include "swim_wire_pp.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -358,12 +359,8 @@ static int get_flag(const msgpack_object *map, const char *k, uint8_t *out)
     return 0;
 }
 
-static int get_addr(const msgpack_object *map, const char *k, pd_swim_addr_t *out)
+int pd_swim_wire__addr_from(pd_swim_bytes_t b, pd_swim_addr_t *out)
 {
-    pd_swim_bytes_t b;
-    int rc = get_bytes(map, k, 1, &b);
-    if (rc)
-        return -PD_EMALFORMED;
     if (b.len != 6 && b.len != 18)
         return -PD_EMALFORMED;
     memset(out, 0, sizeof *out);
@@ -372,6 +369,14 @@ static int get_addr(const msgpack_object *map, const char *k, pd_swim_addr_t *ou
     memcpy(out->ip, b.p, n);
     out->port = pd_get_u16(b.p + n);
     return 0;
+}
+
+static int get_addr(const msgpack_object *map, const char *k, pd_swim_addr_t *out)
+{
+    pd_swim_bytes_t b;
+    if (get_bytes(map, k, 1, &b))
+        return -PD_EMALFORMED;
+    return pd_swim_wire__addr_from(b, out);
 }
 
 /* Optional byte field with a cap. */
@@ -385,49 +390,6 @@ static int get_opt_bin(const msgpack_object *map, const char *k, uint32_t max, p
     if (rc)
         return rc;
     return out->len > max ? -PD_ETOOBIG : 0;
-}
-
-static int decode_node_rec(const msgpack_object *o, pd_swim_wire_node_t *n)
-{
-    uint32_t st = 0;
-    if (o->type != MSGPACK_OBJECT_MAP)
-        return -PD_EMALFORMED;
-    int rc = get_id(o, "n", &n->id);
-    rc = rc ? rc : get_addr(o, "a", &n->addr);
-    rc = rc ? rc : get_opt_bin(o, "m", PD_SWIM_META_MAX, &n->meta);
-    rc = rc ? rc : get_u32(o, "i", &n->inc);
-    rc = rc ? rc : get_u32(o, "st", &st);
-    if (rc == 0 && st > PD_SWIM_LEFT)
-        rc = -PD_EMALFORMED;
-    n->state = (uint8_t)st;
-    return rc;
-}
-
-static int decode_pushpull(const msgpack_object *map, pd_swim_msg_t *m)
-{
-    int rc = get_u32(map, "s", &m->seq);
-    rc = rc ? rc : get_flag(map, "j", &m->join);
-    rc = rc ? rc : get_flag(map, "r", &m->reply);
-    rc = rc ? rc : get_opt_bin(map, "u", PD_SWIM_USER_STATE_MAX, &m->payload);
-    if (rc)
-        return rc;
-    const msgpack_object *arr = mget(map, "N");
-    if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
-        return -PD_EMALFORMED;
-    if (arr->via.array.size > PD_SWIM_MEMBERS_MAX)
-        return -PD_ETOOBIG;
-    if (arr->via.array.size == 0)
-        return 0;
-    m->nodes = pd_calloc(arr->via.array.size, sizeof *m->nodes);
-    if (!m->nodes)
-        return -ENOMEM;
-    m->n_nodes = arr->via.array.size;
-    for (uint32_t i = 0; i < m->n_nodes; i++) {
-        rc = decode_node_rec(&arr->via.array.ptr[i], &m->nodes[i]);
-        if (rc)
-            return rc;
-    }
-    return 0;
 }
 
 static int decode_compound(const msgpack_object *map, pd_swim_msg_t *m)
@@ -482,7 +444,7 @@ static int decode_body(const msgpack_object *map, pd_swim_msg_t *m)
         rc = rc ? rc : get_id(map, "f", &m->from);
         return rc ? rc : get_flag(map, "l", &m->left);
     case PD_SWIM_MSG_COMPOUND: return decode_compound(map, m);
-    case PD_SWIM_MSG_PUSHPULL: return decode_pushpull(map, m);
+    case PD_SWIM_MSG_PUSHPULL: return -PD_EMALFORMED; /* never here: swim_wire_pp.c reads them */
     case PD_SWIM_MSG_USER:
         rc = get_bytes(map, "u", 1, &m->payload);
         if (rc)
@@ -497,11 +459,9 @@ static int decode_body(const msgpack_object *map, pd_swim_msg_t *m)
 static _Thread_local msgpack_zone tl_zone;
 static _Thread_local int tl_zone_ready;
 
+/* buf has passed pd_mp_validate. */
 static int unpack(const uint8_t *buf, size_t len, msgpack_object *root)
 {
-    int rc = pd_mp_validate(buf, len, PD_MP_DEPTH_MAX);
-    if (rc)
-        return rc;
     if (!tl_zone_ready) {
         if (!msgpack_zone_init(&tl_zone, MSGPACK_ZONE_CHUNK_SIZE))
             return -ENOMEM;
@@ -520,27 +480,33 @@ int pd_swim_wire_decode(const uint8_t *buf, size_t len, pd_swim_msg_t *out)
 {
     if (len > PD_SWIM_PUSHPULL_MAX)
         return -PD_ETOOBIG;
-    msgpack_object rootobj;
-    int rc = unpack(buf, len, &rootobj);
+    int rc = pd_mp_validate(buf, len, PD_MP_DEPTH_MAX);
     if (rc)
         return rc;
-    const msgpack_object *root = &rootobj;
-    uint32_t ver = 0, type = 0;
     pd_swim_msg_t m;
     memset(&m, 0, offsetof(pd_swim_msg_t, parts));
     m.n_nodes = 0;
     m.nodes = NULL;
-    if (root->type != MSGPACK_OBJECT_MAP || get_u32(root, "v", &ver) || get_u32(root, "t", &type))
-        rc = -PD_EMALFORMED;
-    else if (ver != PD_SWIM_WIRE_VERSION)
-        rc = -PD_EVERSION;
-    else if (type < PD_SWIM_MSG_PING || type > PD_SWIM_MSG_USER)
-        rc = -PD_EUNKNOWN_TYPE;
-    if (rc == 0) {
-        m.type = (uint8_t)type;
-        rc = decode_body(root, &m);
+    /* A push/pull state (every member) is read from its bytes; the rest through msgpack-c. */
+    if (!pd_swim_wire__decode_pushpull(buf, len, &m, &rc)) {
+        msgpack_object rootobj;
+        rc = unpack(buf, len, &rootobj);
+        if (rc)
+            return rc;
+        const msgpack_object *root = &rootobj;
+        uint32_t ver = 0, type = 0;
+        if (root->type != MSGPACK_OBJECT_MAP || get_u32(root, "v", &ver) || get_u32(root, "t", &type))
+            rc = -PD_EMALFORMED;
+        else if (ver != PD_SWIM_WIRE_VERSION)
+            rc = -PD_EVERSION;
+        else if (type < PD_SWIM_MSG_PING || type > PD_SWIM_MSG_USER)
+            rc = -PD_EUNKNOWN_TYPE;
+        if (rc == 0) {
+            m.type = (uint8_t)type;
+            rc = decode_body(root, &m);
+        }
+        msgpack_zone_clear(&tl_zone); /* borrowed pointers point into buf, not the zone */
     }
-    msgpack_zone_clear(&tl_zone); /* borrowed pointers point into buf, not the zone */
     if (rc) {
         pd_free(m.nodes);
         return rc;

@@ -20,6 +20,7 @@ typedef struct {
     uint32_t n;
     uint32_t seed_node;   /* everyone joins through this one, unless join_seeds > 1 */
     uint32_t join_seeds;  /* > 1: nodes below it join through seed_node, the rest through i % join_seeds */
+    uint8_t no_join;      /* nodes boot alone; the caller joins them (the staged scale benchmark) */
     uint8_t *crashed;     /* nodes the test crashed (dead is a right answer for them) */
     uint64_t false_dead;  /* DEAD events about nodes that were not crashed */
     uint64_t left_seen, dead_seen;
@@ -96,7 +97,7 @@ static inline int sw_boot(pd_sim_t *sim, uint32_t node, uint64_t seed, pd_sim_di
         pd_free(nd);
         return rc;
     }
-    if (node != w->seed_node) {
+    if (node != w->seed_node && !w->no_join) {
         uint32_t via = w->join_seeds > 1 && node >= w->join_seeds ? node % w->join_seeds : w->seed_node;
         pd_swim_addr_t seedaddr = pd_simg_addr(via);
         pd_swim_join(nd->sw, pd_sim_now(sim), &nd->rng, &seedaddr, 1);

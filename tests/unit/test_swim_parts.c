@@ -1,5 +1,6 @@
 /* SWIM building blocks: Lifeguard suspicion math, awareness scaling, the broadcast queue
  * (ordering, retransmit limits, supersede, eviction), push/pull interval scaling. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,18 +212,43 @@ static void key_of(const void *v, const uint8_t **k, size_t *n)
 static void test_map(void **state)
 {
     (void)state;
-    static char keys[2000][8];
+    _Alignas(8) static char keys[2000][8];
     pd_swim_map_t m;
     pd_swim_map_init(&m, key_of);
     for (int i = 0; i < 2000; i++) {
         snprintf(keys[i], sizeof keys[i], "n%d", i);
         assert_int_equal(pd_swim_map_put(&m, keys[i]), 0);
     }
+    /* A slot holds an 8-byte aligned pointer: anything else is refused and changes nothing. */
+    static char odd[16] = "xn1";
+    assert_int_equal(pd_swim_map_put(&m, odd + ((uintptr_t)odd & 7 ? 0 : 1)), -EINVAL);
+    assert_int_equal(m.n, 2000);
     for (int i = 0; i < 2000; i += 2)
         assert_int_equal(pd_swim_map_del(&m, keys[i]), 1);
     for (int i = 0; i < 2000; i++)
         assert_true((pd_swim_map_get(&m, keys[i], strlen(keys[i])) != NULL) == (i % 2 == 1));
     assert_int_equal(m.n, 1000);
+    pd_swim_map_free(&m);
+}
+
+/* Past 2^19 slots the home slot no longer follows from the tag and is recomputed from the key:
+ * growth and deletion must still find every entry. */
+static void test_map_large(void **state)
+{
+    (void)state;
+    enum { N = 400000 }; /* grows to 2^20 slots */
+    _Alignas(8) static char keys[N][8];
+    pd_swim_map_t m;
+    pd_swim_map_init(&m, key_of);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        assert_int_equal(pd_swim_map_put(&m, keys[i]), 0);
+    }
+    assert_int_equal(m.cap, 1u << 20);
+    for (int i = 0; i < N; i += 3)
+        assert_int_equal(pd_swim_map_del(&m, keys[i]), 1);
+    for (int i = 0; i < N; i++)
+        assert_true((pd_swim_map_get(&m, keys[i], strlen(keys[i])) == keys[i]) == (i % 3 != 0));
     pd_swim_map_free(&m);
 }
 
@@ -232,7 +258,8 @@ int main(void)
         cmocka_unit_test(test_suspicion_math),   cmocka_unit_test(test_awareness),
         cmocka_unit_test(test_queue_order_and_limit), cmocka_unit_test(test_queue_supersede_evict),
         cmocka_unit_test(test_queue_heap_stress), cmocka_unit_test(test_limits_and_scales),
-        cmocka_unit_test(test_map), cmocka_unit_test(test_queue_lazy_drop),
+        cmocka_unit_test(test_map),
+        cmocka_unit_test(test_map_large), cmocka_unit_test(test_queue_lazy_drop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,24 @@
 /* SWIM at scale in the deterministic simulator (tests/sim/lib): N nodes (default 10,000) with
- * 1-10 ms latency, run single-threaded on a virtual clock. Measures
- *   1. join convergence: every node starts at t=0 and joins through one of S seeds (nodes 1..S-1
- *      join through node 0); virtual time until every node holds all N alive and none suspect;
+ * 1-10 ms latency, run single-threaded on a virtual clock. Two ways to form the cluster:
+ *   -m storm (default): every node starts at t=0 and joins through one of S seeds (nodes 1..S-1
+ *      join through node 0): a join storm, whose gossip grows as N^2 x retransmit limit;
+ *   -m staged: the first N-J nodes form an established cluster first: each sends its join push/pull
+ *      to a seed and receives, as the seed's answer, one full state listing those N-J members (built
+ *      by the production encoder, decoded and merged by the production core: exactly what a joiner
+ *      gets from a seed that already knows everyone). The answer is handed to each node directly
+ *      instead of through the simulated network (the seeds' side of the bootstrap is not
+ *      simulated); everything after it is: each node's catch-up push/pull with a random member,
+ *      then the last J nodes join through random members of the cluster (-j J, default 1).
+ * Then, for both:
+ *   1. join convergence: virtual time until every node holds all N alive and none suspect;
  *   2. steady state: gossip bytes (datagrams and streams) per node per second over a window;
  *   3. crash detection: one node crashes; time to the first suspicion and until every other node
  *      has declared it dead;
  *   4. wall time and peak RSS of the whole run.
- * Usage: gossip_sim [-n N] [-s seeds] [-S seed] [-w steady_window_s] [-t max_join_s]
+ * Usage: gossip_sim [-m storm|staged] [-j joiners] [-n N] [-s seeds] [-S seed] [-w steady_window_s]
+ *                   [-t max_join_s]
+ * At N=10,000 run it as GLIBC_TUNABLES=glibc.malloc.hugetlb=1 gossip_sim -m staged: the heap then
+ * uses transparent huge pages (the run fills ~9.5 GB, and 4 KB page faults cost a fifth of it).
  * Nodes are the sim tests' (tests/sim/test_swim_node.h). Built by build.sh against a release build's static libraries; results in docs/bench/gossip_sim.md. */
 #include <getopt.h>
 #include <malloc.h>
@@ -33,9 +45,25 @@ static long rss_mb(void)
     return ru.ru_maxrss / 1024;
 }
 
+/* Heap bytes in use (not freed) and held from the kernel: their gap is allocator slack. */
+static void heap_mb(double *in_use, double *held)
+{
+    struct mallinfo2 mi = mallinfo2();
+    *in_use = (double)mi.uordblks / 1e6;
+    *held = (double)(mi.arena + mi.hblkhd) / 1e6;
+}
+
+static double cpu_s(void) /* user + sys: steadier than wall time on a shared machine */
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
 static uint64_t queued_peak; /* broadcasts queued on all nodes together, at the join's samples */
 
-/* Nodes that see every up node alive and nothing suspect. */
+/* Nodes among the first n that see `up` nodes alive and nothing suspect. */
 static uint32_t full_views(pd_sim_t *sim, uint32_t n, uint32_t up, uint32_t *min_alive)
 {
     uint32_t full = 0, mn = UINT32_MAX;
@@ -54,20 +82,155 @@ static uint32_t full_views(pd_sim_t *sim, uint32_t n, uint32_t up, uint32_t *min
     return full;
 }
 
+/* The answer a seed that knows the first `members` nodes gives to a join: their records, each
+ * alive at incarnation 1 (as every node starts), in one push/pull state. Encoded once; only the
+ * sequence number of each request differs. */
+typedef struct {
+    char (*ids)[16];
+    pd_swim_msg_t *reply, *req;
+    uint8_t *nodes_enc, *buf;
+    size_t cap;
+} seed_answer_t;
+
+static int seed_answer_init(seed_answer_t *a, uint32_t members)
+{
+    memset(a, 0, sizeof *a);
+    pd_swim_wire_node_t *recs = calloc(members, sizeof *recs);
+    a->ids = calloc(members, sizeof *a->ids);
+    a->reply = calloc(1, sizeof *a->reply);
+    a->req = calloc(1, sizeof *a->req);
+    if (!recs || !a->ids || !a->reply || !a->req)
+        return -1;
+    for (uint32_t i = 0; i < members; i++) {
+        int l = snprintf(a->ids[i], sizeof a->ids[i], "n%u", i);
+        recs[i] = (pd_swim_wire_node_t){{(const uint8_t *)a->ids[i], (uint32_t)l}, pd_simg_addr(i), {NULL, 0},
+                                        1, PD_SWIM_ALIVE};
+    }
+    size_t cap = pd_swim_wire_nodes_size_max(recs, members), len = 0;
+    a->nodes_enc = malloc(cap);
+    int rc = a->nodes_enc ? pd_swim_wire_encode_nodes(recs, members, a->nodes_enc, cap, &len) : -1;
+    free(recs);
+    if (rc)
+        return -1;
+    *a->reply = (pd_swim_msg_t){.type = PD_SWIM_MSG_PUSHPULL, .join = 1, .reply = 1, .n_nodes = members,
+                                .nodes_enc = {a->nodes_enc, (uint32_t)len}};
+    a->cap = pd_swim_wire_size_max(a->reply);
+    a->buf = malloc(a->cap);
+    return a->buf ? 0 : -1;
+}
+
+static void seed_answer_free(seed_answer_t *a)
+{
+    free(a->ids), free(a->reply), free(a->req), free(a->nodes_enc), free(a->buf);
+}
+
+/* Node i joins through `via`: its join push/pull is answered with the full state at once (the
+ * request itself is consumed here, as the seed would consume it). */
+static int bootstrap_node(pd_sim_t *sim, seed_answer_t *a, uint32_t i, uint32_t via)
+{
+    sw_node_t *nd = pd_sim_node_state(sim, i);
+    uint64_t now = pd_sim_now(sim);
+    pd_swim_addr_t seed = pd_simg_addr(via);
+    if (pd_swim_join(nd->sw, now, &nd->rng, &seed, 1) != 0)
+        return -1;
+    pd_swim_ready_t r;
+    pd_swim_ready(nd->sw, &r);
+    int rc = -1;
+    for (size_t k = 0; k < r.n_packets && rc != 0; k++) {
+        if (!(r.packets[k].flags & PD_SWIM_PKT_STREAM) || pd_swim_wire_decode(r.packets[k].data, r.packets[k].len, a->req))
+            continue;
+        if (a->req->type == PD_SWIM_MSG_PUSHPULL && a->req->join && !a->req->reply) {
+            a->reply->seq = a->req->seq;
+            rc = 0;
+        }
+        pd_swim_wire_release(a->req);
+    }
+    pd_swim_advance(nd->sw);
+    size_t len;
+    if (rc || pd_swim_wire_encode(a->reply, a->buf, a->cap, &len) != 0)
+        return -1;
+    if (pd_swim_recv(nd->sw, now, &nd->rng, &seed, a->buf, len, PD_SWIM_PKT_STREAM) != 0)
+        return -1;
+    sw_flush(nd);
+    pd_sim_set_timer(sim, i, pd_swim_next_deadline_ms(nd->sw));
+    return 0;
+}
+
+/* Staged: form the established cluster of the first `members` nodes and let their catch-up
+ * push/pulls run (they come 1-3 probe intervals after a join), then start the joins of the rest. */
+static int staged_start(pd_sim_t *sim, sw_world_t *w, uint32_t members, double t0)
+{
+    seed_answer_t a;
+    if (seed_answer_init(&a, members) != 0) {
+        fprintf(stderr, "gossip_sim: out of memory\n");
+        return -1;
+    }
+    for (uint32_t i = 0; i < members; i++) {
+        if (bootstrap_node(sim, &a, i, i == 0 ? 1 : 0) != 0) {
+            fprintf(stderr, "gossip_sim: bootstrap of n%u failed\n", i);
+            seed_answer_free(&a);
+            return -1;
+        }
+        if ((i + 1) % 2000 == 0) {
+            double used, held;
+            heap_mb(&used, &held);
+            printf("  bootstrap %5u/%u  wall %.1f s  cpu %.1f s  rss %ld MB  heap in use %.0f MB\n", i + 1, members,
+                   wall_s() - t0, cpu_s(), rss_mb(), used);
+            fflush(stdout);
+        }
+    }
+    printf("bootstrap: %u nodes hold the %u-member state (%.0f KB answer each), wall %.1f s, cpu %.1f s, rss %ld MB\n",
+           members, members, a.reply->nodes_enc.len / 1e3, wall_s() - t0, cpu_s(), rss_mb());
+    seed_answer_free(&a);
+    double used, held;
+    heap_mb(&used, &held);
+    printf("bootstrap heap: %.0f MB in use, %.0f MB held (%.1f B per (node, member) pair in use)\n", used, held,
+           used * 1e6 / ((double)members * members));
+    uint64_t stream0 = w->stream_bytes;
+    pd_sim_run_until(sim, pd_sim_now(sim) + 5000);
+    uint32_t mn = 0, full = full_views(sim, members, members, &mn);
+    uint64_t pp_bytes = w->stream_bytes - stream0;
+    printf("settled: %u/%u full views (min alive %u) 5 s after, catch-up push/pulls %.1f MB, wall %.1f s, cpu %.1f s, rss %ld MB\n",
+           full, members, mn, pp_bytes / 1e6, wall_s() - t0, cpu_s(), rss_mb());
+    /* A periodic push/pull (one per node per interval, too rare for the steady window) costs a
+     * node one state sent as a request and, on average, one sent as an answer: the catch-ups just
+     * measured were one each. */
+    uint64_t iv = w->cfg.pushpull_interval_ms;
+    for (uint64_t c = 32; c < members; c *= 2)
+        iv += w->cfg.pushpull_interval_ms;
+    printf("periodic push/pull: every %.0f s per node, %.1f KB per state: %.1f B/node/s of streams on average\n",
+           iv / 1000.0, pp_bytes / 2.0 / members / 1e3, (double)pp_bytes / members / (iv / 1000.0));
+    if (full != members)
+        return -1;
+    uint64_t now = pd_sim_now(sim);
+    for (uint32_t i = members; i < w->n; i++) {
+        sw_node_t *nd = pd_sim_node_state(sim, i);
+        pd_swim_addr_t seed = pd_simg_addr((uint32_t)pd_rng_below(&nd->rng, members));
+        pd_swim_join(nd->sw, now, &nd->rng, &seed, 1);
+        sw_flush(nd);
+        pd_sim_set_timer(sim, i, pd_swim_next_deadline_ms(nd->sw));
+    }
+    printf("join: %u node(s) join the established cluster at t=%.2f s\n", w->n - members, now / 1000.0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    uint32_t n = 10000, seeds = 16;
+    uint32_t n = 10000, seeds = 16, joiners = 1;
     uint64_t seed = 1, window_s = 30, max_join_s = 300;
-    int opt;
-    while ((opt = getopt(argc, argv, "n:s:S:w:t:")) != -1) {
+    int staged = 0, opt;
+    while ((opt = getopt(argc, argv, "m:j:n:s:S:w:t:")) != -1) {
         switch (opt) {
+        case 'm': staged = strcmp(optarg, "staged") == 0; break;
+        case 'j': joiners = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 's': seeds = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'S': seed = strtoull(optarg, NULL, 10); break;
         case 'w': window_s = strtoull(optarg, NULL, 10); break;
         case 't': max_join_s = strtoull(optarg, NULL, 10); break;
         default:
-            fprintf(stderr, "usage: %s [-n N] [-s seeds] [-S seed] [-w steady_s] [-t max_join_s]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-m storm|staged] [-j joiners] [-n N] [-s seeds] [-S seed] [-w steady_s] "
+                            "[-t max_join_s]\n", argv[0]);
             return 2;
         }
     }
@@ -78,16 +241,28 @@ int main(int argc, char **argv)
     sw_world_t w;
     pd_sim_t *sim = sw_world_new(&w, n, seed, NULL);
     w.join_seeds = seeds < 1 ? 1 : seeds;
-    printf("gossip_sim: N=%u seeds=%u sim-seed=%lu latency 1-10 ms, no loss\n", w.n, w.join_seeds,
-           (unsigned long)seed);
+    if (staged && (joiners < 1 || joiners >= n || n - joiners < 2)) {
+        fprintf(stderr, "gossip_sim: -j needs 1 <= joiners <= N - 2\n");
+        return 2;
+    }
+    w.no_join = (uint8_t)staged;
+    if (staged)
+        printf("gossip_sim: staged, N=%u (%u established + %u joining) sim-seed=%lu latency 1-10 ms, no loss\n",
+               w.n, w.n - joiners, joiners, (unsigned long)seed);
+    else
+        printf("gossip_sim: join storm, N=%u seeds=%u sim-seed=%lu latency 1-10 ms, no loss\n", w.n, w.join_seeds,
+               (unsigned long)seed);
     double t0 = wall_s();
     if (pd_sim_start_all(sim) != 0)
         return 1;
+    if (staged && staged_start(sim, &w, w.n - joiners, t0) != 0)
+        return 1;
 
     /* 1. join convergence */
-    uint64_t conv = 0;
+    uint64_t conv = 0, join_at = pd_sim_now(sim);
     uint32_t mn = 0, full = 0;
-    for (uint64_t t = 250; t <= max_join_s * 1000; t += 250) {
+    double tj0 = wall_s(), cj0 = cpu_s();
+    for (uint64_t t = join_at + 250; t <= join_at + max_join_s * 1000; t += 250) {
         pd_sim_run_until(sim, t);
         full = full_views(sim, w.n, w.n, &mn);
         if (t % 5000 == 0)
@@ -98,11 +273,11 @@ int main(int argc, char **argv)
             break;
         }
     }
-    double t_join = wall_s() - t0;
     const pd_sim_stats_t *ss = pd_sim_stats(sim);
-    printf("join: %s at %.2f s virtual (%lu sim messages, %.1f MB udp, %.1f MB stream), wall %.1f s\n",
-           conv ? "converged" : "NOT converged", conv / 1000.0, (unsigned long)ss->delivered,
-           w.udp_bytes / 1e6, w.stream_bytes / 1e6, t_join);
+    printf("join: %s %.2f s virtual after the join started (%lu sim messages, %.1f MB udp, %.1f MB stream "
+           "in all), wall %.1f s, cpu %.1f s\n",
+           conv ? "converged" : "NOT converged", conv ? (conv - join_at) / 1000.0 : 0.0, (unsigned long)ss->delivered,
+           w.udp_bytes / 1e6, w.stream_bytes / 1e6, wall_s() - tj0, cpu_s() - cj0);
     if (!conv)
         return 1;
 
@@ -153,8 +328,8 @@ int main(int argc, char **argv)
            (unsigned long)queued_peak, (double)queued_peak / w.n, (unsigned long)evicted);
     printf("false dead %lu, suspicions raised %lu, refutes %lu\n", (unsigned long)w.false_dead,
            (unsigned long)suspects, (unsigned long)refutes);
-    printf("total: %.2f s virtual, wall %.1f s, peak RSS %ld MB, %lu sim messages\n",
-           pd_sim_now(sim) / 1000.0, wall_s() - t0, rss_mb(), (unsigned long)pd_sim_stats(sim)->delivered);
+    printf("total: %.2f s virtual, wall %.1f s, cpu %.1f s, peak RSS %ld MB, %lu sim messages\n",
+           pd_sim_now(sim) / 1000.0, wall_s() - t0, cpu_s(), rss_mb(), (unsigned long)pd_sim_stats(sim)->delivered);
     double td = wall_s();
     int failed = w.false_dead != 0 || w.watch_dead_count != w.n - 1;
     sw_world_free(&w);
