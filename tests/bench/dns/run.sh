@@ -2,7 +2,8 @@
 # DNS benchmark: peerd's built-in DNS server side by side with knot, nsd, unbound and dnsmasq
 # (and a null UDP echo server, the floor), driven by dnsperf, on loopback.
 #
-#   tests/bench/dns/run.sh [BUILD_DIR]              full run: 5 rounds + instruction counts (~15 min)
+#   tests/bench/dns/run.sh [BUILD_DIR]              full run: 5 rounds (~9 min) + instruction counts
+#                                                   (~5 min): about 14 minutes
 #   BENCH_QUICK=1 tests/bench/dns/run.sh build      quick run (1 round of 3 s windows; ~3 minutes)
 #
 # Needs root (apt-get of the peers when missing). Data: 1,000 services, each with 3 endpoints owned
@@ -35,8 +36,8 @@
 # Settings (environment):
 #   BENCH_QUICK=1                  quick presets; any setting given explicitly wins
 #   BENCH_DNS_ROUNDS=5             rounds                       (quick: 1)
-#   BENCH_DNS_DURATION=8           max-QPS window, s            (quick: 3)
-#   BENCH_DNS_LAT_S=5              fixed-rate window, s         (quick: 3)
+#   BENCH_DNS_DURATION=5           max-QPS window, s            (quick: 3)
+#   BENCH_DNS_LAT_S=4              fixed-rate window, s         (quick: 3)
 #   BENCH_DNS_RATE=50000           fixed rate, queries/s
 #   BENCH_DNS_CLIENTS=8 BENCH_DNS_OUTSTANDING=200   dnsperf -c / -q for the max-QPS runs
 #   BENCH_DNS_CHURN=100            endpoint changes/s during the churn run
@@ -54,7 +55,7 @@ export LC_ALL=C
 . "$(dirname "$0")/lib.sh" "$@"
 
 QUICK=${BENCH_QUICK:-0}
-if [ "$QUICK" = 1 ]; then d_dur=3 d_lat=3 d_rounds=1 d_work=0; else d_dur=8 d_lat=5 d_rounds=5 d_work=1; fi
+if [ "$QUICK" = 1 ]; then d_dur=3 d_lat=3 d_rounds=1 d_work=0; else d_dur=5 d_lat=4 d_rounds=5 d_work=1; fi
 ROUNDS=${BENCH_DNS_ROUNDS:-$d_rounds}
 DURATION=${BENCH_DNS_DURATION:-$d_dur}
 LAT_S=${BENCH_DNS_LAT_S:-$d_lat}

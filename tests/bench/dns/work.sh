@@ -4,7 +4,7 @@
 # processes of a server counted). Same servers, configs, data set and query mix as run.sh (both
 # take them from lib.sh).
 #
-#   tests/bench/dns/work.sh [BUILD_DIR]     about 5 minutes; run.sh calls it too
+#   tests/bench/dns/work.sh [BUILD_DIR]     about 5 minutes (any machine load); run.sh calls it too
 #
 # Per server, started under `valgrind --tool=callgrind`, after 1,000 warm-up queries: two windows
 # of a fixed number of queries (N1, then N2 > N1: the first N lines of the query mix), sent by
@@ -28,7 +28,7 @@
 # Settings (environment):
 #   BENCH_DNS_WORK_RATE=2000        queries/s at most (the servers under valgrind answer one at a
 #                                   time at some 500-2000/s)
-#   BENCH_DNS_WORK_N1=4000 BENCH_DNS_WORK_N2=12000   queries in the two windows
+#   BENCH_DNS_WORK_N1=3000 BENCH_DNS_WORK_N2=9000    queries in the two windows
 #   BENCH_DNS_SERVERS="echo peerd knot nsd unbound dnsmasq"
 #   BENCH_DNS_WORK_OUT=FILE         also write the report section there (run.sh uses this)
 #   BENCH_DNS_WORK_RESULTS=FILE     and the raw figures, one line a server: name rate Ir(N1)
@@ -49,8 +49,8 @@ SERVER_WRAP=(valgrind --tool=callgrind) # completed below, once the work dir exi
 . "$(dirname "$0")/lib.sh" "$@"
 
 RATE=${BENCH_DNS_WORK_RATE:-2000}
-N1=${BENCH_DNS_WORK_N1:-4000}
-N2=${BENCH_DNS_WORK_N2:-12000}
+N1=${BENCH_DNS_WORK_N1:-3000}
+N2=${BENCH_DNS_WORK_N2:-9000}
 SERVERS=${BENCH_DNS_SERVERS:-"echo peerd knot nsd unbound dnsmasq"}
 OUT=${BENCH_DNS_WORK_OUT:-}
 RESULTS=${BENCH_DNS_WORK_RESULTS:-}
