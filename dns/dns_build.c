@@ -92,6 +92,12 @@ static void comp_add(pd_dns_builder_t *b, size_t off, unsigned nlabels)
 /* Writes a wire name, replacing its longest already-written suffix by a pointer when allowed. */
 static void put_name(pd_dns_builder_t *b, const uint8_t *name, int compress)
 {
+    if (compress && name == b->qname) { /* the question's name, the owner of most records */
+        uint8_t *p = pd_wbuf_reserve(&b->w, 2);
+        if (p)
+            pd_put_u16(p, 0xc000 | PD_DNS_HDR_LEN);
+        return;
+    }
     uint8_t off[PD_DNS_LABELS_MAX];
     unsigned n = 0;
     for (size_t p = 0; name[p] != 0; p += (size_t)name[p] + 1) {
@@ -100,22 +106,20 @@ static void put_name(pd_dns_builder_t *b, const uint8_t *name, int compress)
     }
     unsigned stop = n;
     int ptr = -1;
-    if (compress && name == b->qname) {
-        ptr = PD_DNS_HDR_LEN; /* the question's name, the owner of most records */
-        stop = 0;
-    } else if (compress) {
+    if (compress)
         ptr = comp_find(b, name, off, n, &stop);
+    /* the labels before the pointer are contiguous in `name`: one copy, then their offsets */
+    if (stop > 0) {
+        size_t at = b->w.len, plain = stop < n ? off[stop] : (size_t)off[n - 1] + name[off[n - 1]] + 1;
+        pd_wbuf_put(&b->w, name, plain);
+        for (unsigned i = 0; i < stop && !b->w.err; i++)
+            comp_add(b, at + off[i], n - i);
     }
-    for (unsigned i = 0; i < stop; i++) {
-        size_t at = b->w.len;
-        pd_wbuf_put(&b->w, name + off[i], (size_t)name[off[i]] + 1);
-        if (!b->w.err)
-            comp_add(b, at, n - i);
-    }
-    if (ptr >= 0)
-        pd_wbuf_u16(&b->w, (uint16_t)(0xc000 | ptr));
-    else
-        pd_wbuf_u8(&b->w, 0);
+    uint8_t *end = pd_wbuf_reserve(&b->w, ptr >= 0 ? 2 : 1);
+    if (end && ptr >= 0)
+        pd_put_u16(end, (uint16_t)(0xc000 | ptr));
+    else if (end)
+        end[0] = 0;
 }
 
 typedef struct {
@@ -143,8 +147,11 @@ int pd_dns_build_question(pd_dns_builder_t *b, const uint8_t *name, uint16_t qty
     PD_ASSERT(b->sec == 0 && b->count[0] == 0 && b->count[1] == 0 && b->count[2] == 0);
     mark_t m = mark(b);
     put_name(b, name, 1);
-    pd_wbuf_u16(&b->w, qtype);
-    pd_wbuf_u16(&b->w, qclass);
+    uint8_t *p = pd_wbuf_reserve(&b->w, 4);
+    if (p) {
+        pd_put_u16(p, qtype);
+        pd_put_u16(p + 2, qclass);
+    }
     int rc = commit(b, m, &b->qdcount);
     if (rc == 0 && m.len == PD_DNS_HDR_LEN)
         b->qname = name; /* written whole at offset 12: later uses are a pointer there */
@@ -158,10 +165,14 @@ static uint8_t *rr_head(pd_dns_builder_t *b, pd_dns_sec_t sec, const uint8_t *ow
     PD_ASSERT((unsigned)sec >= b->sec && (unsigned)sec <= PD_DNS_SEC_AR);
     b->sec = (uint8_t)sec;
     put_name(b, owner, 1);
-    pd_wbuf_u16(&b->w, type);
-    pd_wbuf_u16(&b->w, PD_DNS_C_IN);
-    pd_wbuf_u32(&b->w, ttl_s);
-    return pd_wbuf_reserve(&b->w, 2);
+    /* the fixed fields in one bounds check (this runs for every record of every answer) */
+    uint8_t *p = pd_wbuf_reserve(&b->w, 10);
+    if (!p)
+        return NULL;
+    pd_put_u16(p, type);
+    pd_put_u16(p + 2, PD_DNS_C_IN);
+    pd_put_u32(p + 4, ttl_s);
+    return p + 8;
 }
 
 static int rr_end(pd_dns_builder_t *b, mark_t m, pd_dns_sec_t sec, uint8_t *rdlen)
@@ -176,7 +187,9 @@ int pd_dns_build_a(pd_dns_builder_t *b, pd_dns_sec_t sec, const uint8_t *owner, 
 {
     mark_t m = mark(b);
     uint8_t *rdlen = rr_head(b, sec, owner, PD_DNS_T_A, ttl_s);
-    pd_wbuf_put(&b->w, addr, 4);
+    uint8_t *p = pd_wbuf_reserve(&b->w, 4);
+    if (p)
+        memcpy(p, addr, 4);
     return rr_end(b, m, sec, rdlen);
 }
 

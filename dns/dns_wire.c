@@ -22,15 +22,6 @@ void pd_dns_name_lower(uint8_t *dst, const uint8_t *src, size_t len)
         dst[i] = pd_dns_lower[src[i]];
 }
 
-/* Copies only the used part of a name (the struct is ~400 bytes, a name usually ~20). */
-static void name_copy(pd_dns_name_t *dst, const pd_dns_name_t *src)
-{
-    dst->len = src->len;
-    dst->nlabels = src->nlabels;
-    memcpy(dst->off, src->off, src->nlabels);
-    memcpy(dst->wire, src->wire, src->len);
-}
-
 int pd_dns_hdr_parse(const uint8_t *msg, size_t len, pd_dns_hdr_t *out)
 {
     if (!msg || len < PD_DNS_HDR_LEN)
@@ -56,9 +47,9 @@ int pd_dns_name_parse(pd_rbuf_t *r, pd_dns_name_t *out)
         return r->err;
     const uint8_t *msg = r->data;
     size_t len = r->len, pos = r->pos, seg = r->pos, after = 0;
-    pd_dns_name_t n;
-    n.len = 0;
-    n.nlabels = 0;
+    pd_dns_name_t *n = out; /* in place: a copy would cost as much as the parse */
+    n->len = 0;
+    n->nlabels = 0;
     for (;;) {
         if (pos >= len)
             return name_fail(r, -PD_ETRUNCATED);
@@ -79,18 +70,17 @@ int pd_dns_name_parse(pd_rbuf_t *r, pd_dns_name_t *out)
             return name_fail(r, -PD_EMALFORMED);
         if (c == 0)
             break;
-        if ((size_t)n.len + 1 + c + 1 > PD_DNS_NAME_MAX)
+        if ((size_t)n->len + 1 + c + 1 > PD_DNS_NAME_MAX)
             return name_fail(r, -PD_EMALFORMED);
         if (c > len - pos - 1)
             return name_fail(r, -PD_ETRUNCATED);
-        n.off[n.nlabels++] = (uint8_t)n.len;
-        memcpy(n.wire + n.len, msg + pos, (size_t)c + 1);
-        n.len = (uint16_t)(n.len + c + 1);
+        n->off[n->nlabels++] = (uint8_t)n->len;
+        memcpy(n->wire + n->len, msg + pos, (size_t)c + 1);
+        n->len = (uint16_t)(n->len + c + 1);
         pos += (size_t)c + 1;
     }
-    n.wire[n.len++] = 0;
+    n->wire[n->len++] = 0;
     r->pos = after ? after : pos + 1;
-    name_copy(out, &n);
     return 0;
 }
 
@@ -222,42 +212,33 @@ int pd_dns_msg_check(const uint8_t *msg, size_t len)
 
 int pd_dns_query_parse(const uint8_t *msg, size_t len, pd_dns_query_t *out)
 {
-    pd_dns_query_t q;
-    int rc = pd_dns_hdr_parse(msg, len, &q.hdr);
+    /* Parsed in place (this runs for every query; the name alone is a copy of up to 255 bytes). */
+    pd_dns_query_t *q = out;
+    int rc = pd_dns_hdr_parse(msg, len, &q->hdr);
     if (rc)
         return rc;
-    if (q.hdr.qdcount != 1)
+    if (q->hdr.qdcount != 1)
         return -PD_EMALFORMED;
-    unsigned others = (unsigned)q.hdr.ancount + q.hdr.nscount + q.hdr.arcount;
+    unsigned others = (unsigned)q->hdr.ancount + q->hdr.nscount + q->hdr.arcount;
     if (others > PD_DNS_QUERY_RR_MAX)
         return -PD_EMALFORMED;
     pd_rbuf_t r;
     pd_rbuf_init(&r, msg, len);
     pd_rbuf_skip(&r, PD_DNS_HDR_LEN);
-    rc = pd_dns_name_parse(&r, &q.qname);
+    rc = pd_dns_name_parse(&r, &q->qname);
     if (rc)
         return rc;
-    q.qtype = pd_rbuf_u16(&r);
-    q.qclass = pd_rbuf_u16(&r);
-    q.has_edns = 0;
-    q.edns_version = 0;
-    q.edns_flags = 0;
-    q.udp_size = PD_DNS_UDP_MIN;
-    unsigned first_ar = (unsigned)q.hdr.ancount + q.hdr.nscount;
+    q->qtype = pd_rbuf_u16(&r);
+    q->qclass = pd_rbuf_u16(&r);
+    q->has_edns = 0;
+    q->edns_version = 0;
+    q->edns_flags = 0;
+    q->udp_size = PD_DNS_UDP_MIN;
+    unsigned first_ar = (unsigned)q->hdr.ancount + q->hdr.nscount;
     for (unsigned i = 0; i < others && !r.err; i++) {
-        rc = query_rr(&r, i >= first_ar, &q);
+        rc = query_rr(&r, i >= first_ar, q);
         if (rc)
             return rc;
     }
-    if (r.err)
-        return r.err;
-    out->hdr = q.hdr;
-    name_copy(&out->qname, &q.qname);
-    out->qtype = q.qtype;
-    out->qclass = q.qclass;
-    out->has_edns = q.has_edns;
-    out->edns_version = q.edns_version;
-    out->edns_flags = q.edns_flags;
-    out->udp_size = q.udp_size;
-    return 0;
+    return r.err;
 }

@@ -100,12 +100,13 @@ int pd_dns_hdr_parse(const uint8_t *msg, size_t len, pd_dns_hdr_t *out);
 /* A name at r->pos; compression pointers are resolved against the whole buffer r->data and must
  * point strictly backwards (before the labels that led to them) and past the header, so loops
  * cannot happen. Advances r past the name as it appears at r->pos. 0, -PD_ETRUNCATED or
- * -PD_EMALFORMED (also recorded in r->err). */
+ * -PD_EMALFORMED (also recorded in r->err; *out then holds a part of the name: use none of it). */
 int pd_dns_name_parse(pd_rbuf_t *r, pd_dns_name_t *out);
 
 /* A whole query: header, exactly one question, any answer/authority records skipped, and the
  * additional section searched for a single OPT record (owner must be the root). Anything after the
- * last counted record is ignored. 0, -PD_ETRUNCATED or -PD_EMALFORMED. */
+ * last counted record is ignored. 0, -PD_ETRUNCATED or -PD_EMALFORMED (then *out holds a partly
+ * parsed query: use none of it). */
 int pd_dns_query_parse(const uint8_t *msg, size_t len, pd_dns_query_t *out);
 
 /* One resource record, owner decompressed, rdata left in place. */

@@ -45,6 +45,7 @@ static uint8_t bufs[BATCH][DGRAM_MAX];
 static struct sockaddr_in peers[BATCH];
 static struct iovec riov[BATCH], siov[BATCH];
 static struct mmsghdr rmsg[BATCH], smsg[BATCH];
+static unsigned filled; /* slots the last recvmmsg filled */
 
 /* Sends smsg[0..m); a full send buffer waits (poll for writability is what a server would do;
  * here the batch is simply retried after an epoll_wait for EPOLLOUT). */
@@ -70,13 +71,17 @@ static void send_all(int fd, int ep, unsigned m)
 static int drain(int fd, int ep)
 {
     for (int b = 0; b < BATCHES_PER_WAKEUP; b++) {
-        for (unsigned i = 0; i < BATCH; i++) {
-            rmsg[i].msg_hdr = (struct msghdr){.msg_name = &peers[i], .msg_namelen = sizeof peers[i],
-                                              .msg_iov = &riov[i], .msg_iovlen = 1};
+        /* As udp_batch.c: the inputs are set once; the kernel's outputs (msg_namelen, msg_flags)
+         * are reset in the slots the last call filled. */
+        for (unsigned i = 0; i < filled; i++) {
+            rmsg[i].msg_hdr.msg_namelen = sizeof peers[i];
+            rmsg[i].msg_hdr.msg_flags = 0;
         }
+        filled = 0;
         int n = recvmmsg(fd, rmsg, BATCH, MSG_DONTWAIT, NULL);
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        filled = (unsigned)n;
         unsigned m = 0;
         for (int i = 0; i < n; i++) {
             unsigned len = rmsg[i].msg_len;
@@ -123,8 +128,11 @@ int main(int argc, char **argv)
     struct sigaction act = {.sa_handler = on_signal}; /* no SA_RESTART: epoll_wait returns EINTR */
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
-    for (unsigned i = 0; i < BATCH; i++)
+    for (unsigned i = 0; i < BATCH; i++) {
         riov[i] = (struct iovec){bufs[i], DGRAM_MAX};
+        rmsg[i].msg_hdr = (struct msghdr){.msg_name = &peers[i], .msg_namelen = sizeof peers[i],
+                                          .msg_iov = &riov[i], .msg_iovlen = 1};
+    }
     while (!stop) {
         int k = epoll_wait(ep, &ev, 1, -1);
         if (k < 0 && errno != EINTR) {
