@@ -22,7 +22,29 @@ struct pd_vip_alloc {
     uint64_t term;
     pd_vip_plan_t *plan;
     pd_vip_act_t acts[PD_VIP_PLAN_ROUND_ACTS_MAX];
+    uint64_t seen[4];      /* what the last planning round saw (quiet_since) */
+    uint64_t planned_ms;   /* when it ran */
+    int acted;             /* it returned actions: plan again next tick */
 };
+
+/* A planning round scans every service; on a quiet cluster (same term, store and gossip table as
+ * the last round, which acted on nothing) skip it, but still plan every PD_VIP_IDLE_PLAN_MS for
+ * what only time changes (grace periods, retries). */
+#define PD_VIP_IDLE_PLAN_MS 5000u
+
+static int quiet_since(pd_vip_alloc_t *va, uint64_t term, const pd_store_t *st, uint64_t now)
+{
+    const pd_gtable_stats_t *gs =
+        va->d->gossip ? pd_gtable_stats(pd_gagent_table(pd_gossip_io_agent(va->d->gossip))) : NULL;
+    uint64_t cur[4] = {term, st ? pd_store_applied_index(st) : 0, gs ? gs->applied + gs->reaped : 0,
+                       gs ? gs->events : 0};
+    int same = !va->acted && memcmp(cur, va->seen, sizeof cur) == 0 && now - va->planned_ms < PD_VIP_IDLE_PLAN_MS;
+    if (!same) {
+        memcpy(va->seen, cur, sizeof cur);
+        va->planned_ms = now;
+    }
+    return same;
+}
 
 static void on_tick(uv_timer_t *t);
 
@@ -104,10 +126,13 @@ static void on_tick(uv_timer_t *t)
     if (term && pd_vip_plan_range_differs(va->plan, st) && !va->range_warned++)
         PD_WARN(&d->log, "vip: --vip-range %s differs from the cluster's range (fixed by the first VIP); "
                          "using the cluster's", d->cfg.vip_range);
+    if (quiet_since(va, term, st, uv_now(d->loop)))
+        return;
     int n = pd_vip_plan_tick(va->plan, uv_now(d->loop), term, st,
                              term ? pd_gagent_table(pd_gossip_io_agent(d->gossip)) : NULL, va->acts,
                              PD_VIP_PLAN_ROUND_ACTS_MAX);
     int wrote = 0;
+    va->acted = n > 0;
     for (int i = 0; i < n; i++) {
         const pd_vip_act_t *a = &va->acts[i];
         if (a->type == PD_VIP_ACT_ALLOC || a->type == PD_VIP_ACT_RELEASE) {
