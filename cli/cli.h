@@ -58,6 +58,8 @@ extern const pd_cli_cmd_t pd_cli_service_cmds[];
 extern const pd_cli_cmd_t pd_cli_dns_cmds[];
 extern const pd_cli_cmd_t pd_cli_config_cmds[];
 extern const pd_cli_cmd_t pd_cli_swarm_lock_cmds[];
+/* Turn autolock on and print the unlock key with its notice (swarm update --autolock; init --autolock). */
+int pd_cli_swarm_autolock_on(pd_cli_t *cli);
 extern const pd_cli_cmd_t pd_cli_node_cmds[];
 extern const pd_cli_cmd_t pd_cli_swarm_cmds[];
 

@@ -82,14 +82,29 @@ static int cmd_init(pd_cli_t *cli)
 {
     kv_args_t a = {0};
     const char *adv = NULL;
+    int autolock = 0;
     for (int i = 0; i < cli->argc; i++) {
         if (flag_value(cli, &i, "--advertise-addr", &adv))
+            continue;
+        if (strcmp(cli->argv[i], "--autolock") == 0 || strcmp(cli->argv[i], "--autolock=true") == 0) {
+            autolock = 1;
+            continue;
+        }
+        if (strcmp(cli->argv[i], "--autolock=false") == 0)
             continue;
         return pd_cli_usage_error(cli, "unexpected argument '%s'", cli->argv[i]);
     }
     if (adv)
         add(&a, "advertise_addr", adv, 0);
-    return call(cli, "swarm.init", &a, print_init, NULL);
+    int rc = call(cli, "swarm.init", &a, print_init, NULL);
+    if (rc != PD_CLI_OK || !autolock)
+        return rc;
+    /* init returns once the tokens are committed, so this manager leads and can write the setting */
+    if (pd_cli_swarm_autolock_on(cli) != PD_CLI_OK) {
+        fprintf(stderr, "The swarm was initialized, but autolock is off: run 'peerctl swarm update --autolock=true'.\n");
+        return PD_CLI_FAIL;
+    }
+    return PD_CLI_OK;
 }
 
 static void print_join(const msgpack_object *data, void *ctx)
@@ -177,7 +192,7 @@ static int cmd_leave(pd_cli_t *cli)
 }
 
 const pd_cli_cmd_t pd_cli_swarm_cmds[] = {
-    {"swarm init", cmd_init, "[--advertise-addr ADDR]", "Make a new cluster with this node as its first manager"},
+    {"swarm init", cmd_init, "[--advertise-addr ADDR] [--autolock]", "Make a new cluster with this node as its first manager"},
     {"swarm join", cmd_join, "--token TOKEN HOST:PORT", "Join a cluster through one of its managers"},
     {"swarm join-token", cmd_join_token, "worker|manager [--rotate] [-q]", "Show (or rotate) a join token"},
     {"swarm leave", cmd_leave, "[--force]", "Leave the cluster (a manager needs --force)"},

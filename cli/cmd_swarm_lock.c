@@ -55,6 +55,12 @@ static int key_cmd(pd_cli_t *cli, const char *op, void (*pack)(msgpack_packer *,
     return PD_CLI_OK;
 }
 
+int pd_cli_swarm_autolock_on(pd_cli_t *cli)
+{
+    int on = 1;
+    return key_cmd(cli, "swarm.update", pack_autolock, &on, 0, "");
+}
+
 static int cmd_update(pd_cli_t *cli)
 {
     int on = -1;

@@ -80,7 +80,10 @@ run() {
   no_cluster_state 4
 
   # another cluster: h5 makes its own; its token does not pin h1's CA
-  e2e_ctl 5 swarm init >/dev/null || e2e_fail "h5 init failed"
+  out=$(e2e_ctl 5 swarm init --autolock) || e2e_fail "h5 init --autolock failed: $out"
+  local ukey
+  ukey=$(grep -o 'PDUNLK-1-[A-Za-z0-9_-]*' <<<"$out") || e2e_fail "init --autolock printed no unlock key: $out"
+  [ "$(e2e_ctl 5 swarm unlock-key -q)" = "$ukey" ] || e2e_fail "h5's unlock key differs from the one init printed"
   local other
   other=$(e2e_ctl 5 swarm join-token -q worker)
   expect_error "another cluster's token" "pinned|another cluster|TLS" e2e_ctl 4 swarm join --token "$other" "$addr"
