@@ -37,6 +37,24 @@ void pd_swim_config_default(pd_swim_config_t *c)
     c->tcp_fallback = 1;
 }
 
+/* Detection time is (wait until some member probes the crashed node: about one probe interval,
+ * exponentially distributed, since every member probes it once per N-1 intervals at a random phase)
+ * + (that probe: one interval) + (the suspicion timeout: its minimum once suspicion_confirmations
+ * independent failed probes are in, which confirmation probes bring within about one interval)
+ * + dissemination. The probe interval is the lever on the first two and scales the third; each
+ * probe costs a ping and an ack per member and interval (about 200 IP bytes sealed), which sets
+ * the floor of the gossip bandwidth. A direct ack on a LAN takes well under a millisecond, so the
+ * probe timeout is 200 ms (awareness stretches it when we are the slow one). A suspect gets
+ * 2 x log10(N) intervals at least, and 6 times that until confirmations arrive: a live node
+ * rarely fails three independent probes, and it hears of its suspicion at once (buddy system). */
+void pd_swim_config_lan(pd_swim_config_t *c)
+{
+    pd_swim_config_default(c);
+    c->probe_interval_ms = 600;
+    c->probe_timeout_ms = 200;
+    c->suspicion_mult = 2;
+}
+
 int pd_swim_config_check(const pd_swim_config_t *c)
 {
     int ok = c->probe_interval_ms > 0 && c->probe_timeout_ms > 0 &&
@@ -316,7 +334,7 @@ static void dispatch(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim
     case PD_SWIM_MSG_PING: pd_swim__on_ping(s, from, m, flags); break;
     case PD_SWIM_MSG_PING_REQ: pd_swim__on_ping_req(s, now_ms, from, m); break;
     case PD_SWIM_MSG_ACK: pd_swim__on_ack(s, now_ms, m); break;
-    case PD_SWIM_MSG_NACK: pd_swim__on_nack(s, m); break;
+    case PD_SWIM_MSG_NACK: pd_swim__on_nack(s, now_ms, m); break;
     case PD_SWIM_MSG_SUSPECT: pd_swim__on_suspect(s, now_ms, m); break;
     case PD_SWIM_MSG_ALIVE: pd_swim__on_alive(s, now_ms, rng, m); break;
     case PD_SWIM_MSG_DEAD: pd_swim__on_dead(s, now_ms, m); break;
@@ -326,6 +344,7 @@ static void dispatch(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim
         else
             s->stats.rx_ignored++; /* full state only over streams: no UDP amplification */
         break;
+    case PD_SWIM_MSG_SYNC: pd_swim__on_sync(s, now_ms, from, m); break;
     case PD_SWIM_MSG_USER:
         if (s->dg.notify_msg)
             s->dg.notify_msg(s->dg.ctx, m->payload.p, m->payload.len);

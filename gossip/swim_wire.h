@@ -43,6 +43,7 @@ typedef enum {
     PD_SWIM_MSG_COMPOUND = 8,
     PD_SWIM_MSG_PUSHPULL = 9,
     PD_SWIM_MSG_USER = 10,
+    PD_SWIM_MSG_SYNC = 11, /* "is your state the same as mine?": a digest, over UDP */
 } pd_swim_msg_type_t;
 
 typedef enum {
@@ -84,10 +85,11 @@ typedef struct {
     uint32_t seq;
     uint32_t inc;
     pd_swim_bytes_t node; /* subject: ping target, alive/suspect/dead node */
-    pd_swim_bytes_t from; /* sender / accuser */
+    pd_swim_bytes_t from; /* sender / accuser (optional in ping and ack) */
     pd_swim_addr_t addr;  /* subject address (ping-req target, alive) */
     pd_swim_bytes_t meta;
     pd_swim_bytes_t payload; /* user broadcast, or the delegate state of a push/pull */
+    uint64_t digest;         /* sync: digest of the sender's members and delegate state */
     uint32_t n_parts;        /* compound */
     pd_swim_bytes_t parts[PD_SWIM_COMPOUND_MAX];
     uint32_t n_nodes; /* push/pull */
