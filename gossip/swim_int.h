@@ -159,7 +159,7 @@ void pd_swim__on_ping(pd_swim_t *s, const pd_swim_addr_t *from, const pd_swim_ms
 void pd_swim__on_ping_req(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *from,
                           const pd_swim_msg_t *m);
 void pd_swim__on_ack(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m);
-void pd_swim__on_nack(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m);
+void pd_swim__on_nack(pd_swim_t *s, const pd_swim_msg_t *m);
 uint64_t pd_swim__probe_deadline(const pd_swim_t *s);
 /* A suspicion about m came from someone else: probe m ourselves soon if we are one of the few
  * members picked to confirm it. */
