@@ -237,15 +237,18 @@ static void catchup_schedule(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
     }
 }
 
+/* Byte order fixed, so that nodes of any architecture agree. */
 static uint64_t member_hash(const swim_member_t *m)
 {
     uint8_t buf[PD_SWIM_ID_MAX + 4 + 1 + 16 + 2 + PD_SWIM_META_MAX];
-    size_t n = 0;
+    size_t n = 0, ip_len = m->addr.family == 6 ? 16 : 4;
     memcpy(buf, m->id, m->id_len), n += m->id_len;
-    memcpy(buf + n, &m->inc, 4), n += 4;
+    for (int i = 3; i >= 0; i--)
+        buf[n++] = (uint8_t)(m->inc >> (8 * i));
     buf[n++] = m->addr.family;
-    memcpy(buf + n, m->addr.ip, 16), n += 16;
-    memcpy(buf + n, &m->addr.port, 2), n += 2;
+    memcpy(buf + n, m->addr.ip, ip_len), n += ip_len;
+    buf[n++] = (uint8_t)(m->addr.port >> 8);
+    buf[n++] = (uint8_t)m->addr.port;
     if (m->meta_len)
         memcpy(buf + n, m->meta, m->meta_len), n += m->meta_len;
     return pd_swim_hash(buf, n);
