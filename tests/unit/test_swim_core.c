@@ -337,18 +337,29 @@ static void dg_gone(void *ctx, const char *id, int left)
     snprintf(c->last_gone, sizeof c->last_gone, "%s", id);
 }
 
+static uint64_t dg_digest(void *ctx)
+{
+    return ((dg_ctx_t *)ctx)->digest;
+}
+
+/* Three nodes whose delegates are ctx[0..2] (digest: NULL or dg_digest). */
+static void h_init_delegated(harness_t *h, dg_ctx_t ctx[3], uint64_t seed, uint64_t (*digest)(void *))
+{
+    memset(ctx, 0, 3 * sizeof *ctx);
+    h_init(h, 3, NULL, seed);
+    for (int i = 0; i < 3; i++) {
+        pd_swim_destroy(h->sw[i]);
+        pd_swim_delegate_t dg = {&ctx[i], dg_local, dg_merge, dg_msg, dg_gone, digest};
+        h_create(h, i, &dg);
+    }
+}
+
 static void test_delegate_and_meta(void **state)
 {
     (void)state;
     harness_t h;
     dg_ctx_t ctx[3];
-    memset(ctx, 0, sizeof ctx);
-    h_init(&h, 3, NULL, 10);
-    for (int i = 0; i < 3; i++) {
-        pd_swim_destroy(h.sw[i]);
-        pd_swim_delegate_t dg = {&ctx[i], dg_local, dg_merge, dg_msg, dg_gone, NULL}; /* no digest: every push/pull is full */
-        h_create(&h, i, &dg);
-    }
+    h_init_delegated(&h, ctx, 10, NULL); /* no digest: every push/pull is full */
     h_join_all(&h);
     assert_true(ctx[0].merged >= 2 && ctx[1].merged >= 1);
     assert_int_equal(pd_swim_broadcast(h.sw[0], "k1", 2, (const uint8_t *)"v1", 2), 0);
@@ -376,11 +387,6 @@ static void test_delegate_and_meta(void **state)
     h_free(&h);
 }
 
-static uint64_t dg_digest(void *ctx)
-{
-    return ((dg_ctx_t *)ctx)->digest;
-}
-
 /* The periodic push/pull is a sync datagram while states agree; a difference (here in the
  * delegate's state) brings the full exchange over a stream. */
 static void test_sync_digest(void **state)
@@ -388,14 +394,9 @@ static void test_sync_digest(void **state)
     (void)state;
     harness_t h;
     dg_ctx_t ctx[3];
-    memset(ctx, 0, sizeof ctx);
-    h_init(&h, 3, NULL, 12);
-    for (int i = 0; i < 3; i++) {
-        pd_swim_destroy(h.sw[i]);
+    h_init_delegated(&h, ctx, 12, dg_digest);
+    for (int i = 0; i < 3; i++)
         ctx[i].digest = 42;
-        pd_swim_delegate_t dg = {&ctx[i], dg_local, dg_merge, dg_msg, dg_gone, dg_digest};
-        h_create(&h, i, &dg);
-    }
     h_join_all(&h);
     h_run_until(&h, h.now + 10000); /* the catch-up push/pulls after the join are full ones */
     uint64_t pp_before = 0, syncs = 0, differed = 0;
