@@ -42,18 +42,19 @@ void pd_swim_config_default(pd_swim_config_t *c)
  * + (that probe: one interval) + (the suspicion timeout: its minimum once suspicion_confirmations
  * independent failed probes are in, which confirmation probes bring within about one interval)
  * + dissemination. The probe interval is the lever on the first two and scales the third; each
- * probe costs a ping and an ack per member and interval (about 200 IP bytes sealed), which sets
- * the floor of the gossip bandwidth. A direct ack on a LAN takes well under a millisecond, so the
- * probe timeout is 200 ms (awareness stretches it when we are the slow one). A suspect gets
- * 2 x log10(N) intervals at least, and 6 times that until confirmations arrive: a live node
- * rarely fails three independent probes, and it hears of its suspicion at once (buddy system).
- * Gossip rounds every 100 ms: news still goes out retransmit-limit times in all (no more bytes
- * per update, none in a quiet cluster), only twice as fast, so refutations win their race with
- * suspicion timeouts by more and a death reaches every member ~150 ms sooner at N=128. */
+ * probe costs a ping and an ack per member and interval (about 180 IP bytes sealed: 94 + 87),
+ * which is the floor of the gossip bandwidth: 500 ms keeps it near 360 B/s per node, under
+ * memberlist's ~370-400 at 1 s (its packets are bigger). A direct ack on a LAN takes well under a
+ * millisecond, so the probe timeout is 200 ms (awareness stretches it when we are the slow one).
+ * A suspect gets 2 x log10(N) intervals at least, and 6 times that until confirmations arrive: a
+ * live node rarely fails three independent probes, and it hears of its suspicion at once (buddy
+ * system). Gossip rounds every 100 ms: news still goes out retransmit-limit times in all (no more
+ * bytes per update, none in a quiet cluster), only twice as fast, so refutations win their race
+ * with suspicion timeouts by more and a death reaches every member ~150 ms sooner at N=128. */
 void pd_swim_config_lan(pd_swim_config_t *c)
 {
     pd_swim_config_default(c);
-    c->probe_interval_ms = 600;
+    c->probe_interval_ms = 500;
     c->probe_timeout_ms = 200;
     c->suspicion_mult = 2;
     c->gossip_interval_ms = 100;

@@ -28,6 +28,11 @@ static pd_swim_bytes_t id_of(const swim_member_t *m)
     return (pd_swim_bytes_t){(const uint8_t *)m->id, m->id_len};
 }
 
+static uint32_t tag_of(const swim_member_t *m)
+{
+    return pd_swim_id_tag((const uint8_t *)m->id, m->id_len);
+}
+
 static swim_member_t *next_target(pd_swim_t *s, pd_rng_t *rng)
 {
     for (uint32_t tries = 0; tries <= s->n_nodes; tries++) {
@@ -68,9 +73,9 @@ static void probe_start(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, swim_membe
 
     uint8_t pbuf[256], sbuf[256];
     size_t plen, slen;
-    /* No "from": the ack goes back to the packet's source, and every byte of a probe is paid
-     * once per probe interval by every member. */
-    pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = s->probe.seq, .node = id_of(t)};
+    /* The target by its tag and no "from" (the ack goes back to the packet's source): every byte
+     * of a probe is paid once per probe interval by every member. */
+    pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = s->probe.seq, .node_tag = tag_of(t)};
     if (pd_swim_wire_encode(&ping, pbuf, sizeof pbuf, &plen) != 0)
         return;
     pd_swim_bytes_t parts[2];
@@ -101,7 +106,7 @@ static void probe_indirect(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
     s->probe.expected_nacks = sent;
     s->stats.indirect_sent += sent;
     if (s->cfg.tcp_fallback) {
-        pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = s->probe.seq, .node = id_of(t)};
+        pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = s->probe.seq, .node_tag = tag_of(t)};
         if (pd_swim__send_msg(s, &t->addr, t->id, &ping, PD_SWIM_PKT_STREAM) == 0)
             s->stats.fallback_sent++;
     }
@@ -207,7 +212,9 @@ uint64_t pd_swim__probe_deadline(const pd_swim_t *s)
 
 void pd_swim__on_ping(pd_swim_t *s, const pd_swim_addr_t *from, const pd_swim_msg_t *m, uint32_t flags)
 {
-    if (m->node.len != s->self->id_len || memcmp(m->node.p, s->self->id, m->node.len) != 0) {
+    int for_us = m->node.len ? m->node.len == s->self->id_len && memcmp(m->node.p, s->self->id, m->node.len) == 0
+                             : m->node_tag == tag_of(s->self);
+    if (!for_us) {
         s->stats.rx_ignored++; /* meant for a previous owner of our address */
         return;
     }
@@ -235,7 +242,8 @@ void pd_swim__on_ping_req(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *f
     r->nack_deadline_ms = now_ms + s->cfg.probe_timeout_ms * 4ull / 5;
     r->expire_ms = now_ms + 2ull * s->cfg.probe_interval_ms;
     s->n_relays++; /* r stays valid: nothing below touches the relays */
-    pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = r->local_seq, .node = m->node};
+    pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = r->local_seq,
+                          .node_tag = pd_swim_id_tag(m->node.p, m->node.len)};
     char node[PD_SWIM_ID_MAX + 1];
     memcpy(node, m->node.p, m->node.len);
     node[m->node.len] = '\0';

@@ -34,6 +34,14 @@ int pd_swim_id_valid(const uint8_t *p, size_t len)
     return 1;
 }
 
+uint32_t pd_swim_id_tag(const uint8_t *p, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 const char *pd_swim_msg_type_name(int type)
 {
     static const char *names[] = {"?",       "ping",  "ping-req", "ack",      "nack", "suspect",
@@ -145,7 +153,11 @@ static void pack_body(msgpack_packer *pk, const pd_swim_msg_t *m)
 {
     switch (m->type) {
     case PD_SWIM_MSG_PING:
-        pack_u64(pk, "s", m->seq), pack_str(pk, "n", m->node);
+        pack_u64(pk, "s", m->seq);
+        if (m->node.len)
+            pack_str(pk, "n", m->node);
+        else
+            pack_u64(pk, "h", m->node_tag);
         if (m->from.len)
             pack_str(pk, "f", m->from);
         break;
@@ -457,7 +469,10 @@ static int decode_body(const msgpack_object *map, pd_swim_msg_t *m)
     switch (m->type) {
     case PD_SWIM_MSG_PING:
         rc = get_u32(map, "s", &m->seq);
-        rc = rc ? rc : get_id(map, "n", &m->node);
+        if (rc == 0 && get_id(map, "n", &m->node) != 0) {
+            m->node = (pd_swim_bytes_t){NULL, 0}; /* named by its tag instead */
+            rc = get_u32(map, "h", &m->node_tag);
+        }
         if (rc == 0 && get_id(map, "f", &m->from) != 0)
             m->from = (pd_swim_bytes_t){NULL, 0}; /* optional: the ack goes to the packet's source */
         return rc;

@@ -48,6 +48,11 @@ static void test_roundtrip_simple(void **state)
     roundtrip(&ping_anon, &out, buf, sizeof buf);
     assert_int_equal(out.seq, 78);
     assert_int_equal(out.from.len, 0);
+    pd_swim_msg_t ping_tag = {.type = PD_SWIM_MSG_PING, .seq = 79, .node_tag = pd_swim_id_tag((const uint8_t *)"nodeb", 5)};
+    roundtrip(&ping_tag, &out, buf, sizeof buf); /* the target by its tag */
+    assert_int_equal(out.node.len, 0);
+    assert_int_equal(out.node_tag, pd_swim_id_tag((const uint8_t *)"nodeb", 5));
+    assert_true(out.node_tag != pd_swim_id_tag((const uint8_t *)"nodec", 5));
 
     pd_swim_addr_t a6 = {.family = 6, .ip = {0xfe, 0x80, 1, 2, 3}, .port = 7946};
     pd_swim_msg_t req = {.type = PD_SWIM_MSG_PING_REQ, .seq = UINT32_MAX, .node = B("t"), .from = B("f"),
