@@ -75,6 +75,12 @@ static void d_notify_gone(void *ctx, const char *node_id, int left)
         pd_gtable_owner_down(a->table, node_id, a->now_ms);
 }
 
+static uint64_t d_state_digest(void *ctx)
+{
+    pd_gagent_t *a = ctx;
+    return pd_gtable_state_digest(a->table);
+}
+
 void pd_gagent_config_default(pd_gagent_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -102,7 +108,7 @@ int pd_gagent_create(const pd_gagent_config_t *cfg, uint64_t now_ms, pd_gagent_t
     pd_gtable_config_t tc = {.node_id = a->node_id, .log = &a->log};
     if (rc == 0)
         rc = pd_gtable_create(&tc, &a->table);
-    pd_swim_delegate_t del = {a, d_local_state, d_merge_state, d_notify_msg, d_notify_gone};
+    pd_swim_delegate_t del = {a, d_local_state, d_merge_state, d_notify_msg, d_notify_gone, d_state_digest};
     /* SWIM's packet budget is for its plaintext; the sealed frame must still fit one datagram. */
     pd_swim_config_t sc = cfg->swim;
     size_t frame_extra = PD_GCRYPTO_OVERHEAD + 2 + (cfg->label ? strlen(cfg->label) : 0);

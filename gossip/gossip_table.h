@@ -163,5 +163,8 @@ int pd_gtable_encode_update(const pd_gtable_t *t, const char *table, const char 
 /* Full state into out[0..cap) (cap beyond PD_GTABLE_STATE_MAX is not used); -PD_ETOOBIG if it
  * does not fit. */
 int pd_gtable_encode_state(const pd_gtable_t *t, void *out, size_t cap, size_t *len_out);
+/* Digest of what pd_gtable_encode_state sends, over the entries' (table, key, version, deleted):
+ * equal on two tables holding the same entries, whatever order they came in. */
+uint64_t pd_gtable_state_digest(const pd_gtable_t *t);
 
 #endif

@@ -112,6 +112,41 @@ int pd_gtable_encode_state(const pd_gtable_t *t, void *out, size_t cap, size_t *
     return 0;
 }
 
+/* FNV-1a with a final mix: every node must hash alike (the table's own hash key is per process). */
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t entry_digest(const gt_ent_t *e)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv(h, e->tab->name, e->tab->len + 1);
+    h = fnv(h, e->key, e->key_len + 1);
+    h = fnv(h, e->owner->id, e->owner->len + 1);
+    for (int i = 0; i < 8; i++)
+        h = fnv(h, &(uint8_t){(uint8_t)(e->lamport >> (8 * i))}, 1);
+    h = fnv(h, &e->deleted, 1);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+}
+
+uint64_t pd_gtable_state_digest(const pd_gtable_t *t)
+{
+    uint64_t d = 0;
+    for (const gt_tab_t *b = t->tables_head; b; b = b->next) {
+        for (const gt_ent_t *e = b->head; e; e = e->next) {
+            if (in_state(e))
+                d += entry_digest(e);
+        }
+    }
+    return d;
+}
+
 /* --- decoding ------------------------------------------------------------------------------- */
 
 static int rec_from_obj(const msgpack_object *o, gt_rec_t *r)

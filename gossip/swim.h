@@ -40,7 +40,9 @@ typedef struct {
     uint32_t gossip_to_dead_ms;          /* 30000: keep telling dead nodes, so they can refute */
     uint32_t pushpull_interval_ms;       /* 30000, times ceil(log2(N) - log2(32)) + 1 above 32;
                                           * plus one catch-up push/pull with a random member 1-3
-                                          * probe intervals after our join succeeds */
+                                          * probe intervals after our join succeeds. A periodic
+                                          * one starts as a digest over UDP (sync); the full
+                                          * exchange follows only if the digests differ */
     uint32_t pushpull_timeout_ms;        /* 10000: an unanswered push/pull is forgotten */
     uint32_t pushpull_max_inflight;      /* 16 outgoing (<= PD_SWIM_PUSHPULL_CONCURRENT_MAX) */
     uint32_t pushpull_accept_per_s;      /* 128 incoming requests answered per second */
@@ -50,7 +52,10 @@ typedef struct {
     uint8_t tcp_fallback;                /* 1: also ping over a stream when direct probe fails */
 } pd_swim_config_t;
 
+/* memberlist's LAN numbers (the values in the comments above). */
 void pd_swim_config_default(pd_swim_config_t *cfg);
+/* What peerd runs: the defaults with faster failure detection (see swim.c for the reasons). */
+void pd_swim_config_lan(pd_swim_config_t *cfg);
 /* 0, or -PD_EUSAGE (a zero interval, a cap out of range). */
 int pd_swim_config_check(const pd_swim_config_t *cfg);
 
@@ -69,6 +74,10 @@ typedef struct {
     void (*notify_msg)(void *ctx, const uint8_t *data, size_t len);
     /* A node was declared dead or left (left=1): drop the entries it owns. */
     void (*notify_gone)(void *ctx, const char *node_id, int left);
+    /* A digest of what local_state would send, equal on two nodes whose states are equal
+     * whatever order they learnt things in. Without it (but with local_state) every periodic
+     * push/pull is a full one. */
+    uint64_t (*state_digest)(void *ctx);
 } pd_swim_delegate_t;
 
 /* ---- outbox ---- */
@@ -167,6 +176,7 @@ typedef struct {
         nacks_recv, relays_dropped;
     uint64_t refutes, suspects_raised, deads_declared;
     uint64_t gossip_sent, pushpull_sent, pushpull_recv, pushpull_refused;
+    uint64_t syncs_sent, syncs_differed; /* periodic digests, and those that found a difference */
     uint64_t queue_evicted, outbox_dropped, members_full;
 } pd_swim_stats_t;
 

@@ -83,6 +83,7 @@ struct pd_swim {
         uint32_t seq, expected_nacks, nacks;
         uint64_t direct_deadline_ms, end_ms;
     } probe;
+    swim_member_t *probe_soon; /* a suspect to probe at the next slot (confirmation probe) */
     uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms, next_reap_ms;
 
     swim_relay_t relays[PD_SWIM_RELAY_MAX]; /* dense: [0, n_relays) in use */
@@ -107,6 +108,7 @@ struct pd_swim {
     size_t pp_nodes_len, pp_nodes_cap;
     uint32_t pp_nodes_count;
     uint64_t pp_nodes_gen, pp_nodes_ms, members_gen; /* members_gen: bumped on any member change */
+    uint64_t members_digest, members_digest_gen;     /* cached sum of live member hashes */
 
     /* Outbox. Packet bytes and event metadata live in one arena (out_buf) that is reused turn
      * after turn; offsets are turned into pointers by pd_swim_ready. No allocation per packet. */
@@ -167,6 +169,9 @@ void pd_swim__on_ping_req(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *f
 void pd_swim__on_ack(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m);
 void pd_swim__on_nack(pd_swim_t *s, const pd_swim_msg_t *m);
 uint64_t pd_swim__probe_deadline(const pd_swim_t *s);
+/* A suspicion about m came from someone else: probe m ourselves soon if we are one of the few
+ * members picked to confirm it. */
+void pd_swim__probe_confirm(pd_swim_t *s, uint64_t now_ms, swim_member_t *m);
 
 /* swim_sync.c */
 void pd_swim__gossip_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng);
@@ -176,6 +181,8 @@ int pd_swim__pushpull_send(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *
 void pd_swim__on_pushpull(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_addr_t *from,
                           const pd_swim_msg_t *m);
 uint64_t pd_swim__pushpull_deadline(const pd_swim_t *s);
+/* A peer's periodic digest: start a full push/pull with it if our states differ. */
+void pd_swim__on_sync(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *from, const pd_swim_msg_t *m);
 /* Join push/pulls to the seeds, repeated (with jitter) until someone else is known. */
 int pd_swim__join_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng);
 uint64_t pd_swim__pushpull_interval(uint64_t base_ms, uint32_t n);

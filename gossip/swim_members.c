@@ -184,6 +184,8 @@ void pd_swim__remove(pd_swim_t *s, swim_member_t *m)
         s->probe.target = NULL;
         s->probe.phase = PROBE_IDLE;
     }
+    if (s->probe_soon == m)
+        s->probe_soon = NULL;
     member_free(s, m);
 }
 
@@ -317,6 +319,8 @@ void pd_swim__on_suspect(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *msg
     set_state(s, m, PD_SWIM_SUSPECT, now_ms);
     pd_swim__queue_msg(s, msg);
     pd_swim__emit_event(s, PD_SWIM_EV_SUSPECT, m);
+    if (!bytes_eq(msg->from, (const uint8_t *)s->self->id, s->self->id_len))
+        pd_swim__probe_confirm(s, now_ms, m);
 }
 
 void pd_swim__on_dead(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *msg)

@@ -1,8 +1,18 @@
 /* Failure detection: one probe per (awareness-scaled) probe interval, round-robin over a shuffled
  * member list. Direct ping; after the (scaled) probe timeout, ping-req through up to
  * indirect_checks alive members, which nack if the target stays silent, plus a ping over a
- * stream (TCP fallback). No ack by the end of the interval: suspect the target, and raise our
- * awareness by the nacks we missed (a missing nack hints that we, not the target, are the problem).
+ * stream (TCP fallback). No ack by the end of the interval: suspect the target, tell it so at once
+ * (buddy system), and raise our awareness by the nacks we missed (a missing nack hints that we,
+ * not the target, are the problem).
+ *
+ * Confirmation probes: a node that hears a new suspicion from someone else probes the suspect
+ * itself right away (or at its next probe slot) if it is one of about suspicion_confirmations + 1
+ * members picked by a hash of (its id, the suspect's id). Lifeguard's suspicion timeout only
+ * shrinks to its minimum with that many independent confirmations; waiting for round-robin to
+ * bring the suspect up on other members takes (N-1)/k probe intervals on average, which is most
+ * of the detection time. A live suspect answers these probes (and hears of its suspicion from
+ * them, so it refutes sooner); a dead one fails them within one interval. The probe replaces the
+ * member's next round-robin probe: no extra traffic.
  * Also the relay side of ping-req. */
 #include <string.h>
 
@@ -16,6 +26,11 @@ static pd_swim_bytes_t self_id(const pd_swim_t *s)
 static pd_swim_bytes_t id_of(const swim_member_t *m)
 {
     return (pd_swim_bytes_t){(const uint8_t *)m->id, m->id_len};
+}
+
+static uint32_t tag_of(const swim_member_t *m)
+{
+    return pd_swim_id_tag((const uint8_t *)m->id, m->id_len);
 }
 
 static swim_member_t *next_target(pd_swim_t *s, pd_rng_t *rng)
@@ -32,11 +47,20 @@ static swim_member_t *next_target(pd_swim_t *s, pd_rng_t *rng)
     return NULL;
 }
 
-static void probe_start(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
+static int probeable(const pd_swim_t *s, const swim_member_t *m)
+{
+    return m && m != s->self && (m->state == PD_SWIM_ALIVE || m->state == PD_SWIM_SUSPECT);
+}
+
+/* target: a confirmation probe's suspect, or NULL for the next one in round-robin order. */
+static void probe_start(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, swim_member_t *target)
 {
     uint64_t iv = pd_swim__scaled(s, s->cfg.probe_interval_ms);
     s->next_probe_ms = now_ms + iv;
-    swim_member_t *t = next_target(s, rng);
+    if (!target && probeable(s, s->probe_soon))
+        target = s->probe_soon;
+    s->probe_soon = NULL;
+    swim_member_t *t = target ? target : next_target(s, rng);
     if (!t)
         return;
     s->probe.phase = PROBE_DIRECT;
@@ -49,7 +73,9 @@ static void probe_start(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
 
     uint8_t pbuf[256], sbuf[256];
     size_t plen, slen;
-    pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = s->probe.seq, .node = id_of(t), .from = self_id(s)};
+    /* The target by its tag and no "from" (the ack goes back to the packet's source): every byte
+     * of a probe is paid once per probe interval by every member. */
+    pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = s->probe.seq, .node_tag = tag_of(t)};
     if (pd_swim_wire_encode(&ping, pbuf, sizeof pbuf, &plen) != 0)
         return;
     pd_swim_bytes_t parts[2];
@@ -80,8 +106,7 @@ static void probe_indirect(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
     s->probe.expected_nacks = sent;
     s->stats.indirect_sent += sent;
     if (s->cfg.tcp_fallback) {
-        pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = s->probe.seq, .node = id_of(t),
-                              .from = self_id(s)};
+        pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = s->probe.seq, .node_tag = tag_of(t)};
         if (pd_swim__send_msg(s, &t->addr, t->id, &ping, PD_SWIM_PKT_STREAM) == 0)
             s->stats.fallback_sent++;
     }
@@ -106,6 +131,30 @@ static void probe_failed(pd_swim_t *s, uint64_t now_ms)
     if (t->state == PD_SWIM_ALIVE)
         s->stats.suspects_raised++;
     pd_swim__on_suspect(s, now_ms, &sus);
+    /* Buddy system at once: if the target is alive after all, it refutes now rather than when
+     * gossip or the next probe brings it the news. */
+    pd_swim__send_msg(s, &t->addr, t->id, &sus, 0);
+}
+
+void pd_swim__probe_confirm(pd_swim_t *s, uint64_t now_ms, swim_member_t *m)
+{
+    if (s->leaving || !probeable(s, m) || s->probe.target == m)
+        return;
+    uint32_t live = pd_swim__live(s), others = live > 2 ? live - 2 : 0; /* minus us and the suspect */
+    uint32_t want = s->cfg.suspicion_confirmations + 1;
+    if (want == 1 || others == 0)
+        return;
+    if (others > want) {
+        uint8_t key[2 * PD_SWIM_ID_MAX];
+        memcpy(key, s->self->id, s->self->id_len);
+        memcpy(key + s->self->id_len, m->id, m->id_len);
+        if (pd_swim_hash(key, (size_t)s->self->id_len + m->id_len) % others >= want)
+            return;
+    }
+    if (s->probe.phase == PROBE_IDLE)
+        probe_start(s, now_ms, NULL, m);
+    else
+        s->probe_soon = m;
 }
 
 static void relay_send(pd_swim_t *s, swim_relay_t *r, int type)
@@ -141,7 +190,7 @@ void pd_swim__probe_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
         probe_failed(s, now_ms);
     relays_tick(s, now_ms);
     if (!s->leaving && now_ms >= s->next_probe_ms)
-        probe_start(s, now_ms, rng);
+        probe_start(s, now_ms, rng, NULL);
 }
 
 uint64_t pd_swim__probe_deadline(const pd_swim_t *s)
@@ -163,13 +212,15 @@ uint64_t pd_swim__probe_deadline(const pd_swim_t *s)
 
 void pd_swim__on_ping(pd_swim_t *s, const pd_swim_addr_t *from, const pd_swim_msg_t *m, uint32_t flags)
 {
-    if (m->node.len != s->self->id_len || memcmp(m->node.p, s->self->id, m->node.len) != 0) {
+    int for_us = m->node.len ? m->node.len == s->self->id_len && memcmp(m->node.p, s->self->id, m->node.len) == 0
+                             : m->node_tag == tag_of(s->self);
+    if (!for_us) {
         s->stats.rx_ignored++; /* meant for a previous owner of our address */
         return;
     }
-    pd_swim_msg_t ack = {.type = PD_SWIM_MSG_ACK, .seq = m->seq, .from = self_id(s)};
+    pd_swim_msg_t ack = {.type = PD_SWIM_MSG_ACK, .seq = m->seq};
     char node[PD_SWIM_ID_MAX + 1];
-    memcpy(node, m->from.p, m->from.len);
+    memcpy(node, m->from.p ? (const char *)m->from.p : "", m->from.len);
     node[m->from.len] = '\0';
     pd_swim__send_msg(s, from, node, &ack, flags & PD_SWIM_PKT_STREAM);
 }
@@ -191,7 +242,8 @@ void pd_swim__on_ping_req(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *f
     r->nack_deadline_ms = now_ms + s->cfg.probe_timeout_ms * 4ull / 5;
     r->expire_ms = now_ms + 2ull * s->cfg.probe_interval_ms;
     s->n_relays++; /* r stays valid: nothing below touches the relays */
-    pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = r->local_seq, .node = m->node, .from = self_id(s)};
+    pd_swim_msg_t ping = {.type = PD_SWIM_MSG_PING, .seq = r->local_seq,
+                          .node_tag = pd_swim_id_tag(m->node.p, m->node.len)};
     char node[PD_SWIM_ID_MAX + 1];
     memcpy(node, m->node.p, m->node.len);
     node[m->node.len] = '\0';
@@ -221,6 +273,10 @@ void pd_swim__on_ack(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m)
 
 void pd_swim__on_nack(pd_swim_t *s, const pd_swim_msg_t *m)
 {
+    /* Not a reason to fail the probe before the interval ends, though every relay may have
+     * nacked by then: a live member whose round trip is beyond the probe timeout (a loaded host)
+     * still acks within the interval, and failing it early had it suspected on most probes
+     * (test_swim_sim_detect: test_slow_member). */
     if (s->probe.phase == PROBE_INDIRECT && m->seq == s->probe.seq)
         s->probe.nacks++;
     s->stats.nacks_recv++;

@@ -1,6 +1,13 @@
 /* Dissemination: periodic gossip of queued broadcasts to a few random members (including the
  * recently dead, so a wrongly accused node hears it and refutes), and push/pull full-state sync
- * over streams, on join and periodically with an interval that grows with the cluster. */
+ * over streams, on join and periodically with an interval that grows with the cluster.
+ *
+ * A periodic push/pull starts as a sync: one datagram with a digest of our state (live members'
+ * id, incarnation, address and metadata, summed so that order does not matter, plus the
+ * delegate's digest). The peer answers with a full push/pull over a stream only if its own digest
+ * differs. Anti-entropy still compares every pair that memberlist's push/pull would, but a quiet
+ * cluster no longer ships every member's record (and the whole endpoint table) over TCP every
+ * 30 s: at N=128 that was 2/3 of all gossip bytes. */
 #include <errno.h>
 #include <string.h>
 
@@ -230,6 +237,58 @@ static void catchup_schedule(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
     }
 }
 
+/* Byte order fixed, so that nodes of any architecture agree. */
+static uint64_t member_hash(const swim_member_t *m)
+{
+    uint8_t buf[PD_SWIM_ID_MAX + 4 + 1 + 16 + 2 + PD_SWIM_META_MAX];
+    size_t n = 0, ip_len = m->addr.family == 6 ? 16 : 4;
+    memcpy(buf, m->id, m->id_len), n += m->id_len;
+    for (int i = 3; i >= 0; i--)
+        buf[n++] = (uint8_t)(m->inc >> (8 * i));
+    buf[n++] = m->addr.family;
+    memcpy(buf + n, m->addr.ip, ip_len), n += ip_len;
+    buf[n++] = (uint8_t)(m->addr.port >> 8);
+    buf[n++] = (uint8_t)m->addr.port;
+    if (m->meta_len)
+        memcpy(buf + n, m->meta, m->meta_len), n += m->meta_len;
+    return pd_swim_hash(buf, n);
+}
+
+/* Alive and suspect count alike: a suspicion is news gossip carries, not a difference to repair
+ * with a full exchange. Dead, left and forgotten members count alike too (reaping times differ). */
+static uint64_t local_digest(pd_swim_t *s)
+{
+    if (s->members_digest_gen != s->members_gen || s->members_digest == 0) {
+        uint64_t d = 1;
+        for (uint32_t i = 0; i < s->n_nodes; i++) {
+            const swim_member_t *m = s->nodes[i];
+            if (m->state == PD_SWIM_ALIVE || m->state == PD_SWIM_SUSPECT)
+                d += member_hash(m);
+        }
+        s->members_digest = d ? d : 1;
+        s->members_digest_gen = s->members_gen;
+    }
+    uint64_t d = s->members_digest;
+    if (s->dg.state_digest)
+        d += s->dg.state_digest(s->dg.ctx) * 0x9e3779b97f4a7c15ULL;
+    return d;
+}
+
+static void sync_send(pd_swim_t *s, const swim_member_t *peer)
+{
+    pd_swim_msg_t m = {.type = PD_SWIM_MSG_SYNC, .digest = local_digest(s)};
+    if (pd_swim__send_msg(s, &peer->addr, peer->id, &m, 0) == 0)
+        s->stats.syncs_sent++;
+}
+
+void pd_swim__on_sync(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *from, const pd_swim_msg_t *m)
+{
+    if (s->leaving || m->digest == local_digest(s))
+        return;
+    s->stats.syncs_differed++;
+    pd_swim__pushpull_send(s, now_ms, from, NULL, 0);
+}
+
 void pd_swim__pushpull_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
 {
     pd_swim__join_tick(s, now_ms, rng);
@@ -240,6 +299,7 @@ void pd_swim__pushpull_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
     if (now_ms < s->next_pushpull_ms)
         return;
     s->next_pushpull_ms = now_ms + pd_swim__pushpull_interval(s->cfg.pushpull_interval_ms, pd_swim__live(s));
+    int full = s->catchup_armed || (s->dg.local_state && !s->dg.state_digest);
     if (s->catchup_armed) {
         s->catchup_armed = 0;
         uint32_t live = pd_swim__live(s);
@@ -251,8 +311,12 @@ void pd_swim__pushpull_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng)
         }
     }
     swim_member_t *peer;
-    if (!s->leaving && pd_swim__pick(s, rng, now_ms, 1, NULL, 0, &peer) == 1 && peer->state == PD_SWIM_ALIVE)
+    if (s->leaving || pd_swim__pick(s, rng, now_ms, 1, NULL, 0, &peer) != 1 || peer->state != PD_SWIM_ALIVE)
+        return;
+    if (full)
         pd_swim__pushpull_send(s, now_ms, &peer->addr, peer->id, 0);
+    else
+        sync_send(s, peer);
 }
 
 uint64_t pd_swim__pushpull_deadline(const pd_swim_t *s)

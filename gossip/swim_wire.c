@@ -35,11 +35,19 @@ int pd_swim_id_valid(const uint8_t *p, size_t len)
     return 1;
 }
 
+uint32_t pd_swim_id_tag(const uint8_t *p, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 const char *pd_swim_msg_type_name(int type)
 {
     static const char *names[] = {"?",       "ping",  "ping-req", "ack",      "nack", "suspect",
-                                  "alive",   "dead",  "compound", "pushpull", "user"};
-    return type > 0 && type <= PD_SWIM_MSG_USER ? names[type] : "unknown";
+                                  "alive",   "dead",  "compound", "pushpull", "user",     "sync"};
+    return type > 0 && type <= PD_SWIM_MSG_SYNC ? names[type] : "unknown";
 }
 
 const char *pd_swim_state_name(int state)
@@ -116,7 +124,7 @@ static int check_caps(const pd_swim_msg_t *m)
 static uint32_t field_count(const pd_swim_msg_t *m)
 {
     switch (m->type) {
-    case PD_SWIM_MSG_PING: return 3;
+    case PD_SWIM_MSG_PING: return m->from.len ? 3 : 2;
     case PD_SWIM_MSG_PING_REQ: return 5;
     case PD_SWIM_MSG_ACK: return m->from.len ? 2 : 1;
     case PD_SWIM_MSG_NACK: return 1;
@@ -126,6 +134,7 @@ static uint32_t field_count(const pd_swim_msg_t *m)
     case PD_SWIM_MSG_COMPOUND: return 1;
     case PD_SWIM_MSG_PUSHPULL: return 5;
     case PD_SWIM_MSG_USER: return 1;
+    case PD_SWIM_MSG_SYNC: return 1;
     default: return 0;
     }
 }
@@ -145,7 +154,13 @@ static void pack_body(msgpack_packer *pk, const pd_swim_msg_t *m)
 {
     switch (m->type) {
     case PD_SWIM_MSG_PING:
-        pack_u64(pk, "s", m->seq), pack_str(pk, "n", m->node), pack_str(pk, "f", m->from);
+        pack_u64(pk, "s", m->seq);
+        if (m->node.len)
+            pack_str(pk, "n", m->node);
+        else
+            pack_u64(pk, "h", m->node_tag);
+        if (m->from.len)
+            pack_str(pk, "f", m->from);
         break;
     case PD_SWIM_MSG_PING_REQ:
         pack_u64(pk, "s", m->seq), pack_str(pk, "n", m->node), pack_addr(pk, "a", &m->addr);
@@ -191,6 +206,7 @@ static void pack_body(msgpack_packer *pk, const pd_swim_msg_t *m)
         pack_bin(pk, "u", m->payload);
         break;
     case PD_SWIM_MSG_USER: pack_bin(pk, "u", m->payload); break;
+    case PD_SWIM_MSG_SYNC: pack_u64(pk, "d", m->digest); break;
     default: break;
     }
 }
@@ -415,8 +431,13 @@ static int decode_body(const msgpack_object *map, pd_swim_msg_t *m)
     switch (m->type) {
     case PD_SWIM_MSG_PING:
         rc = get_u32(map, "s", &m->seq);
-        rc = rc ? rc : get_id(map, "n", &m->node);
-        return rc ? rc : get_id(map, "f", &m->from);
+        if (rc == 0 && get_id(map, "n", &m->node) != 0) {
+            m->node = (pd_swim_bytes_t){NULL, 0}; /* named by its tag instead */
+            rc = get_u32(map, "h", &m->node_tag);
+        }
+        if (rc == 0 && get_id(map, "f", &m->from) != 0)
+            m->from = (pd_swim_bytes_t){NULL, 0}; /* optional: the ack goes to the packet's source */
+        return rc;
     case PD_SWIM_MSG_PING_REQ:
         rc = get_u32(map, "s", &m->seq);
         rc = rc ? rc : get_id(map, "n", &m->node);
@@ -445,6 +466,7 @@ static int decode_body(const msgpack_object *map, pd_swim_msg_t *m)
         return rc ? rc : get_flag(map, "l", &m->left);
     case PD_SWIM_MSG_COMPOUND: return decode_compound(map, m);
     case PD_SWIM_MSG_PUSHPULL: return -PD_EMALFORMED; /* never here: swim_wire_pp.c reads them */
+    case PD_SWIM_MSG_SYNC: return mget_u64(map, "d", &m->digest) ? -PD_EMALFORMED : 0;
     case PD_SWIM_MSG_USER:
         rc = get_bytes(map, "u", 1, &m->payload);
         if (rc)
@@ -499,7 +521,7 @@ int pd_swim_wire_decode(const uint8_t *buf, size_t len, pd_swim_msg_t *out)
             rc = -PD_EMALFORMED;
         else if (ver != PD_SWIM_WIRE_VERSION)
             rc = -PD_EVERSION;
-        else if (type < PD_SWIM_MSG_PING || type > PD_SWIM_MSG_USER)
+        else if (type < PD_SWIM_MSG_PING || type > PD_SWIM_MSG_SYNC)
             rc = -PD_EUNKNOWN_TYPE;
         if (rc == 0) {
             m.type = (uint8_t)type;

@@ -43,6 +43,7 @@ typedef enum {
     PD_SWIM_MSG_COMPOUND = 8,
     PD_SWIM_MSG_PUSHPULL = 9,
     PD_SWIM_MSG_USER = 10,
+    PD_SWIM_MSG_SYNC = 11, /* "is your state the same as mine?": a digest, over UDP */
 } pd_swim_msg_type_t;
 
 typedef enum {
@@ -84,10 +85,12 @@ typedef struct {
     uint32_t seq;
     uint32_t inc;
     pd_swim_bytes_t node; /* subject: ping target, alive/suspect/dead node */
-    pd_swim_bytes_t from; /* sender / accuser */
+    pd_swim_bytes_t from; /* sender / accuser (optional in ping and ack) */
     pd_swim_addr_t addr;  /* subject address (ping-req target, alive) */
     pd_swim_bytes_t meta;
     pd_swim_bytes_t payload; /* user broadcast, or the delegate state of a push/pull */
+    uint64_t digest;         /* sync: digest of the sender's members and delegate state */
+    uint32_t node_tag;       /* ping without "node": pd_swim_id_tag of the target's id */
     uint32_t n_parts;        /* compound */
     pd_swim_bytes_t parts[PD_SWIM_COMPOUND_MAX];
     uint32_t n_nodes; /* push/pull */
@@ -124,6 +127,11 @@ int pd_swim_wire_peek_node(const uint8_t *buf, size_t len, pd_swim_bytes_t *node
 /* Helpers shared with the core. */
 int pd_swim_addr_eq(const pd_swim_addr_t *a, const pd_swim_addr_t *b);
 int pd_swim_id_valid(const uint8_t *p, size_t len);
+/* 32-bit tag of a node id (FNV-1a): how a ping names its target (5 bytes where the id takes 27,
+ * in the packet every member sends every probe interval). The target only checks that the ping is
+ * not meant for a previous owner of its address; a node restarted on the same address under a new
+ * id would answer for the old one only if the two tags clash (1 in 2^32). */
+uint32_t pd_swim_id_tag(const uint8_t *p, size_t len);
 const char *pd_swim_msg_type_name(int type);
 const char *pd_swim_state_name(int state);
 

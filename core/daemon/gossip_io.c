@@ -557,12 +557,7 @@ int pd_gossip_io_start(uv_loop_t *loop, const pd_gossip_io_config_t *cfg, pd_gos
     int rc = parse_seeds(g, cfg, err, errlen);
     pd_gagent_config_t ac;
     pd_gagent_config_default(&ac);
-    /* LAN profile: a direct ack on a LAN takes well under a millisecond, so wait 200 ms (awareness
-     * stretches this when we are the slow one), and give a suspect 2 x log10(N) probe intervals to
-     * refute: the buddy system tells it first and an update reaches all members in well under a
-     * second. Detection roughly halves against memberlist's LAN numbers at the same traffic. */
-    ac.swim.probe_timeout_ms = 200;
-    ac.swim.suspicion_mult = 2;
+    pd_swim_config_lan(&ac.swim); /* faster failure detection than memberlist's LAN numbers */
     ac.node_id = cfg->node_id;
     ac.keyring = cfg->keyring;
     ac.allow_plaintext = cfg->allow_plaintext;

@@ -299,6 +299,7 @@ static void test_restart_higher_incarnation(void **state)
 }
 
 typedef struct {
+    uint64_t digest; /* what dg_digest reports */
     int gone, merged, msgs, saw_v1;
     char last_msg[32];
     char last_gone[16];
@@ -336,18 +337,29 @@ static void dg_gone(void *ctx, const char *id, int left)
     snprintf(c->last_gone, sizeof c->last_gone, "%s", id);
 }
 
+static uint64_t dg_digest(void *ctx)
+{
+    return ((dg_ctx_t *)ctx)->digest;
+}
+
+/* Three nodes whose delegates are ctx[0..2] (digest: NULL or dg_digest). */
+static void h_init_delegated(harness_t *h, dg_ctx_t ctx[3], uint64_t seed, uint64_t (*digest)(void *))
+{
+    memset(ctx, 0, 3 * sizeof *ctx);
+    h_init(h, 3, NULL, seed);
+    for (int i = 0; i < 3; i++) {
+        pd_swim_destroy(h->sw[i]);
+        pd_swim_delegate_t dg = {&ctx[i], dg_local, dg_merge, dg_msg, dg_gone, digest};
+        h_create(h, i, &dg);
+    }
+}
+
 static void test_delegate_and_meta(void **state)
 {
     (void)state;
     harness_t h;
     dg_ctx_t ctx[3];
-    memset(ctx, 0, sizeof ctx);
-    h_init(&h, 3, NULL, 10);
-    for (int i = 0; i < 3; i++) {
-        pd_swim_destroy(h.sw[i]);
-        pd_swim_delegate_t dg = {&ctx[i], dg_local, dg_merge, dg_msg, dg_gone};
-        h_create(&h, i, &dg);
-    }
+    h_init_delegated(&h, ctx, 10, NULL); /* no digest: every push/pull is full */
     h_join_all(&h);
     assert_true(ctx[0].merged >= 2 && ctx[1].merged >= 1);
     assert_int_equal(pd_swim_broadcast(h.sw[0], "k1", 2, (const uint8_t *)"v1", 2), 0);
@@ -372,6 +384,44 @@ static void test_delegate_and_meta(void **state)
     h_run_until(&h, h.now + 15000);
     assert_int_equal(ctx[0].gone, 1);
     assert_string_equal(ctx[0].last_gone, "node2");
+    h_free(&h);
+}
+
+/* The periodic push/pull is a sync datagram while states agree; a difference (here in the
+ * delegate's state) brings the full exchange over a stream. */
+static void test_sync_digest(void **state)
+{
+    (void)state;
+    harness_t h;
+    dg_ctx_t ctx[3];
+    h_init_delegated(&h, ctx, 12, dg_digest);
+    for (int i = 0; i < 3; i++)
+        ctx[i].digest = 42;
+    h_join_all(&h);
+    h_run_until(&h, h.now + 10000); /* the catch-up push/pulls after the join are full ones */
+    uint64_t pp_before = 0, syncs = 0, differed = 0;
+    for (int i = 0; i < 3; i++)
+        pp_before += pd_swim_stats(h.sw[i])->pushpull_sent;
+    h_run_until(&h, h.now + 65000); /* two periodic rounds (30 s at N=3) */
+    uint64_t pp_after = 0;
+    for (int i = 0; i < 3; i++) {
+        const pd_swim_stats_t *st = pd_swim_stats(h.sw[i]);
+        pp_after += st->pushpull_sent, syncs += st->syncs_sent, differed += st->syncs_differed;
+    }
+    assert_true(syncs >= 6);
+    assert_int_equal(differed, 0);
+    assert_int_equal(pp_after, pp_before);
+    int merged = ctx[0].merged + ctx[1].merged + ctx[2].merged;
+    ctx[1].digest = 43; /* node1's table changed and gossip did not carry it */
+    h_run_until(&h, h.now + 65000);
+    differed = pp_after = 0;
+    for (int i = 0; i < 3; i++) {
+        differed += pd_swim_stats(h.sw[i])->syncs_differed;
+        pp_after += pd_swim_stats(h.sw[i])->pushpull_sent;
+    }
+    assert_true(differed >= 1);
+    assert_true(pp_after > pp_before);
+    assert_true(ctx[0].merged + ctx[1].merged + ctx[2].merged > merged);
     h_free(&h);
 }
 
@@ -432,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_leave),
         cmocka_unit_test(test_restart_higher_incarnation),
         cmocka_unit_test(test_delegate_and_meta),
+        cmocka_unit_test(test_sync_digest),
         cmocka_unit_test(test_dead_refutes_and_is_not_reaped),
         cmocka_unit_test(test_bad_packets_counted),
         cmocka_unit_test(test_packet_budget),

@@ -44,6 +44,15 @@ static void test_roundtrip_simple(void **state)
     assert_int_equal(out.seq, 77);
     assert_bytes(out.node, ping.node);
     assert_bytes(out.from, ping.from);
+    pd_swim_msg_t ping_anon = {.type = PD_SWIM_MSG_PING, .seq = 78, .node = B("nodeb")}; /* "f" optional */
+    roundtrip(&ping_anon, &out, buf, sizeof buf);
+    assert_int_equal(out.seq, 78);
+    assert_int_equal(out.from.len, 0);
+    pd_swim_msg_t ping_tag = {.type = PD_SWIM_MSG_PING, .seq = 79, .node_tag = pd_swim_id_tag((const uint8_t *)"nodeb", 5)};
+    roundtrip(&ping_tag, &out, buf, sizeof buf); /* the target by its tag */
+    assert_int_equal(out.node.len, 0);
+    assert_int_equal(out.node_tag, pd_swim_id_tag((const uint8_t *)"nodeb", 5));
+    assert_true(out.node_tag != pd_swim_id_tag((const uint8_t *)"nodec", 5));
 
     pd_swim_addr_t a6 = {.family = 6, .ip = {0xfe, 0x80, 1, 2, 3}, .port = 7946};
     pd_swim_msg_t req = {.type = PD_SWIM_MSG_PING_REQ, .seq = UINT32_MAX, .node = B("t"), .from = B("f"),
@@ -81,6 +90,10 @@ static void test_roundtrip_simple(void **state)
     pd_swim_msg_t user = {.type = PD_SWIM_MSG_USER, .payload = B("hello table")};
     roundtrip(&user, &out, buf, sizeof buf);
     assert_bytes(out.payload, user.payload);
+
+    pd_swim_msg_t sync = {.type = PD_SWIM_MSG_SYNC, .digest = UINT64_MAX - 5};
+    roundtrip(&sync, &out, buf, sizeof buf);
+    assert_true(out.digest == UINT64_MAX - 5);
 }
 
 static void test_roundtrip_compound_pushpull(void **state)
@@ -160,9 +173,11 @@ static void test_reject_malformed(void **state)
     assert_int_equal(pd_swim_wire_decode(buf, n, &out), -PD_EUNKNOWN_TYPE);
     n = pack_map(buf, sizeof buf, 2, PD_SWIM_MSG_NACK, NULL, 0);
     assert_int_equal(pd_swim_wire_decode(buf, n, &out), -PD_EVERSION);
-    n = pack_map(buf, sizeof buf, 1, PD_SWIM_MSG_PING, NULL, 0); /* ping without "n"/"f" */
+    n = pack_map(buf, sizeof buf, 1, PD_SWIM_MSG_PING, NULL, 0); /* ping without "n" */
     assert_int_equal(pd_swim_wire_decode(buf, n, &out), -PD_EMALFORMED);
     n = pack_map(buf, sizeof buf, 1, PD_SWIM_MSG_PING, "n", 0); /* "n" of the wrong type */
+    assert_int_equal(pd_swim_wire_decode(buf, n, &out), -PD_EMALFORMED);
+    n = pack_map(buf, sizeof buf, 1, PD_SWIM_MSG_SYNC, NULL, 0); /* sync without its digest */
     assert_int_equal(pd_swim_wire_decode(buf, n, &out), -PD_EMALFORMED);
     n = pack_map(buf, sizeof buf, 1, PD_SWIM_MSG_NACK, NULL, 0);
     for (size_t cut = 0; cut < n; cut++) /* every truncation fails */

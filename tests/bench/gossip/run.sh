@@ -686,9 +686,11 @@ $([ "$QUICK" = 1 ] && echo "**Quick run** (reduced scale): the full run is \`tes
 - Every node is its own process on its own loopback address: peerd on $PEERD_NET.x.y, Serf on
   $SERF_NET.x.y, gossip port $PORT (udp+tcp). One system runs at a time; nothing is pinned.
 - Both encrypt: peerd XChaCha20-Poly1305 with its keyring, Serf \`-encrypt\` with a 32-byte key
-  (AES-GCM). Serf runs \`-profile=lan\`; peerd its defaults (probe interval 1 s, probe timeout
-  500 ms, suspicion mult 4, max mult 6, gossip every 200 ms to 3 nodes: the same nominal
-  numbers as memberlist's LAN profile).
+  (AES-GCM). Serf runs \`-profile=lan\` (probe interval 1 s, probe timeout 500 ms, suspicion
+  mult 4, max mult 6, gossip every 200 ms to 3 nodes, push/pull every 30 s); peerd its defaults
+  (pd_swim_config_lan: probe interval 600 ms, probe timeout 200 ms, suspicion mult 2, max mult 6,
+  3 confirmations brought by confirmation probes, the same gossip, and a periodic push/pull
+  that is a digest datagram unless two states differ).
 - Join: the seed starts, then N-1 nodes are launched at once, each joining the seed. Convergence
   is the time from the first joiner's launch (and from the last one's) until every node has
   logged the join of all N-1 others. Launching is part of it: a Serf agent takes far more CPU to
@@ -724,10 +726,13 @@ $(summary)
 $(targets)
 
 ## Notes
-
-- Push/pull is periodic (30 s, x3 at 128 nodes) and goes over TCP, so the bytes figure depends on
-  how many push/pull rounds fall in the ${STEADY_S}s window; the "of which udp" row excludes it. A
-  window of at least the push/pull interval (BENCH_STEADY_S=90 or more at N=128) evens this out.
+${BENCH_NOTE:+
+$BENCH_NOTE
+}
+- Serf's push/pull is periodic (30 s, x3 at 128 nodes) and goes over TCP, so its bytes figure
+  depends on how many push/pull rounds fall in the ${STEADY_S}s window; the "of which udp" row
+  excludes it. A window of at least the push/pull interval (BENCH_STEADY_S=90 or more at N=128)
+  evens this out. peerd's periodic push/pull is a digest datagram; TCP only when states differ.
 - The 2 cores are shared: other work on the machine (see the load average) adds noise to join
   times and, less, to detection times.
 
