@@ -155,9 +155,8 @@ int pd_swim__emit_packet(pd_swim_t *s, const pd_swim_addr_t *to, const char *nod
     return 0;
 }
 
-static int grow_evs(pd_swim_t *s)
+static int resize_evs(pd_swim_t *s, uint32_t ncap)
 {
-    uint32_t ncap = s->cap_out_evs ? s->cap_out_evs * 2 : 16;
     pd_swim_event_t *ne = pd_realloc(s->out_evs, ncap * sizeof *ne);
     if (!ne)
         return -ENOMEM;
@@ -169,9 +168,14 @@ static int grow_evs(pd_swim_t *s)
     return 0;
 }
 
+int pd_swim__reserve_events(pd_swim_t *s, uint32_t n)
+{
+    return s->cap_out_evs - s->n_out_evs >= n ? 0 : resize_evs(s, s->n_out_evs + n);
+}
+
 void pd_swim__emit_event(pd_swim_t *s, int type, const swim_member_t *m)
 {
-    if (s->n_out_evs == s->cap_out_evs && grow_evs(s) != 0) {
+    if (s->n_out_evs == s->cap_out_evs && resize_evs(s, s->cap_out_evs ? s->cap_out_evs * 2 : 16) != 0) {
         s->stats.outbox_dropped++;
         return;
     }
@@ -482,10 +486,13 @@ int pd_swim_set_meta(pd_swim_t *s, uint64_t now_ms, const uint8_t *meta, size_t 
             return -ENOMEM;
         memcpy(copy, meta, len);
     }
+    pd_swim__digest_out(s, s->self);
+    s->n_meta += (copy != NULL) - (s->self->meta != NULL);
     pd_free(s->self->meta);
     s->self->meta = copy;
     s->self->meta_len = (uint16_t)len;
     s->self->inc++;
+    pd_swim__digest_in(s, s->self);
     s->self->state_change_ms = now_ms;
     s->members_gen++;
     return pd_swim__queue_alive_self(s);

@@ -69,6 +69,7 @@ struct pd_swim {
     swim_member_t **nodes; /* probe order; self included */
     uint32_t n_nodes, cap_nodes, probe_pos;
     uint32_t n_state[4]; /* members per pd_swim_state_t */
+    uint32_t n_meta;     /* members with metadata (whose meta must be freed one by one) */
     pd_swim_map_t by_id;
     swim_suspect_t *suspects; /* dense; a member's susp_idx points here */
     uint32_t n_suspects, cap_suspects;
@@ -108,7 +109,8 @@ struct pd_swim {
     size_t pp_nodes_len, pp_nodes_cap;
     uint32_t pp_nodes_count;
     uint64_t pp_nodes_gen, pp_nodes_ms, members_gen; /* members_gen: bumped on any member change */
-    uint64_t members_digest, members_digest_gen;     /* cached sum of live member hashes */
+    uint64_t members_sum;             /* sum of the live members' digest hashes (swim_sync.c) */
+    uint64_t members_sum_checked_gen; /* test builds: members_gen when the sum was last verified */
 
     /* Outbox. Packet bytes and event metadata live in one arena (out_buf) that is reused turn
      * after turn; offsets are turned into pointers by pd_swim_ready. No allocation per packet. */
@@ -131,6 +133,8 @@ struct pd_swim {
 int pd_swim__emit_packet(pd_swim_t *s, const pd_swim_addr_t *to, const char *node, const uint8_t *data,
                          size_t len, uint32_t flags);
 void pd_swim__emit_event(pd_swim_t *s, int type, const swim_member_t *m);
+/* Room for n more events in the outbox (a hint before merging a big state: no regrowing). */
+int pd_swim__reserve_events(pd_swim_t *s, uint32_t n);
 /* Encode and send parts (each an encoded message) as one datagram, piggybacking queued
  * broadcasts in the space left. */
 int pd_swim__send_udp(pd_swim_t *s, const pd_swim_addr_t *to, const char *node,
@@ -149,9 +153,14 @@ uint32_t pd_swim__next_seq(pd_swim_t *s);
 int pd_swim__members_init(pd_swim_t *s);
 void pd_swim__members_free(pd_swim_t *s);
 swim_member_t *pd_swim__find(const pd_swim_t *s, const uint8_t *id, size_t len);
+/* Room for n members (capped at PD_SWIM_MEMBERS_MAX) without regrowing: a hint, before merging
+ * a state bigger than our table. 0 or -ENOMEM. */
+int pd_swim__members_reserve(pd_swim_t *s, uint32_t n);
 void pd_swim__remove(pd_swim_t *s, swim_member_t *m);
 void pd_swim__shuffle(pd_swim_t *s, pd_rng_t *rng);
 void pd_swim__on_alive(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_msg_t *a);
+/* The same, with id_hash = pd_swim_hash(a->node) already computed. */
+void pd_swim__on_alive_h(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_msg_t *a, uint64_t id_hash);
 void pd_swim__on_suspect(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m);
 void pd_swim__on_dead(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *m);
 /* Suspicion deadlines due at now become dead declarations. */
@@ -183,6 +192,10 @@ void pd_swim__on_pushpull(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd
 uint64_t pd_swim__pushpull_deadline(const pd_swim_t *s);
 /* A peer's periodic digest: start a full push/pull with it if our states differ. */
 void pd_swim__on_sync(pd_swim_t *s, uint64_t now_ms, const pd_swim_addr_t *from, const pd_swim_msg_t *m);
+/* Around any change of a member's state, incarnation, address or metadata (and its creation and
+ * removal): take its share out of the digest before, put it back after. */
+void pd_swim__digest_out(pd_swim_t *s, const swim_member_t *m);
+void pd_swim__digest_in(pd_swim_t *s, const swim_member_t *m);
 /* Join push/pulls to the seeds, repeated (with jitter) until someone else is known. */
 int pd_swim__join_tick(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng);
 uint64_t pd_swim__pushpull_interval(uint64_t base_ms, uint32_t n);

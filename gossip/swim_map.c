@@ -110,8 +110,13 @@ static void *find(const pd_swim_map_t *m, const void *key, size_t len, uint64_t 
 
 void *pd_swim_map_get(const pd_swim_map_t *m, const void *key, size_t len)
 {
+    return pd_swim_map_get_h(m, key, len, pd_swim_hash(key, len));
+}
+
+void *pd_swim_map_get_h(const pd_swim_map_t *m, const void *key, size_t len, uint64_t h)
+{
     uint32_t slot;
-    return find(m, key, len, pd_swim_hash(key, len), &slot);
+    return find(m, key, len, h, &slot);
 }
 
 static void place(pd_swim_map_t *m, uint32_t home, uint64_t slot)
@@ -122,9 +127,8 @@ static void place(pd_swim_map_t *m, uint32_t home, uint64_t slot)
     m->slots[i] = slot;
 }
 
-static int grow(pd_swim_map_t *m)
+static int resize(pd_swim_map_t *m, uint32_t ncap)
 {
-    uint32_t ncap = m->cap ? m->cap * 2 : 16;
     uint64_t *ns = pd_calloc(ncap, sizeof *ns);
     if (!ns)
         return -ENOMEM;
@@ -139,7 +143,28 @@ static int grow(pd_swim_map_t *m)
     return 0;
 }
 
+static int grow(pd_swim_map_t *m)
+{
+    return resize(m, m->cap ? m->cap * 2 : 16);
+}
+
+int pd_swim_map_reserve(pd_swim_map_t *m, uint32_t n)
+{
+    uint32_t ncap = m->cap ? m->cap : 16;
+    while ((uint64_t)n * 4 > (uint64_t)ncap * 3) {
+        if (ncap >= (1u << 30))
+            return -ENOMEM;
+        ncap *= 2;
+    }
+    return ncap == m->cap ? 0 : resize(m, ncap);
+}
+
 int pd_swim_map_put(pd_swim_map_t *m, void *val)
+{
+    return pd_swim_map_put_h(m, val, hash_of_val(m, val));
+}
+
+int pd_swim_map_put_h(pd_swim_map_t *m, void *val, uint64_t h)
 {
     uintptr_t p = (uintptr_t)val;
     if (p == 0 || (p & 7) != 0 || (uint64_t)p >> (PTR_BITS + 3) != 0)
@@ -149,7 +174,6 @@ int pd_swim_map_put(pd_swim_map_t *m, void *val)
         if (rc)
             return rc;
     }
-    uint64_t h = hash_of_val(m, val);
     place(m, home_of_hash(m, h), slot_make(h, val));
     m->n++;
     return 0;

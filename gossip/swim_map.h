@@ -32,6 +32,11 @@ void *pd_swim_map_get(const pd_swim_map_t *m, const void *key, size_t len);
 /* Insert val (its key must not be present). 0, -ENOMEM, or -EINVAL for a pointer the slot cannot
  * hold (not 8-byte aligned, or at or above 2^48); the map is unchanged on error. */
 int pd_swim_map_put(pd_swim_map_t *m, void *val);
+/* The same, with h = pd_swim_hash of the key already at hand (a merge computes it to prefetch). */
+void *pd_swim_map_get_h(const pd_swim_map_t *m, const void *key, size_t len, uint64_t h);
+int pd_swim_map_put_h(pd_swim_map_t *m, void *val, uint64_t h);
+/* Room for n entries without growing (one rehash instead of one per doubling). 0 or -ENOMEM. */
+int pd_swim_map_reserve(pd_swim_map_t *m, uint32_t n);
 /* Remove the entry whose value is val (by its key). Returns 1 if removed. */
 int pd_swim_map_del(pd_swim_map_t *m, const void *val);
 

@@ -34,14 +34,15 @@ static size_t member_size(size_t id_len)
 
 static void member_free(pd_swim_t *s, swim_member_t *m)
 {
+    s->n_meta -= m->meta != NULL;
     pd_free(m->meta);
     pd_swim_slab_release(&s->member_slab, m, member_size(m->id_len));
 }
 
 void pd_swim__members_free(pd_swim_t *s)
 {
-    for (uint32_t i = 0; i < s->n_nodes; i++)
-        pd_free(s->nodes[i]->meta); /* the records go with the slab */
+    for (uint32_t i = 0; s->n_meta && i < s->n_nodes; i++)
+        pd_free(s->nodes[i]->meta); /* the records go with the slab (no need to visit them all) */
     pd_swim_slab_free(&s->member_slab);
     pd_free(s->nodes);
     pd_free(s->suspects);
@@ -89,7 +90,7 @@ static void set_state(pd_swim_t *s, swim_member_t *m, int state, uint64_t now_ms
         reap_push(s, m, now_ms);
 }
 
-static int set_meta(swim_member_t *m, const uint8_t *meta, size_t len)
+static int set_meta(pd_swim_t *s, swim_member_t *m, const uint8_t *meta, size_t len)
 {
     if (len == m->meta_len && (len == 0 || memcmp(m->meta, meta, len) == 0))
         return 0;
@@ -100,6 +101,7 @@ static int set_meta(swim_member_t *m, const uint8_t *meta, size_t len)
             return -ENOMEM;
         memcpy(copy, meta, len);
     }
+    s->n_meta += (copy != NULL) - (m->meta != NULL);
     pd_free(m->meta);
     m->meta = copy;
     m->meta_len = (uint16_t)len;
@@ -121,8 +123,22 @@ void pd_swim__shuffle(pd_swim_t *s, pd_rng_t *rng)
         swap_nodes(s, i - 1, (uint32_t)pd_rng_below(rng, i));
 }
 
+int pd_swim__members_reserve(pd_swim_t *s, uint32_t n)
+{
+    if (n > PD_SWIM_MEMBERS_MAX)
+        n = PD_SWIM_MEMBERS_MAX;
+    if (n > s->cap_nodes) {
+        swim_member_t **nn = pd_realloc(s->nodes, n * sizeof *nn);
+        if (!nn)
+            return -ENOMEM;
+        s->nodes = nn, s->cap_nodes = n;
+    }
+    return pd_swim_map_reserve(&s->by_id, n);
+}
+
 /* A new member, placed at a random position of the probe order (so joins spread evenly). */
-static swim_member_t *member_new(pd_swim_t *s, pd_rng_t *rng, const pd_swim_msg_t *a, uint64_t now_ms)
+static swim_member_t *member_new(pd_swim_t *s, pd_rng_t *rng, const pd_swim_msg_t *a, uint64_t now_ms,
+                                 uint64_t id_hash)
 {
     if (s->n_nodes >= PD_SWIM_MEMBERS_MAX) {
         s->stats.members_full++;
@@ -145,7 +161,7 @@ static swim_member_t *member_new(pd_swim_t *s, pd_rng_t *rng, const pd_swim_msg_
     m->inc = a->inc;
     m->susp_idx = -1;
     m->state_change_ms = now_ms;
-    if (set_meta(m, a->meta.p, a->meta.len) < 0 || pd_swim_map_put(&s->by_id, m) != 0) {
+    if (set_meta(s, m, a->meta.p, a->meta.len) < 0 || pd_swim_map_put_h(&s->by_id, m, id_hash) != 0) {
         member_free(s, m);
         return NULL;
     }
@@ -153,6 +169,7 @@ static swim_member_t *member_new(pd_swim_t *s, pd_rng_t *rng, const pd_swim_msg_
     m->probe_idx = s->n_nodes++;
     s->n_state[PD_SWIM_ALIVE]++;
     s->members_gen++;
+    pd_swim__digest_in(s, m);
     if (rng)
         swap_nodes(s, m->probe_idx, (uint32_t)pd_rng_below(rng, s->n_nodes));
     return m;
@@ -178,6 +195,7 @@ void pd_swim__remove(pd_swim_t *s, swim_member_t *m)
     if (s->probe_pos > s->n_nodes)
         s->probe_pos = s->n_nodes;
     pd_swim_map_del(&s->by_id, m);
+    pd_swim__digest_out(s, m);
     s->n_state[m->state]--;
     s->members_gen++;
     if (s->probe.target == m) {
@@ -211,7 +229,9 @@ void pd_swim__refute(pd_swim_t *s, uint32_t accused_inc)
     uint32_t inc = s->self->inc + 1;
     if (accused_inc >= inc)
         inc = accused_inc + 1;
+    pd_swim__digest_out(s, s->self);
     s->self->inc = inc;
+    pd_swim__digest_in(s, s->self);
     s->members_gen++;
     s->stats.refutes++;
     /* Having to refute means we were too slow to answer someone: Lifeguard raises awareness. */
@@ -239,13 +259,18 @@ static void alive_self(pd_swim_t *s, const pd_swim_msg_t *a)
 
 void pd_swim__on_alive(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_msg_t *a)
 {
-    swim_member_t *m = pd_swim__find(s, a->node.p, a->node.len);
+    pd_swim__on_alive_h(s, now_ms, rng, a, pd_swim_hash(a->node.p, a->node.len));
+}
+
+void pd_swim__on_alive_h(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_swim_msg_t *a, uint64_t id_hash)
+{
+    swim_member_t *m = pd_swim_map_get_h(&s->by_id, a->node.p, a->node.len, id_hash);
     if (m == s->self && m) {
         alive_self(s, a);
         return;
     }
     if (!m) {
-        m = member_new(s, rng, a, now_ms);
+        m = member_new(s, rng, a, now_ms, id_hash);
         if (!m)
             return;
         pd_swim__queue_msg(s, a);
@@ -258,9 +283,12 @@ void pd_swim__on_alive(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_sw
     }
     int old = m->state;
     int changed = !pd_swim_addr_eq(&m->addr, &a->addr);
-    int mc = set_meta(m, a->meta.p, a->meta.len);
-    if (mc < 0)
+    pd_swim__digest_out(s, m);
+    int mc = set_meta(s, m, a->meta.p, a->meta.len);
+    if (mc < 0) {
+        pd_swim__digest_in(s, m);
         return;
+    }
     changed |= mc;
     suspicion_clear(s, m);
     m->inc = a->inc;
@@ -268,6 +296,7 @@ void pd_swim__on_alive(pd_swim_t *s, uint64_t now_ms, pd_rng_t *rng, const pd_sw
     s->members_gen++;
     if (old != PD_SWIM_ALIVE)
         set_state(s, m, PD_SWIM_ALIVE, now_ms);
+    pd_swim__digest_in(s, m);
     pd_swim__queue_msg(s, a);
     if (old != PD_SWIM_ALIVE)
         pd_swim__emit_event(s, PD_SWIM_EV_ALIVE_AGAIN, m);
@@ -315,8 +344,10 @@ void pd_swim__on_suspect(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *msg
     }
     if (suspicion_add(s, m, now_ms, pd_swim_hash(msg->from.p, msg->from.len)) != 0)
         return;
+    pd_swim__digest_out(s, m);
     m->inc = msg->inc;
     set_state(s, m, PD_SWIM_SUSPECT, now_ms);
+    pd_swim__digest_in(s, m);
     pd_swim__queue_msg(s, msg);
     pd_swim__emit_event(s, PD_SWIM_EV_SUSPECT, m);
     if (!bytes_eq(msg->from, (const uint8_t *)s->self->id, s->self->id_len))
@@ -334,8 +365,9 @@ void pd_swim__on_dead(pd_swim_t *s, uint64_t now_ms, const pd_swim_msg_t *msg)
         return;
     }
     suspicion_clear(s, m);
+    pd_swim__digest_out(s, m);
     m->inc = msg->inc;
-    set_state(s, m, left ? PD_SWIM_LEFT : PD_SWIM_DEAD, now_ms);
+    set_state(s, m, left ? PD_SWIM_LEFT : PD_SWIM_DEAD, now_ms); /* no longer counted */
     pd_swim__queue_msg(s, msg);
     if (m == s->self)
         return;

@@ -56,6 +56,7 @@ void pd_swim_suspicion_start(pd_swim_suspicion_t *s, uint64_t now_ms, uint32_t k
     s->max_ms = max_ms < min_ms ? min_ms : max_ms;
     /* The accuser that started it is remembered so its repeats do not count. */
     s->from_hash[0] = from_hash;
+    s->deadline_ms = now_ms + pd_swim_suspicion_timeout_ms(0, s->k, s->min_ms, s->max_ms);
 }
 
 int pd_swim_suspicion_confirm(pd_swim_suspicion_t *s, uint64_t from_hash)
@@ -70,10 +71,11 @@ int pd_swim_suspicion_confirm(pd_swim_suspicion_t *s, uint64_t from_hash)
     s->n++;
     if (s->n < PD_SWIM_SUSPICION_CONFIRM_MAX)
         s->from_hash[s->n] = from_hash;
+    s->deadline_ms = s->start_ms + pd_swim_suspicion_timeout_ms(s->n, s->k, s->min_ms, s->max_ms);
     return 1;
 }
 
 uint64_t pd_swim_suspicion_deadline_ms(const pd_swim_suspicion_t *s)
 {
-    return s->start_ms + pd_swim_suspicion_timeout_ms(s->n, s->k, s->min_ms, s->max_ms);
+    return s->deadline_ms;
 }

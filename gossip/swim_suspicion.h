@@ -15,6 +15,7 @@ typedef struct {
     uint64_t max_ms;
     uint32_t k;          /* confirmations that bring the timeout down to min */
     uint32_t n;          /* independent confirmations seen so far */
+    uint64_t deadline_ms; /* start + timeout for n: asked for at every turn, changed only here */
     uint64_t from_hash[PD_SWIM_SUSPICION_CONFIRM_MAX]; /* who confirmed (hashes of ids) */
 } pd_swim_suspicion_t;
 

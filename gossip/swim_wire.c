@@ -502,14 +502,18 @@ int pd_swim_wire_decode(const uint8_t *buf, size_t len, pd_swim_msg_t *out)
 {
     if (len > PD_SWIM_PUSHPULL_MAX)
         return -PD_ETOOBIG;
-    int rc = pd_mp_validate(buf, len, PD_MP_DEPTH_MAX);
-    if (rc)
-        return rc;
     pd_swim_msg_t m;
     memset(&m, 0, offsetof(pd_swim_msg_t, parts));
     m.n_nodes = 0;
     m.nodes = NULL;
-    /* A push/pull state (every member) is read from its bytes; the rest through msgpack-c. */
+    /* A well-formed push/pull state (every member) is checked and read in one walk of its bytes;
+     * anything else is validated first, push/pulls then walked, the rest read through msgpack-c. */
+    int rc = 0;
+    if (pd_swim_wire__decode_pushpull_fast(buf, len, &m))
+        goto done;
+    rc = pd_mp_validate(buf, len, PD_MP_DEPTH_MAX);
+    if (rc)
+        return rc;
     if (!pd_swim_wire__decode_pushpull(buf, len, &m, &rc)) {
         msgpack_object rootobj;
         rc = unpack(buf, len, &rootobj);
@@ -533,6 +537,7 @@ int pd_swim_wire_decode(const uint8_t *buf, size_t len, pd_swim_msg_t *out)
         pd_free(m.nodes);
         return rc;
     }
+done:
     memcpy(out, &m, offsetof(pd_swim_msg_t, parts));
     memcpy(out->parts, m.parts, m.n_parts * sizeof m.parts[0]);
     out->n_nodes = m.n_nodes;

@@ -1,24 +1,34 @@
 /* Push/pull states decoded by walking their bytes. A state carries every member (10,000 records
  * at N=10,000); msgpack-c's object model built a 200-260 byte tree per record before the fields
- * were read from it, which made decoding a fifth of the simulator's time. The input has passed
- * pd_mp_validate (one complete object, bounded depth), so the walk needs no recursion; it still
- * never reads past the end. Field rules are those of the object path in swim_wire.c: the first
- * entry with a key wins, other keys are skipped, a non-negative signed integer counts as an
- * unsigned one (as msgpack-c reports it), and the checks and their errors come in the same order. */
+ * were read from it, which made decoding a fifth of the simulator's time. Field rules are those of
+ * the object path in swim_wire.c: the first entry with a key wins, other keys are skipped, a
+ * non-negative signed integer counts as an unsigned one (as msgpack-c reports it), and the checks
+ * and their errors come in the same order.
+ *
+ * Two ways in. pd_swim_wire__decode_pushpull takes input that passed pd_mp_validate.
+ * pd_swim_wire__decode_pushpull_fast takes raw bytes as our encoder writes them and checks, in
+ * the same single walk, everything pd_mp_validate checks (bounds, no 0xc1, depth, nothing after
+ * the object): it answers only for a well-formed push/pull, and for anything else (an error, or a
+ * shape our encoder does not write) leaves the input to the validating path, so accept/reject
+ * results and error codes stay those of that path. Every byte is read once, not three times
+ * (validation, the walk of the top map, the walk of the records). */
 #include "swim_wire_pp.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "pd_alloc.h"
 #include "pd_err.h"
+#include "pd_limits.h"
 
 typedef enum { K_UINT, K_NEG, K_BOOL, K_STR, K_BIN, K_ARRAY, K_MAP, K_OTHER } kind_t;
 
 typedef struct {
     uint8_t kind;
+    uint8_t set;         /* map_fields: the key was present */
     uint64_t u;          /* integer value, bool, or element/byte count */
-    const uint8_t *data; /* str/bin bytes */
+    const uint8_t *data; /* str/bin bytes; array/map: its first element */
 } obj_t;
 
 typedef struct {
@@ -75,6 +85,7 @@ static int next(rd_t *r, obj_t *o)
     }
     if ((t & 0xf0) == 0x90 || (t & 0xf0) == 0x80) {
         o->kind = (t & 0xf0) == 0x90 ? K_ARRAY : K_MAP, o->u = t & 0x0f;
+        o->data = r->p;
         return 0;
     }
     switch (t) {
@@ -100,9 +111,12 @@ static int next(rd_t *r, obj_t *o)
         o->kind = neg ? K_NEG : K_UINT, o->u = n;
         return 0;
     }
-    case 0xdc: case 0xdd: case 0xde: case 0xdf:
+    case 0xdc: case 0xdd: case 0xde: case 0xdf: {
         o->kind = t <= 0xdd ? K_ARRAY : K_MAP;
-        return sized(r, t == 0xdc || t == 0xde ? 2 : 4, &o->u);
+        int rc = sized(r, t == 0xdc || t == 0xde ? 2 : 4, &o->u);
+        o->data = r->p;
+        return rc;
+    }
     case 0xc0: o->kind = K_OTHER; return 0;
     case 0xca: o->kind = K_OTHER; return take(r, 4, &b);
     case 0xcb: o->kind = K_OTHER; return take(r, 8, &b);
@@ -118,20 +132,36 @@ static int next(rd_t *r, obj_t *o)
     }
 }
 
-/* Skip n whole objects. */
-static int skip(rd_t *r, uint64_t n)
+/* The elements of a container o just read, whose own depth is `depth` (the root is 0), skipped;
+ * refused like pd_mp_validate refuses them: a container at depth PD_MP_DEPTH_MAX or deeper, or
+ * more elements than bytes left. No recursion: a count of what is still owed per level. */
+static int skip_rest(rd_t *r, const obj_t *o, unsigned depth)
 {
-    obj_t o;
-    while (n > 0) {
-        if (next(r, &o))
+    if (o->kind != K_ARRAY && o->kind != K_MAP)
+        return 0;
+    uint64_t owed[PD_MP_DEPTH_MAX + 1];
+    unsigned lv = 0; /* owed[lv]: elements still to read at depth + lv + 1 */
+    const obj_t *c = o;
+    obj_t x;
+    for (;;) {
+        if (c) {
+            uint64_t n = c->kind == K_MAP ? 2 * c->u : c->u;
+            if (depth + lv >= PD_MP_DEPTH_MAX || n > (uint64_t)(r->end - r->p))
+                return -1;
+            owed[lv] = n; /* lv + 1 levels are open now */
+            c = NULL;
+        }
+        while (owed[lv] == 0) {
+            if (lv == 0)
+                return 0;
+            lv--;
+        }
+        owed[lv]--;
+        if (next(r, &x))
             return -1;
-        n--;
-        if (o.kind == K_ARRAY)
-            n += o.u;
-        else if (o.kind == K_MAP)
-            n += 2 * o.u;
+        if (x.kind == K_ARRAY || x.kind == K_MAP)
+            c = &x, lv++;
     }
-    return 0;
 }
 
 /* A field name: 1 or 2 bytes (second 0 for one). */
@@ -139,91 +169,84 @@ typedef struct {
     char c[2];
 } field_key_t;
 
-/* Walk a map of `pairs` entries: for each key in keys[], the position of its first value, or NULL. */
-static int map_fields(rd_t *r, uint64_t pairs, const field_key_t *keys, unsigned nk, const uint8_t **at)
+/* The index in keys[] of a key object not yet set in vals[], or -1. */
+static int key_index(const obj_t *key, const field_key_t *keys, unsigned nk, const obj_t *vals)
+{
+    if (key->kind != K_STR || (key->u != 1 && key->u != 2))
+        return -1;
+    char c0 = (char)key->data[0], c1 = key->u == 2 ? (char)key->data[1] : 0;
+    if (key->u == 2 && c1 == 0)
+        return -1; /* "x\0" is not the one-byte key "x" */
+    for (unsigned k = 0; k < nk; k++) {
+        if (keys[k].c[0] == c0 && keys[k].c[1] == c1)
+            return vals[k].set ? -1 : (int)k;
+    }
+    return -1;
+}
+
+/* Walk a map of `pairs` entries at `depth`: for each key in keys[], its first value (set), the
+ * rest skipped. */
+static int map_fields(rd_t *r, uint64_t pairs, const field_key_t *keys, unsigned nk, obj_t *vals, unsigned depth)
 {
     for (unsigned k = 0; k < nk; k++)
-        at[k] = NULL;
+        vals[k].set = 0;
     for (uint64_t i = 0; i < pairs; i++) {
-        obj_t key;
-        if (next(r, &key))
+        obj_t key, v;
+        if (next(r, &key) || skip_rest(r, &key, depth))
             return -1;
-        if (key.kind == K_STR && (key.u == 1 || key.u == 2)) {
-            char c1 = key.u == 2 ? (char)key.data[1] : 0;
-            for (unsigned k = 0; k < nk; k++) {
-                if (!at[k] && keys[k].c[0] == (char)key.data[0] && keys[k].c[1] == c1 && (c1 || key.u == 1)) {
-                    at[k] = r->p;
-                    break;
-                }
-            }
-        } else if (key.kind == K_ARRAY || key.kind == K_MAP) {
-            if (skip(r, key.kind == K_MAP ? 2 * key.u : key.u))
-                return -1;
-        }
-        if (skip(r, 1))
+        int k = key_index(&key, keys, nk, vals);
+        if (next(r, &v) || skip_rest(r, &v, depth))
             return -1;
+        if (k >= 0)
+            vals[k] = v, vals[k].set = 1;
     }
     return 0;
 }
 
-/* The value at `at` (from map_fields), or -PD_ENOTFOUND. */
-static int value_at(const rd_t *r, const uint8_t *at, obj_t *o)
+static int get_u32(const obj_t *o, uint32_t *out)
 {
-    if (!at)
-        return -PD_ENOTFOUND;
-    rd_t v = {at, r->end};
-    return next(&v, o) ? -PD_EMALFORMED : 0;
-}
-
-static int get_u32(const rd_t *r, const uint8_t *at, uint32_t *out)
-{
-    obj_t o;
-    if (value_at(r, at, &o) || o.kind != K_UINT || o.u > UINT32_MAX)
+    if (!o->set || o->kind != K_UINT || o->u > UINT32_MAX)
         return -PD_EMALFORMED;
-    *out = (uint32_t)o.u;
+    *out = (uint32_t)o->u;
     return 0;
 }
 
-static int get_flag(const rd_t *r, const uint8_t *at, uint8_t *out)
+static int get_flag(const obj_t *o, uint8_t *out)
 {
-    obj_t o;
-    int rc = value_at(r, at, &o);
-    if (rc == -PD_ENOTFOUND) {
+    if (!o->set) {
         *out = 0;
         return 0;
     }
-    if (rc || o.kind != K_BOOL)
+    if (o->kind != K_BOOL)
         return -PD_EMALFORMED;
-    *out = (uint8_t)o.u;
+    *out = (uint8_t)o->u;
     return 0;
 }
 
 /* Optional byte string of a kind, capped: absent is empty. */
-static int get_opt(const rd_t *r, const uint8_t *at, uint8_t kind, uint64_t max, pd_swim_bytes_t *out)
+static int get_opt(const obj_t *o, uint8_t kind, uint64_t max, pd_swim_bytes_t *out)
 {
-    obj_t o;
-    int rc = value_at(r, at, &o);
-    if (rc == -PD_ENOTFOUND) {
+    if (!o->set) {
         *out = (pd_swim_bytes_t){NULL, 0};
         return 0;
     }
-    if (rc || o.kind != kind)
+    if (o->kind != kind)
         return -PD_EMALFORMED;
-    *out = (pd_swim_bytes_t){o.data, (uint32_t)o.u};
-    return o.u > max ? -PD_ETOOBIG : 0;
+    *out = (pd_swim_bytes_t){o->data, (uint32_t)o->u};
+    return o->u > max ? -PD_ETOOBIG : 0;
 }
 
-static int get_id(const rd_t *r, const uint8_t *at, pd_swim_bytes_t *out)
+static int get_id(const obj_t *o, pd_swim_bytes_t *out)
 {
-    if (!at || get_opt(r, at, K_STR, UINT32_MAX, out) || !pd_swim_id_valid(out->p, out->len))
+    if (!o->set || get_opt(o, K_STR, UINT32_MAX, out) || !pd_swim_id_valid(out->p, out->len))
         return -PD_EMALFORMED;
     return 0;
 }
 
-static int get_addr(const rd_t *r, const uint8_t *at, pd_swim_addr_t *out)
+static int get_addr(const obj_t *o, pd_swim_addr_t *out)
 {
     pd_swim_bytes_t b;
-    if (!at || get_opt(r, at, K_BIN, UINT32_MAX, &b))
+    if (!o->set || get_opt(o, K_BIN, UINT32_MAX, &b))
         return -PD_EMALFORMED;
     return pd_swim_wire__addr_from(b, out);
 }
@@ -231,22 +254,22 @@ static int get_addr(const rd_t *r, const uint8_t *at, pd_swim_addr_t *out)
 enum { F_ID, F_ADDR, F_META, F_INC, F_STATE, F_REC_N };
 static const field_key_t rec_keys[F_REC_N] = {{{'n', 0}}, {{'a', 0}}, {{'m', 0}}, {{'i', 0}}, {{'s', 't'}}};
 
+/* One member record, a map at depth 2. */
 static int node_rec(rd_t *r, pd_swim_wire_node_t *n)
 {
-    obj_t o;
+    obj_t o, f[F_REC_N];
     if (next(r, &o))
         return -PD_EMALFORMED;
     if (o.kind != K_MAP)
         return -PD_EMALFORMED; /* the decode stops at the first bad record */
-    const uint8_t *at[F_REC_N];
-    if (map_fields(r, o.u, rec_keys, F_REC_N, at))
+    if (map_fields(r, o.u, rec_keys, F_REC_N, f, 3))
         return -PD_EMALFORMED;
     uint32_t st = 0;
-    int rc = get_id(r, at[F_ID], &n->id);
-    rc = rc ? rc : get_addr(r, at[F_ADDR], &n->addr);
-    rc = rc ? rc : get_opt(r, at[F_META], K_BIN, PD_SWIM_META_MAX, &n->meta);
-    rc = rc ? rc : get_u32(r, at[F_INC], &n->inc);
-    rc = rc ? rc : get_u32(r, at[F_STATE], &st);
+    int rc = get_id(&f[F_ID], &n->id);
+    rc = rc ? rc : get_addr(&f[F_ADDR], &n->addr);
+    rc = rc ? rc : get_opt(&f[F_META], K_BIN, PD_SWIM_META_MAX, &n->meta);
+    rc = rc ? rc : get_u32(&f[F_INC], &n->inc);
+    rc = rc ? rc : get_u32(&f[F_STATE], &st);
     if (rc == 0 && st > PD_SWIM_LEFT)
         rc = -PD_EMALFORMED;
     n->state = (uint8_t)st;
@@ -256,38 +279,87 @@ static int node_rec(rd_t *r, pd_swim_wire_node_t *n)
 enum { T_VER, T_TYPE, T_SEQ, T_JOIN, T_REPLY, T_NODES, T_USER, T_N };
 static const field_key_t top_keys[T_N] = {{{'v', 0}}, {{'t', 0}}, {{'s', 0}}, {{'j', 0}}, {{'r', 0}}, {{'N', 0}}, {{'u', 0}}};
 
+/* The header fields in the object path's order; the member array is checked by the caller. */
+static int header_fields(const obj_t *at, pd_swim_msg_t *m)
+{
+    int e = get_u32(&at[T_SEQ], &m->seq);
+    e = e ? e : get_flag(&at[T_JOIN], &m->join);
+    e = e ? e : get_flag(&at[T_REPLY], &m->reply);
+    e = e ? e : get_opt(&at[T_USER], K_BIN, PD_SWIM_USER_STATE_MAX, &m->payload);
+    if (e == 0 && (!at[T_NODES].set || at[T_NODES].kind != K_ARRAY))
+        e = -PD_EMALFORMED;
+    if (e == 0 && at[T_NODES].u > PD_SWIM_MEMBERS_MAX)
+        e = -PD_ETOOBIG;
+    return e;
+}
+
 int pd_swim_wire__decode_pushpull(const uint8_t *buf, size_t len, pd_swim_msg_t *m, int *rc)
 {
     rd_t r = {buf, buf + len};
-    obj_t root;
-    const uint8_t *at[T_N];
+    obj_t root, at[T_N];
     uint32_t ver, type;
-    if (next(&r, &root) || root.kind != K_MAP || map_fields(&r, root.u, top_keys, T_N, at) ||
-        get_u32(&r, at[T_VER], &ver) || get_u32(&r, at[T_TYPE], &type) || ver != PD_SWIM_WIRE_VERSION ||
+    if (next(&r, &root) || root.kind != K_MAP || map_fields(&r, root.u, top_keys, T_N, at, 1) ||
+        get_u32(&at[T_VER], &ver) || get_u32(&at[T_TYPE], &type) || ver != PD_SWIM_WIRE_VERSION ||
         type != PD_SWIM_MSG_PUSHPULL)
         return 0;
     m->type = PD_SWIM_MSG_PUSHPULL;
-    int e = get_u32(&r, at[T_SEQ], &m->seq);
-    e = e ? e : get_flag(&r, at[T_JOIN], &m->join);
-    e = e ? e : get_flag(&r, at[T_REPLY], &m->reply);
-    e = e ? e : get_opt(&r, at[T_USER], K_BIN, PD_SWIM_USER_STATE_MAX, &m->payload);
-    obj_t arr;
-    if (e == 0 && (value_at(&r, at[T_NODES], &arr) || arr.kind != K_ARRAY))
-        e = -PD_EMALFORMED;
-    if (e == 0 && arr.u > PD_SWIM_MEMBERS_MAX)
-        e = -PD_ETOOBIG;
-    if (e == 0 && arr.u > 0) {
-        m->nodes = pd_calloc(arr.u, sizeof *m->nodes);
+    int e = header_fields(at, m);
+    if (e == 0 && at[T_NODES].u > 0) {
+        m->nodes = pd_malloc(at[T_NODES].u * sizeof *m->nodes);
         if (!m->nodes)
             e = -ENOMEM;
         else
-            m->n_nodes = (uint32_t)arr.u;
-        rd_t nr = {at[T_NODES], r.end};
-        obj_t hdr;
-        (void)next(&nr, &hdr); /* the array header, read above */
+            m->n_nodes = (uint32_t)at[T_NODES].u;
+        rd_t nr = {at[T_NODES].data, r.end};
         for (uint32_t i = 0; e == 0 && i < m->n_nodes; i++)
             e = node_rec(&nr, &m->nodes[i]);
     }
     *rc = e;
     return 1;
+}
+
+/* How our encoder starts every push/pull: a fixmap whose first entries are "v": 1, "t": 9. */
+static const uint8_t pp_head[6] = {0xa1, 'v', PD_SWIM_WIRE_VERSION, 0xa1, 't', PD_SWIM_MSG_PUSHPULL};
+
+int pd_swim_wire__decode_pushpull_fast(const uint8_t *buf, size_t len, pd_swim_msg_t *m)
+{
+    if (len < 7 || (buf[0] & 0xf0) != 0x80 || (buf[0] & 0x0f) < 2 || memcmp(buf + 1, pp_head, sizeof pp_head) != 0)
+        return 0;
+    rd_t r = {buf + 7, buf + len};
+    obj_t at[T_N];
+    for (unsigned k = 0; k < T_N; k++)
+        at[k].set = k == T_VER || k == T_TYPE; /* the first entries: later ones lose */
+    pd_swim_wire_node_t *nodes = NULL;
+    uint32_t n_nodes = 0;
+    for (uint32_t i = 2; i < (buf[0] & 0x0fu); i++) {
+        obj_t key, v;
+        if (next(&r, &key) || skip_rest(&r, &key, 1) || next(&r, &v))
+            goto slow;
+        int k = key_index(&key, top_keys, T_N, at);
+        if (k == T_NODES && v.kind == K_ARRAY && v.u > 0 && v.u <= PD_SWIM_MEMBERS_MAX &&
+            v.u <= (uint64_t)(r.end - r.p)) {
+            /* The members, read where they stand (depth 1 array: well within the limit). */
+            if (!(nodes = pd_malloc(v.u * sizeof *nodes)))
+                goto slow;
+            n_nodes = (uint32_t)v.u;
+            for (uint32_t j = 0; j < n_nodes; j++) {
+                if (node_rec(&r, &nodes[j]) != 0)
+                    goto slow;
+            }
+        } else if (skip_rest(&r, &v, 1)) {
+            goto slow;
+        }
+        if (k >= 0)
+            at[k] = v, at[k].set = 1;
+    }
+    if (r.p != r.end || header_fields(at, m) != 0)
+        goto slow;
+    m->type = PD_SWIM_MSG_PUSHPULL;
+    m->nodes = nodes;
+    m->n_nodes = n_nodes;
+    return 1;
+slow:
+    pd_free(nodes);
+    memset(m, 0, offsetof(pd_swim_msg_t, parts));
+    return 0;
 }

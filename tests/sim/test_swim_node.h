@@ -49,6 +49,8 @@ static inline void sw_flush(sw_node_t *nd)
     uint64_t now = pd_sim_now(nd->sim);
     for (size_t i = 0; i < r.n_events; i++) {
         const pd_swim_event_t *e = &r.events[i];
+        if (e->type == PD_SWIM_EV_JOIN || e->type == PD_SWIM_EV_UPDATE || e->type == PD_SWIM_EV_ALIVE_AGAIN)
+            continue; /* nothing to record (a join answer brings one join event per member) */
         uint32_t subj = pd_simg_subject(e->node);
         if (e->type == PD_SWIM_EV_DEAD) {
             w->dead_seen++;

@@ -17,6 +17,6 @@ mkdir -p "$build/bench"
 ${CC:-clang} -std=gnu11 -D_GNU_SOURCE -O2 -g -DNDEBUG -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
     -I"$root/core/base" -I"$root/gossip" -I"$root/tests/sim/lib" -I"$root/tests/sim" \
     "$here/gossip_sim.c" "$root"/tests/sim/lib/*.c \
-    "$build/gossip/libpd_gossip.a" "$build/core/libpd_base.a" -lmsgpackc -lsodium -lm \
+    "$build/gossip/libpd_gossip.a" "$build/core/libpd_base.a" -lmsgpackc -lsodium -lm -pthread \
     -o "$build/bench/gossip_sim"
 echo "$build/bench/gossip_sim"
