@@ -32,7 +32,9 @@ up() {
       --socket "$LAB/h$i/peerd.sock" --advertise-addr "10.99.0.$i" >"$LAB/h$i/peerd.log" 2>&1 &
     echo $! >"$LAB/h$i/pid"
   done
-  echo "lab up: $n hosts; try: $0 ctl 1 info"
+  echo "lab up: $n hosts, each peerd waiting for init/join; try:"
+  echo "  $0 ctl 1 swarm init --advertise-addr 10.99.0.1     # prints the join command"
+  echo "  $0 ctl 2 swarm join --token PDTKN-... 10.99.0.1:2377"
 }
 
 down() {
