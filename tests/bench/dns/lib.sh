@@ -56,6 +56,7 @@ taskset -cp $CLIENT_CPU $$ >/dev/null || die "taskset failed"
 W=$(mktemp -d /tmp/pdbench-dns.XXXXXX)
 : >"$W/pids"
 : >"$W/results"
+: >"$W/cgroups"
 say() { printf '[%s] %s\n' "$(date -u +%T)" "$*" | tee -a "$W/bench.log" >&2; }
 
 # Kill only processes this run started: the PID is in $W/pids and its command line names $W (every
@@ -96,6 +97,7 @@ cleanup() {
     if [ -s "$W/pids" ]; then
         while read -r p; do stop_pid "$p"; done <"$W/pids"
     fi
+    cg_remove_all
     if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then echo "work dir kept: $W" >&2; else rm -rf "$W"; fi
     exit $rc
 }
@@ -325,6 +327,56 @@ pin_threads() { # NAME
         p=${p#/proc/}
         taskset -a -p -c "$SERVER_CPU" "${p%/cmdline}" >/dev/null 2>&1 || true
     done
+}
+# A CPU budget per server: each measured server's processes sit in a cgroup of their own (cgroup v1
+# "cpu" controller) with a high cpu.shares, so that other load on the machine cannot take the
+# server's CPU from it; cg_cap puts a CFS quota on it for one run, so that the server (not dnsperf,
+# which saturates first on this machine) is what limits QPS. A short period keeps the queue that
+# builds while a server is throttled (at most one period's queries) well inside a socket buffer.
+CG_ROOT=${BENCH_DNS_CGROOT:-/sys/fs/cgroup/cpu}
+CG_PERIOD_US=${BENCH_DNS_CAP_PERIOD_US:-5000}
+cg_dir() { echo "$CG_ROOT/pdbench-dns-$$-$1"; }
+cg_ok() { [ -w "$CG_ROOT/cgroup.procs" ] && [ -e "$CG_ROOT/cpu.cfs_quota_us" ]; }
+cg_join() { # NAME: every process of the server into its group (made on first use)
+    local g p
+    g=$(cg_dir "$1")
+    cg_ok || return 1
+    if [ ! -d "$g" ]; then
+        mkdir "$g" && echo "$g" >>"$W/cgroups" || return 1
+        echo 10240 >"$g/cpu.shares" && echo "$CG_PERIOD_US" >"$g/cpu.cfs_period_us" || return 1
+    fi
+    for p in $(grep -l -F -- "$(marker "$1")" /proc/[0-9]*/cmdline 2>/dev/null); do
+        p=${p#/proc/}
+        echo "${p%/cmdline}" >"$g/cgroup.procs" 2>/dev/null || true
+    done
+}
+cg_join_self() { # this script, so dnsperf and the rest it starts, into a high-shares group too
+    local g
+    g=$(cg_dir client)
+    cg_ok || return 1
+    mkdir "$g" && echo "$g" >>"$W/cgroups" && echo 10240 >"$g/cpu.shares" && echo $$ >"$g/cgroup.procs"
+}
+cg_cap() { # NAME PERCENT|off: CPU quota of the server's group, in % of one CPU
+    local g
+    g=$(cg_dir "$1")
+    [ -d "$g" ] || return 1
+    if [ "$2" = off ]; then echo -1 >"$g/cpu.cfs_quota_us"; return; fi
+    local q=$((CG_PERIOD_US * $2 / 100))
+    [ $q -ge 1000 ] || { say "cap: a quota of $q µs is below the kernel's 1 ms floor: raise BENCH_DNS_CAP_PERIOD_US"; return 1; }
+    echo $q >"$g/cpu.cfs_quota_us"
+}
+cg_throttled() { # NAME: nr_throttled of the group so far
+    awk '$1 == "nr_throttled" { print $2 }' "$(cg_dir "$1")/cpu.stat" 2>/dev/null
+}
+cg_remove_all() { # processes left in a group go back to the root group first
+    local g p
+    [ -s "$W/cgroups" ] || return 0
+    while read -r g; do
+        [ -d "$g" ] || continue
+        while read -r p; do echo "$p" >"$CG_ROOT/cgroup.procs" 2>/dev/null; done <"$g/cgroup.procs"
+        rmdir "$g" 2>/dev/null || echo "dns bench: could not remove cgroup $g" >&2
+    done <"$W/cgroups"
+    : >"$W/cgroups"
 }
 stat_of() { # FILE "label" -> the first number after it
     awk -v k="$2" 'index($0, k) { sub(/.*: */, ""); print $1 + 0; exit }' "$1"

@@ -24,7 +24,12 @@
 #   1. max QPS: dnsperf -l DURATION -c CLIENTS -q OUTSTANDING -T 1; lost queries; server CPU
 #      (utime+stime of the server process and its children from /proc/PID/stat) per completed
 #      query, and that minus the echo server's figure of the same round ("DNS work per query");
-#   2. latency at a fixed rate: dnsperf -Q RATE -v (dnsperf 2.10 has no latency histogram, so the
+#   2. server-bound max QPS: the same dnsperf run with the server's CPU capped by a CFS quota
+#      (BENCH_DNS_CAP % of one CPU, cgroup v1 "cpu" controller; lib.sh cg_*). Uncapped, every
+#      server here is faster than one dnsperf thread, so run 1 measures the client; capped, QPS is
+#      the server's own: queries per second of a fixed CPU budget, the kernel's receive/send work
+#      in the server's context included;
+#   3. latency at a fixed rate: dnsperf -Q RATE -v (dnsperf 2.10 has no latency histogram, so the
 #      per-query latencies of -v are sorted for p50/p99); lost queries and CPU per query at that rate.
 # The report shows every round's raw figures and the medians over the rounds; the verdicts use the
 # medians. Then peerd with 100 endpoint changes/s (loader.c deregistering/registering endpoints
@@ -40,6 +45,8 @@
 #   BENCH_DNS_LAT_S=4              fixed-rate window, s         (quick: 3)
 #   BENCH_DNS_RATE=50000           fixed rate, queries/s
 #   BENCH_DNS_CLIENTS=8 BENCH_DNS_OUTSTANDING=200   dnsperf -c / -q for the max-QPS runs
+#   BENCH_DNS_CAP=40               CPU cap of the server-bound max-QPS run, % of one CPU (0: no such run)
+#   BENCH_DNS_CAP_PERIOD_US=5000   CFS period of the cap (the kernel wants a quota of 1 ms or more)
 #   BENCH_DNS_CHURN=100            endpoint changes/s during the churn run
 #   BENCH_DNS_SERVERS="echo peerd knot nsd unbound dnsmasq"
 #   BENCH_DNS_WORK=1               run work.sh (instructions per query) after the rounds (quick: 0;
@@ -63,6 +70,7 @@ RATE=${BENCH_DNS_RATE:-50000}
 CLIENTS=${BENCH_DNS_CLIENTS:-8}
 OUTSTANDING=${BENCH_DNS_OUTSTANDING:-200}
 CHURN=${BENCH_DNS_CHURN:-100}
+CAP=${BENCH_DNS_CAP:-40}
 SERVERS=${BENCH_DNS_SERVERS:-"echo peerd knot nsd unbound dnsmasq"}
 WORK=${BENCH_DNS_WORK:-$d_work}
 WAIT_S=${BENCH_DNS_WAIT_S:-1800}
@@ -72,10 +80,18 @@ KEEP=${BENCH_KEEP:-0}
 
 CMDLINE="tests/bench/dns/run.sh $*"
 for v in BENCH_QUICK BENCH_DNS_ROUNDS BENCH_DNS_DURATION BENCH_DNS_LAT_S BENCH_DNS_RATE BENCH_DNS_CLIENTS \
-    BENCH_DNS_OUTSTANDING BENCH_DNS_CHURN BENCH_DNS_SERVERS BENCH_DNS_WORK BENCH_DNS_WAIT_S BENCH_DNS_PERF; do
+    BENCH_DNS_OUTSTANDING BENCH_DNS_CAP BENCH_DNS_CAP_PERIOD_US BENCH_DNS_CHURN BENCH_DNS_SERVERS BENCH_DNS_WORK BENCH_DNS_WAIT_S BENCH_DNS_PERF; do
     [ -n "${!v+x}" ] && CMDLINE="$v=\"${!v}\" $CMDLINE"
 done
 [ "$ROUNDS" -ge 1 ] 2>/dev/null || { echo "BENCH_DNS_ROUNDS must be 1 or more" >&2; exit 2; }
+[ "$CAP" -ge 0 ] 2>/dev/null && [ "$CAP" -lt 100 ] || { echo "BENCH_DNS_CAP must be 0..99" >&2; exit 2; }
+if [ "$CAP" -gt 0 ] && ! cg_ok; then
+    echo "dns bench: no writable cgroup v1 cpu controller at $CG_ROOT: the server-bound run is skipped" >&2
+    CAP=0
+fi
+# With the servers' groups at high shares, dnsperf (started by this script) needs them too, or other
+# load on the client CPU would make the client the limit again.
+if [ "$CAP" -gt 0 ]; then cg_join_self || { echo "dns bench: cannot make the client's cgroup" >&2; exit 1; }; fi
 
 T_START=$(date +%s)
 
@@ -168,6 +184,7 @@ start_server() { # NAME
         [ "$(wc -w <<<"$r")" = 3 ] || { say "$name: expected 3 answers"; stop_pid "$pid"; return 1; }
     fi
     pin_threads "$name"
+    if [ "$CAP" -gt 0 ]; then cg_join "$name" || { say "$name: cannot make its cgroup"; stop_pid "$pid"; return 1; }; fi
     PID[$name]=$pid
 }
 
@@ -177,6 +194,17 @@ measure_round() { # NAME ROUND
     r=$(run_max "$name" "r$round")
     say "round $round: $name: max: qps completed lost cpu_us/q busy% other% cpu_total_us/q = $r"
     echo "$name max $round $r" >>"$W/results"
+    if [ "$CAP" -gt 0 ]; then
+        local t0 t1
+        cg_join "$name" # a child forked since the start (none of ours do; cheap to be sure)
+        t0=$(cg_throttled "$name")
+        cg_cap "$name" "$CAP" || die "cannot set the CPU cap of $name"
+        r=$(run_max "$name" "r$round.cap")
+        cg_cap "$name" off
+        t1=$(cg_throttled "$name")
+        say "round $round: $name: max at ${CAP}% of a CPU: qps completed lost cpu_us/q busy% other% cpu_total_us/q throttled = $r $((t1 - t0))"
+        echo "$name cap $round $r $((t1 - t0))" >>"$W/results"
+    fi
     r=$(run_lat "$name" "r$round")
     say "round $round: $name: at $RATE/s: p50_us p99_us lost qps rcvbuf_drops cpu_us/q other% cpu_total_us/q = $r"
     echo "$name lat $round $r" >>"$W/results"
@@ -275,6 +303,7 @@ say "timed rounds took $T_ROUNDS s, everything $T_ALL s"
 
 # ------------------------------------------------------------------ report
 # results lines: "NAME max ROUND qps completed lost cpu busy% other% cpu_total"
+#                "NAME cap ROUND qps completed lost cpu busy% other% cpu_total throttled_periods"
 #                "NAME lat ROUND p50 p99 lost qps rcvbuf_drops cpu other% cpu_total"
 #                "peerd churn qps completed lost cpu busy% other% cpu_total ok bad mid after changes"
 raw() { awk -v s="$1" -v k="$2" -v r="$3" -v f="$4" '$1 == s && $2 == k && $3 == r { print $(f + 3); exit }' "$W/results"; }
@@ -310,10 +339,16 @@ row_total() { # NAME: medians of the whole-CPU figures
     fi
     echo "| $s | $(fmt "$(med "$s" max 7)") | $w | $(fmt "$(med "$s" lat 8)") | $w50 |"
 }
+row_cap() { # NAME: medians of the server-bound (capped) runs
+    local s=$1 e q
+    grep -q "^$s cap " "$W/results" || { echo "| $s | failed | | | | |"; return; }
+    q=$(med "$s" cap 1) e=$(med echo cap 1)
+    echo "| $s | $(fmt "$q" %.0f) | $(ratio "$q" "$e") | $(fmt "$(med "$s" cap 5)" %.0f)% | $(fmt "$(med "$s" cap 3)" %.0f) | $(fmt "$(med "$s" cap 4)") | $(fmt "$(med "$s" cap 8)" %.0f) |"
+}
 row_raw() { # NAME ROUND
     local s=$1 r=$2
     [ -n "$(raw "$s" max "$r" 1)" ] || return 0
-    echo "| $r | $s | $(raw "$s" max "$r" 1) | $(raw "$s" max "$r" 3) | $(raw "$s" max "$r" 4) | $(raw "$s" max "$r" 7) | $(raw "$s" max "$r" 5)% | $(raw "$s" max "$r" 6)% | $(raw "$s" lat "$r" 6) | $(raw "$s" lat "$r" 8) | $(raw "$s" lat "$r" 1) | $(raw "$s" lat "$r" 2) | $(raw "$s" lat "$r" 3) | $(raw "$s" lat "$r" 5) | $(raw "$s" lat "$r" 7)% |"
+    echo "| $r | $s | $(raw "$s" max "$r" 1) | $(raw "$s" cap "$r" 1) | $(raw "$s" max "$r" 3) | $(raw "$s" max "$r" 4) | $(raw "$s" max "$r" 7) | $(raw "$s" max "$r" 5)% | $(raw "$s" max "$r" 6)% | $(raw "$s" lat "$r" 6) | $(raw "$s" lat "$r" 8) | $(raw "$s" lat "$r" 1) | $(raw "$s" lat "$r" 2) | $(raw "$s" lat "$r" 3) | $(raw "$s" lat "$r" 5) | $(raw "$s" lat "$r" 7)% |"
 }
 # instructions per query from work.sh: "NAME rate Ir(N1) Ir(N2) Ir/query ..."
 work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit }' "$W/work.results"; }
@@ -382,6 +417,22 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
     echo "|---|---|---|---|---|"
     for s in $SERVERS; do row_total "$s"; done
     echo
+    if [ "$CAP" -gt 0 ]; then
+        echo "### Server-bound max QPS: each server's CPU capped at ${CAP}% of one CPU"
+        echo
+        echo "Uncapped, every server above keeps up with one dnsperf thread (busy well under 100%), so the"
+        echo "max-QPS column measures dnsperf. For this run each server's processes get a CFS quota of"
+        echo "${CAP}% of one CPU (cgroup v1 cpu controller, period $CG_PERIOD_US µs, and cpu.shares 10240 so the"
+        echo "budget is the server's even on a busy machine) and dnsperf the same settings as the max run:"
+        echo "QPS is then what the server does with a fixed CPU budget, its own kernel work (receive and"
+        echo "send system calls) included. Throttled: CFS periods in which the server used its whole quota"
+        echo "(about $((DURATION * 1000000 / CG_PERIOD_US)) periods per run; most of them means the cap was the limit)."
+        echo
+        echo "| server | max QPS at ${CAP}% CPU | vs echo | server CPU busy | lost | CPU µs/query | throttled periods |"
+        echo "|---|---|---|---|---|---|---|"
+        for s in $SERVERS; do row_cap "$s"; done
+        echo
+    fi
     if has peerd && has knot; then
         pq=$(med peerd max 1) kq=$(med knot max 1)
         pw=$(med_work peerd lat 8) kw=$(med_work knot lat 8) pwm=$(med_work peerd max 7) kwm=$(med_work knot max 7)
@@ -395,7 +446,13 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         echo
         echo "| target | peerd | knot | verdict |"
         echo "|---|---|---|---|"
-        echo "| max QPS at least knot's | $(fmt "$pq" %.0f) | $(fmt "$kq" %.0f) | $(verdict "${pq:-0} >= ${kq:-1e12}") |"
+        if [ "$CAP" -gt 0 ]; then
+            pc=$(med peerd cap 1) kc=$(med knot cap 1)
+            echo "| max QPS at least knot's (server-bound: CPU capped at ${CAP}%) | $(fmt "$pc" %.0f) ($(ratio "$pc" "$kc")x) | $(fmt "$kc" %.0f) | $(verdict "${pc:-0} >= ${kc:-1e12}") |"
+            echo "| max QPS uncapped (dnsperf-bound: both below 100% busy; for reference) | $(fmt "$pq" %.0f) ($(ratio "$pq" "$kq")x) | $(fmt "$kq" %.0f) | $(verdict "${pq:-0} >= ${kq:-1e12}") |"
+        else
+            echo "| max QPS at least knot's | $(fmt "$pq" %.0f) | $(fmt "$kq" %.0f) | $(verdict "${pq:-0} >= ${kq:-1e12}") |"
+        fi
         pi=$(work_ir peerd) ki=$(work_ir knot) ei=$(work_ir echo)
         if [ -n "$pi" ] && [ -n "$ki" ] && [ -n "$ei" ]; then
             echo "| DNS work/query in instructions (callgrind, minus echo) at most half of knot's | $((pi - ei)) | $((ki - ei)) (half: $(((ki - ei) / 2))) | $(verdict "$((pi - ei)) <= $((ki - ei)) / 2") |"
@@ -415,8 +472,8 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
     echo
     echo "Raw figures, in the order measured. CPU µs/query: process (utime+stime) and whole CPU."
     echo
-    echo "| round | server | max QPS | lost (max) | CPU µs/q (max) | CPU µs/q whole (max) | busy (max) | other load (max) | CPU µs/q @${RATE}/s | CPU µs/q whole @${RATE}/s | p50 µs | p99 µs | lost @${RATE}/s | rcvbuf drops | other load @${RATE}/s |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| round | server | max QPS | max QPS capped | lost (max) | CPU µs/q (max) | CPU µs/q whole (max) | busy (max) | other load (max) | CPU µs/q @${RATE}/s | CPU µs/q whole @${RATE}/s | p50 µs | p99 µs | lost @${RATE}/s | rcvbuf drops | other load @${RATE}/s |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for round in $(seq 1 "$ROUNDS"); do
         for s in $(awk -v r="$round" '$2 == "max" && $3 == r { print $1 }' "$W/results"); do row_raw "$s" "$round"; done
     done
