@@ -12,7 +12,7 @@ run() {
     [ ${#id} -eq 25 ] || e2e_fail "h$i: no node id in: $out"
     [ -z "${ids[$id]:-}" ] || e2e_fail "h$i: node id $id not unique"
     ids[$id]=$i
-    # h1 forms the cluster; h2 and h3 join it with no --bootstrap-expect, so they are workers.
+    # h1 makes the cluster (--init); h2 and h3 join it with the worker token, so they are workers.
     want=manager
     [ "$i" -eq 1 ] || want=worker
     grep -q "\"role\": \"$want\"" <<<"$out" || e2e_fail "h$i: role is not $want: $out"
