@@ -83,9 +83,9 @@ const char *pd_config_usage(void)
            "  --init                  with no cluster state, make a new cluster at start, as 'peerctl swarm\n"
            "                          init' would (without it, --join-token or --join, peerd waits for\n"
            "                          'peerctl swarm init' or 'peerctl swarm join')\n"
+           "  --help, --version\n"
            "The Raft port (2377) always runs mutual TLS: a manager exists only through init or a join with\n"
-           "the manager token (--bootstrap-expect and --worker were removed).\n"
-           "  --help, --version\n";
+           "the manager token (--bootstrap-expect and --worker were removed).\n";
 }
 
 void pd_config_defaults(pd_config_t *cfg)

@@ -48,9 +48,16 @@ static int attempt(pd_join_start_t *js, char *err, size_t errlen)
 static void retry_cb(uv_timer_t *t)
 {
     pd_join_start_t *js = t->data;
+    pd_daemon_t *d = js->d;
     char err[PD_CTL_ERRMSG_MAX] = "";
-    if (!js->d->stopping && attempt(js, err, sizeof err) != 0)
-        give_up(js->d, err);
+    if (d->stopping || d->swarm->dial)
+        return; /* a 'peerctl swarm join' meanwhile: its end comes to pd_join_start_done */
+    if (d->swarm->active) {
+        start_close(d); /* joined by peerctl meanwhile */
+        return;
+    }
+    if (attempt(js, err, sizeof err) != 0)
+        give_up(d, err);
 }
 
 int pd_join_start(pd_daemon_t *d, char *err, size_t errlen)

@@ -2,7 +2,8 @@
 # Node management: three managers (h1 --init; h2, h3 joined with the manager token) and two workers
 # (h4, h5). h4 joins with the manager token too and is demoted at once: a node that joined with the
 # worker token holds a worker certificate, which Raft refuses, and promoting it would need its
-# certificate re-issued with the manager role (not done yet; see docs/pki.md).
+# certificate re-issued with the manager role (not done yet; see docs/pki.md): promoting h5 is
+# refused with that reason.
 #   - node ls agrees on every manager (ids, roles, status) and marks the local node with '*';
 #   - promote h4: it joins Raft as a learner, becomes a voter (Reachable), with the even-managers
 #     warning; demote a follower D: it leaves Raft and runs as a worker (gossip, DNS stay);
@@ -71,6 +72,10 @@ run() {
   e2e_log "h4 promoted: voter after $((t1 - t0)) ms"
   out=$(e2e_ctl "$L" node promote "$id4" 2>&1) && e2e_fail "promoting a manager again succeeded"
   echo "$out" | grep -q "already a manager" || e2e_fail "promoting a manager again: $out"
+  # h5 joined with the worker token: its certificate cannot carry Raft, so promote says so at once
+  out=$(e2e_ctl "$L" node promote "$id5" 2>&1) && e2e_fail "promoting a worker-token node succeeded: $out"
+  echo "$out" | grep -q "joined with the worker token" || e2e_fail "promoting a worker-token node: $out"
+  [ -z "$(mstatus_of "$L" "$id5")" ] || e2e_fail "the refused promote changed h5's record"
 
   # Demote a follower D: it leaves Raft, becomes a worker, keeps gossip.
   for i in 1 2 3; do [ "$i" != "$L" ] && { D=$i; break; }; done
