@@ -269,14 +269,15 @@ count_vips() {
     for i in $(seq 1 $NSVC); do echo "@$1 -p $PORT +short +tries=1 +time=2 svc$i.svc A"; done >"$W/dig.batch"
     dig -f "$W/dig.batch" 2>/dev/null | grep -c '^10\.254\.'
 }
+worker_token_of_n1() { "$PEERCTL" --socket "$W/peerd/n1/ctl.sock" swarm join-token -q worker 2>/dev/null; }
 start_peerd() {
     local p1 p2 p3 n c
     local token
     p1=$(peerd_node 1 --init --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL \
         --vip-range 10.254.0.0/16)
     track "$p1"
-    wait_for "$START_S" "$PEERCTL" --socket "$W/peerd/n1/ctl.sock" swarm join-token -q worker >/dev/null || return 1
-    token=$("$PEERCTL" --socket "$W/peerd/n1/ctl.sock" swarm join-token -q worker)
+    wait_for "$START_S" worker_token_of_n1 || return 1
+    token=$(worker_token_of_n1)
     for n in 2 3; do # workers, joined with the token at start
         p2=$(peerd_node $n --no-dns --join-token "$token" --join-manager 127.0.54.1:2377)
         track "$p2"
