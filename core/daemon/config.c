@@ -11,10 +11,10 @@
 
 enum opt_kind {
     OPT_PATH, OPT_SOCKET, OPT_ADDR, OPT_LEVEL, OPT_CONFIG, OPT_JOIN, OPT_PORT, OPT_KEYFILE, OPT_RETRIES,
-    OPT_DNS_ADDR, OPT_DNS_UPSTREAM, OPT_DNS_TTL, OPT_DNS_TIMEOUT,
-    OPT_BOOTSTRAP_EXPECT, OPT_SNAPSHOT_EVERY, OPT_SNAPSHOT_MB, OPT_VIP_RANGE, OPT_VIP_GRACE,
+    OPT_DNS_ADDR, OPT_DNS_UPSTREAM, OPT_DNS_TTL, OPT_DNS_TIMEOUT, OPT_JOIN_TOKEN, OPT_JOIN_MANAGER,
+    OPT_SNAPSHOT_EVERY, OPT_SNAPSHOT_MB, OPT_VIP_RANGE, OPT_VIP_GRACE,
     OPT_BOOL_PLAINTEXT, /* value-less flags from here on */
-    OPT_BOOL_NO_DNS, OPT_BOOL_WORKER, OPT_BOOL_INIT,
+    OPT_BOOL_NO_DNS, OPT_BOOL_INIT,
     OPT_FLAG_HELP, OPT_FLAG_VERSION
 };
 
@@ -31,7 +31,7 @@ static const opt_t opts[] = {
     {"listen-addr", OPT_ADDR, "control/Raft listen address (default 0.0.0.0:2377)"},
     {"log-level", OPT_LEVEL, "debug|info|warn|error (default info)"},
     {"config", OPT_CONFIG, "read settings from FILE (key = value lines); flags override it"},
-    {"join", OPT_JOIN, "join the cluster through this member (IP[:PORT]); repeatable"},
+    {"join", OPT_JOIN, "gossip-only membership through this member (IP[:PORT]); repeatable"},
     {"join-retries", OPT_RETRIES, "join attempts before giving up (default 10)"},
     {"gossip-port", OPT_PORT, "gossip UDP+TCP port (default 7946)"},
     {"gossip-key-file", OPT_KEYFILE, "the cluster's gossip keyring (base64 keys, primary first)"},
@@ -41,12 +41,12 @@ static const opt_t opts[] = {
     {"dns-ttl", OPT_DNS_TTL, "TTL of our DNS answers in seconds (default 5)"},
     {"dns-timeout-ms", OPT_DNS_TIMEOUT, "forwarded DNS queries: total timeout (default 2000)"},
     {"no-dns", OPT_BOOL_NO_DNS, "do not start the DNS server"},
-    {"bootstrap-expect", OPT_BOOTSTRAP_EXPECT, "managers that form a new cluster (default 1; with --join, none: a worker)"},
+    {"join-token", OPT_JOIN_TOKEN, "with no cluster state: join with this token, as 'peerctl swarm join' would"},
+    {"join-manager", OPT_JOIN_MANAGER, "the manager (IP[:PORT], port 2377 by default) --join-token joins through"},
     {"snapshot-every", OPT_SNAPSHOT_EVERY, "Raft snapshot every N applied entries (default 10000)"},
     {"snapshot-mb", OPT_SNAPSHOT_MB, "or once the entries applied since the last one reach N MiB (default 64)"},
     {"vip-range", OPT_VIP_RANGE, "service VIP range, IPv4 CIDR /8../30 (default " PD_VIP_RANGE_DEFAULT ")"},
     {"vip-grace", OPT_VIP_GRACE, "seconds a service keeps its VIP with no endpoint (default 600)"},
-    {"worker", OPT_BOOL_WORKER, "run no manager: no Raft, never a bootstrap voter"},
     {"init", OPT_BOOL_INIT, "with no cluster state: 'peerctl swarm init' at start (a one-manager cluster)"},
     {"help", OPT_FLAG_HELP, "print this help"},
     {"version", OPT_FLAG_VERSION, "print the version"},
@@ -61,7 +61,11 @@ const char *pd_config_usage(void)
            "  --listen-addr IP[:PORT] control/Raft listen address (default 0.0.0.0:2377)\n"
            "  --log-level LEVEL       debug|info|warn|error (default info)\n"
            "  --config FILE           settings as 'key = value' lines (keys are the flag names)\n"
-           "  --join IP[:PORT]        join through this member (repeatable; retried with backoff)\n"
+           "  --join-token TOKEN      with no cluster state, join at start as 'peerctl swarm join --token\n"
+           "                          TOKEN ADDR:2377' would (the token's role: worker or manager)\n"
+           "  --join-manager IP[:PORT]  the manager --join-token joins through (port default 2377)\n"
+           "  --join IP[:PORT]        gossip-only membership through this member (repeatable; retried with\n"
+           "                          backoff): no certificate, no Raft, refused on every manager's 2377\n"
            "  --join-retries N        join attempts before giving up with an error (default 10)\n"
            "  --gossip-port PORT      gossip UDP+TCP port (default 7946)\n"
            "  --gossip-key-file FILE  the cluster's gossip keyring (made on first start otherwise)\n"
@@ -71,18 +75,17 @@ const char *pd_config_usage(void)
            "  --dns-ttl SECONDS       TTL of our DNS answers (default 5, at most 300)\n"
            "  --dns-timeout-ms MS     total timeout of a forwarded query (default 2000)\n"
            "  --no-dns                do not start the DNS server\n"
-           "  --bootstrap-expect N    managers (seen by gossip) that form a new cluster (default 1;\n"
-           "                          a node given --join and no Raft state runs as a worker)\n"
            "  --snapshot-every N      Raft snapshot every N applied entries (default 10000)\n"
            "  --snapshot-mb N         ... or once the entries applied since the last one reach N MiB (64)\n"
            "  --vip-range CIDR        service VIP range, fixed by the first VIP the managers allocate\n"
            "                          (IPv4 /8../30, default " PD_VIP_RANGE_DEFAULT ")\n"
            "  --vip-grace SECONDS     a service keeps its VIP this long with no endpoint (default 600)\n"
-           "  --worker                run no manager (no Raft); DNS, gossip and services as usual\n"
            "  --init                  with no cluster state, make a new cluster at start, as 'peerctl swarm\n"
-           "                          init' would (without it, and without --join/--bootstrap-expect, peerd\n"
-           "                          waits for 'peerctl swarm init' or 'peerctl swarm join')\n"
-           "  --help, --version\n";
+           "                          init' would (without it, --join-token or --join, peerd waits for\n"
+           "                          'peerctl swarm init' or 'peerctl swarm join')\n"
+           "  --help, --version\n"
+           "The Raft port (2377) always runs mutual TLS: a manager exists only through init or a join with\n"
+           "the manager token (--bootstrap-expect and --worker were removed).\n";
 }
 
 void pd_config_defaults(pd_config_t *cfg)
@@ -99,7 +102,7 @@ void pd_config_defaults(pd_config_t *cfg)
     snprintf(cfg->dns_addr, sizeof cfg->dns_addr, "127.0.0.11:53");
     cfg->dns_ttl_s = 5;
     cfg->dns_timeout_ms = 2000;
-    cfg->bootstrap_expect = 0; /* unset: see pd_config_resolve_role */
+    cfg->bootstrap_expect = 0; /* set from the init/join state (pd_swarm_open) */
     cfg->snapshot_every = 10000;
     cfg->snapshot_mb = 64;
     snprintf(cfg->vip_range, sizeof cfg->vip_range, "%s", PD_VIP_RANGE_DEFAULT);
@@ -157,6 +160,27 @@ int pd_config_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t
     snprintf(host, hostlen, "%s", h);
     *port = (uint16_t)portv;
     return 0;
+}
+
+/* Flags that are gone, with what replaces them: refused with that text rather than "unknown". */
+static const struct {
+    const char *name, *why;
+} removed_opts[] = {
+    {"bootstrap-expect", "--bootstrap-expect was removed (it formed managers over a plaintext Raft transport): "
+                         "start the first manager with --init (or 'peerctl swarm init'), the other managers with "
+                         "--join-token MANAGER-TOKEN --join-manager ADDR:2377 (or 'peerctl swarm join --token "
+                         "MANAGER-TOKEN ADDR:2377')"},
+    {"worker", "--worker was removed: a node's role comes from its join token; start a worker with "
+               "--join-token WORKER-TOKEN --join-manager ADDR:2377 (or 'peerctl swarm join --token "
+               "WORKER-TOKEN ADDR:2377')"},
+};
+
+static const char *removed_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof removed_opts / sizeof removed_opts[0]; i++)
+        if (strlen(removed_opts[i].name) == len && strncmp(removed_opts[i].name, name, len) == 0)
+            return removed_opts[i].why;
+    return NULL;
 }
 
 static const opt_t *find_opt(const char *name, size_t len)
@@ -228,9 +252,6 @@ static int apply(pd_config_t *cfg, const opt_t *o, const char *val, const char *
     case OPT_BOOL_NO_DNS:
         cfg->no_dns = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
         return 0;
-    case OPT_BOOL_WORKER:
-        cfg->worker = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
-        return 0;
     case OPT_BOOL_INIT:
         cfg->init = strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
         return 0;
@@ -276,15 +297,21 @@ static int apply(pd_config_t *cfg, const opt_t *o, const char *val, const char *
         *(ttl ? &cfg->dns_ttl_s : &cfg->dns_timeout_ms) = (unsigned)v;
         return 0;
     }
-    case OPT_BOOTSTRAP_EXPECT:
-    case OPT_SNAPSHOT_EVERY: {
-        unsigned long v;
-        int be = o->kind == OPT_BOOTSTRAP_EXPECT;
-        if (parse_uint(val, be ? 1 : 16, be ? 7 : 100000000, &v) != 0) {
-            snprintf(err, errlen, "%s: '%s' is not a number in %s", where, val, be ? "1..7" : "16..100000000");
+    case OPT_JOIN_TOKEN:
+        return copy_value(cfg->join_token, sizeof cfg->join_token, val, where, err, errlen);
+    case OPT_JOIN_MANAGER:
+        if (pd_config_parse_hostport(val, host, sizeof host, &port) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not IP[:PORT]", where, val);
             return -PD_EUSAGE;
         }
-        *(be ? &cfg->bootstrap_expect : &cfg->snapshot_every) = (unsigned)v;
+        return copy_value(cfg->join_manager, sizeof cfg->join_manager, val, where, err, errlen);
+    case OPT_SNAPSHOT_EVERY: {
+        unsigned long v;
+        if (parse_uint(val, 16, 100000000, &v) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not a number in 16..100000000", where, val);
+            return -PD_EUSAGE;
+        }
+        cfg->snapshot_every = (unsigned)v;
         return 0;
     }
     case OPT_SNAPSHOT_MB: {
@@ -343,6 +370,12 @@ int pd_config_load_file(pd_config_t *cfg, const char *path, char *err, size_t er
         *eq = '\0';
         char *key = trim(s), *val = trim(eq + 1);
         const opt_t *o = find_opt(key, strlen(key));
+        const char *gone = o ? NULL : removed_opt(key, strlen(key));
+        if (gone) {
+            snprintf(err, errlen, "%s: %s", where, gone);
+            rc = -PD_EUSAGE;
+            break;
+        }
         if (!o || o->kind >= OPT_FLAG_HELP || o->kind == OPT_CONFIG) {
             snprintf(err, errlen, "%s: unknown setting '%s'", where, key);
             rc = -PD_EUSAGE;
@@ -365,7 +398,13 @@ static int parse_args(pd_config_t *cfg, int argc, char **argv, int only_config, 
             return -PD_EUSAGE;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
-        const opt_t *o = find_opt(name, eq ? (size_t)(eq - name) : strlen(name));
+        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_t *o = find_opt(name, name_len);
+        const char *gone = o ? NULL : removed_opt(name, name_len);
+        if (gone) {
+            snprintf(err, errlen, "%s", gone);
+            return -PD_EUSAGE;
+        }
         if (!o) {
             snprintf(err, errlen, "unknown flag '%s'", a);
             return -PD_EUSAGE;
@@ -378,7 +417,6 @@ static int parse_args(pd_config_t *cfg, int argc, char **argv, int only_config, 
         if (o->kind >= OPT_BOOL_PLAINTEXT && o->kind <= OPT_BOOL_INIT && !eq) {
             if (!only_config)
                 *(o->kind == OPT_BOOL_NO_DNS ? &cfg->no_dns
-                  : o->kind == OPT_BOOL_WORKER ? &cfg->worker
                   : o->kind == OPT_BOOL_INIT   ? &cfg->init : &cfg->gossip_plaintext) = 1;
             continue;
         }
@@ -398,6 +436,27 @@ static int parse_args(pd_config_t *cfg, int argc, char **argv, int only_config, 
     return 0;
 }
 
+/* The ways to start (init, a token join, gossip-only) exclude each other. */
+static int check_start_flags(const pd_config_t *cfg, char *err, size_t errlen)
+{
+    if (!cfg->join_token[0] != !cfg->join_manager[0]) {
+        snprintf(err, errlen, "--join-token and --join-manager go together: the token and the manager "
+                              "(IP[:PORT], port 2377 by default) to join through");
+        return -PD_EUSAGE;
+    }
+    if (cfg->join_token[0] && cfg->init) {
+        snprintf(err, errlen, "--init makes a new cluster and --join-token joins one: give only one of them");
+        return -PD_EUSAGE;
+    }
+    if (cfg->n_join > 0 && (cfg->join_token[0] || cfg->init)) {
+        snprintf(err, errlen, "--join is gossip-only membership (no certificate); it does not go with %s "
+                              "(a joined node gets its gossip seeds from the manager)",
+                 cfg->init ? "--init" : "--join-token");
+        return -PD_EUSAGE;
+    }
+    return 0;
+}
+
 int pd_config_parse(pd_config_t *cfg, int argc, char **argv, pd_config_action_t *action, char *err,
                     size_t errlen)
 {
@@ -407,28 +466,15 @@ int pd_config_parse(pd_config_t *cfg, int argc, char **argv, pd_config_action_t 
         rc = pd_config_load_file(cfg, cfg->config_file, err, errlen);
     if (rc == 0)
         rc = parse_args(cfg, argc, argv, 0, action, err, errlen);
+    if (rc == 0 && *action == PD_CONFIG_RUN)
+        rc = check_start_flags(cfg, err, errlen);
     return rc;
 }
 
-const char *pd_config_resolve_role(pd_config_t *cfg, int has_raft_state)
+pd_start_mode_t pd_config_start_mode(const pd_config_t *cfg)
 {
-    if (cfg->worker)
-        return "worker (--worker)";
-    if (cfg->bootstrap_expect > 0)
-        return "manager (--bootstrap-expect)";
-    if (has_raft_state) {
-        cfg->bootstrap_expect = 1; /* ignored by recovery; kept for status output */
-        return "manager (Raft state on disk)";
-    }
-    if (cfg->n_join > 0) {
-        cfg->worker = 1;
-        return "worker (joins a cluster; --bootstrap-expect N to be one of its first managers)";
-    }
-    cfg->bootstrap_expect = 1;
-    return "manager (a new one-manager cluster)";
-}
-
-int pd_config_legacy_formation(const pd_config_t *cfg, int has_raft_state)
-{
-    return cfg->worker || cfg->bootstrap_expect > 0 || cfg->n_join > 0 || has_raft_state;
+    return cfg->join_token[0] ? PD_START_JOIN
+           : cfg->init        ? PD_START_INIT
+           : cfg->n_join > 0  ? PD_START_GOSSIP_ONLY
+                              : PD_START_WAIT;
 }

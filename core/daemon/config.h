@@ -23,7 +23,7 @@ typedef struct {
     /* gossip */
     uint16_t gossip_port;                 /* 7946 */
     char join[PD_JOIN_MAX][PD_ADDR_MAX];  /* seed addresses, in order */
-    unsigned n_join;
+    unsigned n_join;                      /* --join: gossip-only membership (no certificate) */
     unsigned join_retries;                /* attempts before giving up */
     char gossip_key_file[PD_PATH_MAX];
     int gossip_plaintext;                 /* debugging only */
@@ -34,13 +34,18 @@ typedef struct {
     unsigned dns_ttl_s;                   /* 5 */
     unsigned dns_timeout_ms;              /* 2000: forwarded queries, total */
     int no_dns;
+    /* init/join at start */
+    char join_token[128];                 /* --join-token: a token join when there is no state */
+    char join_manager[PD_ADDR_MAX];       /* --join-manager: the manager it joins through */
     /* managers (Raft) */
-    unsigned bootstrap_expect;            /* 0 unset; 1: a one-node cluster at once */
+    unsigned bootstrap_expect;            /* not a flag: set from the init/join state; 1 on the node
+                                           * that ran init (a one-voter cluster when it has no Raft
+                                           * state), 0 on a manager that joined (the leader adds it) */
     unsigned snapshot_every;              /* applied entries between snapshots (10000) */
     unsigned snapshot_mb;                 /* ... or applied entry MiB between snapshots (64) */
     char vip_range[32];                   /* service VIP range (CIDR), PD_VIP_RANGE_DEFAULT */
     unsigned vip_grace_s;                 /* a service keeps its VIP this long without endpoints */
-    int worker;                           /* no manager: no Raft */
+    int worker;                           /* not a flag: no Raft (a worker certificate, gossip-only) */
     int init;                             /* --init: swarm init at start when there is no state */
 } pd_config_t;
 
@@ -56,14 +61,11 @@ int pd_config_load_file(pd_config_t *cfg, const char *path, char *err, size_t er
 /* Validate "IP" or "IP:PORT" / "[IPv6]:PORT"; port optional (0 when absent). */
 int pd_config_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 const char *pd_config_usage(void);
-/* Manager or worker, until join tokens decide it (cluster-security issue). A node given --join with
- * neither --bootstrap-expect nor Raft state of its own is a worker: forming a one-manager cluster of
- * its own would split the managers' replicated state (VIPs) in two. Otherwise it is a manager, with
- * bootstrap_expect 1 when unset. Sets cfg->worker / cfg->bootstrap_expect; returns why, for the log. */
-const char *pd_config_resolve_role(pd_config_t *cfg, int has_raft_state);
-/* Legacy formation (gossip-found managers, plaintext Raft): asked for by --bootstrap-expect, --join
- * or --worker, or implied by Raft state made that way. Without it (and without init/join state)
- * peerd waits for 'peerctl swarm init' or 'peerctl swarm join', as dockerd does. */
-int pd_config_legacy_formation(const pd_config_t *cfg, int has_raft_state);
+/* How a node without cluster state (no node certificate) starts: a token join (--join-token and
+ * --join-manager), a new cluster (--init), gossip-only membership (--join: no certificate, so no
+ * Raft and nothing on any manager's 2377), or waiting for 'peerctl swarm init' / 'swarm join'.
+ * pd_config_parse has refused the combinations that exclude each other. */
+typedef enum { PD_START_WAIT, PD_START_INIT, PD_START_JOIN, PD_START_GOSSIP_ONLY } pd_start_mode_t;
+pd_start_mode_t pd_config_start_mode(const pd_config_t *cfg);
 
 #endif

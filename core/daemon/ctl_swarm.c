@@ -202,8 +202,8 @@ int pd_ctl_swarm_leave(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_pack
         return -PD_ESTATE;
     }
     if (!s || !s->active) {
-        snprintf(err, errlen, "this node was started with --bootstrap-expect/--join/--worker: stop peerd (and "
-                              "clear its data dir) to take it out of that cluster");
+        snprintf(err, errlen, "this node is a gossip-only member (started with --join, no certificate): stop "
+                              "peerd to take it out of the gossip pool");
         return -PD_ESTATE;
     }
     int force = 0;

@@ -97,6 +97,7 @@ static void finish(pd_join_dial_t *j)
     }
     pd_ctl_token_t tok = s->join_tok;
     dial_close(j);
+    pd_join_start_done(d, rc, err); /* --join-token at start: retry or stop */
     if (rc) {
         pd_daemon_ctl_answer(d, &tok, rc, err, NULL, 0);
         return;

@@ -341,7 +341,7 @@ static void on_signal(uv_signal_t *s, int signum)
     pd_daemon_shutdown(s->data, signum == SIGINT ? "signal=SIGINT" : "signal=SIGTERM");
 }
 
-/* Raft state on disk makes a manager whatever the flags say (it must recover it). */
+/* Raft state without a node certificate: left by the removed plaintext formation. */
 static int has_raft_state(const pd_daemon_t *d)
 {
     char path[PD_PATH_MAX + 16];
@@ -391,23 +391,33 @@ void pd_daemon_start_cluster(pd_daemon_t *d)
 int pd_daemon_run(pd_daemon_t *d)
 {
     char err[512] = "";
-    int raft_state = has_raft_state(d);
     int pki = pd_swarm_open(d, err, sizeof err);
+    if (pki == 0 && has_raft_state(d)) {
+        snprintf(err, sizeof err, "%s/raft holds Raft state but there is no node certificate: it was made by the "
+                 "removed --bootstrap-expect formation (plaintext Raft). Move %s/raft away, then form the "
+                 "cluster again with --init (or 'peerctl swarm init') and token joins", d->cfg.data_dir,
+                 d->cfg.data_dir);
+        pki = -PD_ESTATE;
+    }
     if (pki < 0) {
         PD_ERROR(&d->log, "%s", err);
         fprintf(stderr, "peerd: %s\n", err);
         pd_swarm_free(d);
         return 1;
     }
-    /* init/join state decides the role; else the legacy flags; else --init; else wait */
-    int waiting = 0;
-    if (pki)
+    /* the node certificate decides the role; without one, the start flags say what to do */
+    pd_start_mode_t mode = pd_config_start_mode(&d->cfg);
+    if (pki) {
         PD_INFO(&d->log, "role: %s (node certificate; cluster %s)", d->cfg.worker ? "worker" : "manager",
                 d->swarm->ca.cluster_id);
-    else if (pd_config_legacy_formation(&d->cfg, raft_state))
-        PD_INFO(&d->log, "role: %s", pd_config_resolve_role(&d->cfg, raft_state));
-    else if (!d->cfg.init)
-        waiting = 1;
+        if (mode == PD_START_JOIN || mode == PD_START_INIT)
+            PD_INFO(&d->log, "already in cluster %s: %s ignored", d->swarm->ca.cluster_id,
+                    mode == PD_START_JOIN ? "--join-token" : "--init");
+    } else if (mode == PD_START_GOSSIP_ONLY) {
+        d->cfg.worker = 1;
+        PD_INFO(&d->log, "role: gossip-only member (--join, no certificate: no Raft, and every manager's "
+                         "Raft port refuses this node)");
+    }
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0)
         return 1;
@@ -427,15 +437,17 @@ int pd_daemon_run(pd_daemon_t *d)
     d->sig_int.data = d->sig_term.data = d;
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
-    if (waiting) {
+    if (pki || mode == PD_START_GOSSIP_ONLY) {
+        pd_daemon_start_cluster(d);
+    } else if (mode == PD_START_WAIT) {
         PD_INFO(&d->log, "not in a cluster: waiting for 'peerctl swarm init' or 'peerctl swarm join'");
-    } else if (!pki && !pd_config_legacy_formation(&d->cfg, raft_state) &&
-               (rc = pd_swarm_init_state(d, err, sizeof err)) != 0) { /* --init */
+    } else if ((rc = mode == PD_START_INIT ? pd_swarm_init_state(d, err, sizeof err)
+                                           : pd_join_start(d, err, sizeof err)) != 0) {
         PD_ERROR(&d->log, "%s", err);
         fprintf(stderr, "peerd: %s\n", err);
         d->exit_code = 1;
-        pd_daemon_shutdown(d, "swarm init failed");
-    } else {
+        pd_daemon_shutdown(d, mode == PD_START_INIT ? "swarm init failed" : "join at start failed");
+    } else if (mode == PD_START_INIT) {
         pd_daemon_start_cluster(d);
     }
     PD_INFO(&d->log, "peerd ready node_id=%s socket=%s data_dir=%s", d->dd.node_id, d->cfg.socket_path,

@@ -1,4 +1,4 @@
-/* Manager Raft glue: recovery, bootstrap-expect, the tick timer, the ready loop (persist → send →
+/* Manager Raft glue: recovery, formation, the tick timer, the ready loop (persist → send →
  * apply → advance), requests (local, forwarded, ReadIndex) and snapshots. */
 #include "raft_node.h"
 #include "ctl_events.h"
@@ -100,28 +100,6 @@ uint64_t pd_raft_node_id_from(const char *node_id)
     for (int i = 0; i < 8; i++)
         v = v << 8 | h[i];
     return v ? v : 1;
-}
-
-static int cand_cmp(const void *a, const void *b)
-{
-    return strcmp(((const pd_rn_candidate_t *)a)->node_id, ((const pd_rn_candidate_t *)b)->node_id);
-}
-
-unsigned pd_raft_node_bootstrap_set(const pd_rn_candidate_t *c, size_t n, unsigned expect, uint64_t *ids_out)
-{
-    if (expect == 0 || expect > PD_RAFT_NODES_MAX || n < expect)
-        return 0;
-    pd_rn_candidate_t sorted[PD_RN_MEMBERS_MAX];
-    size_t m = n < PD_RN_MEMBERS_MAX ? n : PD_RN_MEMBERS_MAX;
-    memcpy(sorted, c, m * sizeof *c);
-    qsort(sorted, m, sizeof *sorted, cand_cmp);
-    unsigned k = 0;
-    for (size_t i = 0; i < m && k < expect; i++) {
-        if (i > 0 && strcmp(sorted[i].node_id, sorted[i - 1].node_id) == 0)
-            continue;
-        ids_out[k++] = sorted[i].raft_id;
-    }
-    return k == expect ? k : 0;
 }
 
 /* --- members (from gossip) ------------------------------------------------------------------ */
@@ -780,43 +758,9 @@ static int raft_create(pd_raft_node_t *n, const uint64_t *peers, uint32_t n_peer
     return rc;
 }
 
-static void try_bootstrap(pd_raft_node_t *n)
-{
-    if (n->r || n->d->cfg.bootstrap_expect == 0)
-        return; /* formed, or started to join (promotion) */
-    pd_rn_candidate_t c[PD_RN_MEMBERS_MAX];
-    size_t k = 0;
-    for (unsigned i = 0; i < n->n_members; i++) {
-        if (!n->members[i].alive)
-            continue;
-        snprintf(c[k].node_id, sizeof c[k].node_id, "%s", n->members[i].node_id);
-        c[k++].raft_id = n->members[i].raft_id;
-    }
-    uint64_t ids[PD_RAFT_NODES_MAX];
-    unsigned expect = n->d->cfg.bootstrap_expect;
-    if (pd_raft_node_bootstrap_set(c, k, expect, ids) != expect)
-        return;
-    int self = 0;
-    for (unsigned i = 0; i < expect; i++)
-        self |= ids[i] == n->id;
-    if (!self) {
-        static int warned;
-        if (!warned++)
-            PD_WARN(&n->d->log, "raft: %u managers are up and this node is not among the %u lowest ids; "
-                                "waiting to be added (not supported yet)", (unsigned)k, expect);
-        return;
-    }
-    int rc = raft_create(n, ids, expect, NULL, NULL);
-    if (rc) {
-        PD_ERROR(&n->d->log, "raft bootstrap failed err=%s", pd_strerror(rc));
-        return;
-    }
-    PD_INFO(&n->d->log, "raft bootstrapped voters=%u id=%016llx", expect, (unsigned long long)n->id);
-}
-
-/* A node that is not formed (a promoted worker, or a manager that came after the bootstrap) joins
- * when a leader replicates to it, which it does once it added the node as a learner: an empty Raft
- * learns the membership from the log (the bootstrap entries) or a snapshot. */
+/* A node that is not formed (a manager that joined by token, or a promoted worker) joins when a
+ * leader replicates to it, which it does once it added the node as a learner: an empty Raft learns
+ * the membership from the log (the first entries) or a snapshot. */
 static void join_on_leader_msg(pd_raft_node_t *n, const pd_raft_msg_t *m)
 {
     if (m->type != PD_RAFT_MSG_APP && m->type != PD_RAFT_MSG_SNAP && m->type != PD_RAFT_MSG_HEARTBEAT)
@@ -935,7 +879,6 @@ static void on_tick(uv_timer_t *t)
     handoff_check(n);
     if (n->stopped)
         return; /* the handoff ended and the shutdown went on */
-    try_bootstrap(n);
     if (n->r)
         pd_raft_tick(n->r);
     uint64_t now = uv_now(n->d->loop);
@@ -1005,7 +948,7 @@ static int recover(pd_raft_node_t *n, char *err, size_t errlen)
         else
             PD_INFO(&n->d->log, "raft bootstrapped a one-manager cluster id=%016llx", (unsigned long long)self);
     } else {
-        PD_INFO(&n->d->log, "raft waiting for %u managers (bootstrap-expect)", n->d->cfg.bootstrap_expect);
+        PD_INFO(&n->d->log, "raft: no state yet: waiting for the leader to add this manager");
     }
     pd_wal_state_free(&st);
     if (have_snap)
@@ -1083,15 +1026,18 @@ static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
     if (rc)
         return rc;
     char lerr[256] = "";
-    rc = pd_rt_start(d->loop, d->cfg.listen_addr, n->id, on_frame, n, &d->log, &n->rt, lerr, sizeof lerr);
+    pd_rt_tls_t tls;
+    rc = pd_swarm_transport_tls(d, &tls, err, errlen); /* mutual TLS, always */
+    if (rc)
+        return rc;
+    rc = pd_rt_start(d->loop, d->cfg.listen_addr, n->id, on_frame, n, &tls, &d->log, &n->rt, lerr, sizeof lerr);
     if (n->rt)
         pd_rt_set_lost_cb(n->rt, on_peer_lost);
-    pd_swarm_attach_transport(d, n->rt); /* mutual TLS for clusters made by swarm init/join */
-    if (rc && d->cfg.bootstrap_expect > 1) {
+    if (rc && (!n->rt || d->cfg.bootstrap_expect != 1)) {
         snprintf(err, errlen, "%s", lerr);
         return rc;
     }
-    if (rc) /* a one-manager cluster works without the listener */
+    if (rc) /* the node that made a one-manager cluster works without the listener */
         PD_WARN(&d->log, "%s; running as a single manager without a Raft listener", lerr);
     char self_addr[PD_ADDR_MAX + 8], host[PD_ADDR_MAX];
     uint16_t port = 0;
@@ -1111,9 +1057,8 @@ static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
     n->turn_open = 1;
     uv_timer_start(&n->tick, on_tick, PD_RN_TICK_MS, PD_RN_TICK_MS);
     n->started_ms = uv_now(d->loop);
-    PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (%s)", (unsigned long long)n->id,
-            d->cfg.listen_addr, d->cfg.bootstrap_expect,
-            d->swarm && d->swarm->active ? "mutual TLS transport" : "PLAINTEXT transport: test networks only");
+    PD_INFO(&d->log, "raft manager id=%016llx listen=%s bootstrap_expect=%u (mutual TLS transport)",
+            (unsigned long long)n->id, d->cfg.listen_addr, d->cfg.bootstrap_expect);
     process(n);
     return 0;
 }

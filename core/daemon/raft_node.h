@@ -2,10 +2,11 @@
  * replicated store and the Raft transport, driven by one tick timer (loop contract in raft.h:
  * snapshot file → WAL append → one fdatasync → send → apply → advance).
  *
- * Formation (Consul's bootstrap-expect): with --bootstrap-expect 1 a node without Raft state makes
- * itself a one-voter cluster at once. With N > 1 it waits until gossip shows N alive managers
- * (metadata "r" = "manager" with a Raft address "ra"); the N lowest node ids are the initial voters,
- * computed alike on every node. A node with Raft state on disk ignores bootstrap and recovers.
+ * Formation: the node that ran `swarm init` (cfg.bootstrap_expect 1) makes itself a one-voter
+ * cluster when it has no Raft state. A manager that joined with the manager token, or a promoted
+ * worker, starts empty and joins once the leader (which added it as a learner) replicates to it.
+ * A node with Raft state on disk recovers it. Managers learn each other's Raft address from gossip
+ * (metadata "r" = "manager", "ra"); the transport is always mutual TLS (raft_transport.h).
  *
  * Requests (control operations): writes are store entries proposed on the leader; a follower
  * forwards them over the transport and the leader answers once the entry is applied. Reads are
@@ -46,16 +47,6 @@ typedef struct pd_raft_node pd_raft_node_t;
 /* --- pure helpers (unit-tested) --- */
 /* A stable nonzero Raft id: the first 8 bytes (big-endian) of BLAKE2b-256(node id). */
 uint64_t pd_raft_node_id_from(const char *node_id);
-
-typedef struct {
-    char node_id[PD_NODE_ID_LEN + 1];
-    uint64_t raft_id;
-} pd_rn_candidate_t;
-
-/* The initial voters: when at least `expect` distinct candidates exist, the `expect` lowest node
- * ids (byte order), written to ids_out in that order; returns expect. Returns 0 when there are
- * fewer (or expect is 0 or above PD_RAFT_NODES_MAX). Duplicates (same node id) count once. */
-unsigned pd_raft_node_bootstrap_set(const pd_rn_candidate_t *c, size_t n, unsigned expect, uint64_t *ids_out);
 
 /* --- daemon side --- */
 int pd_raft_node_start(pd_daemon_t *d, char *err, size_t errlen);

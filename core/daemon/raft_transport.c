@@ -170,11 +170,9 @@ struct pd_rt {
     rt_conn_t *conns;
     uint32_t n_conns;
     pd_rt_stats_t stats;
-    pd_pki_tls_conf_t *tls_server, *tls_client; /* NULL: plaintext (legacy formation) */
-    pd_rt_join_fn join_fn;
-    void *join_ctx;
+    pd_rt_tls_t tls;         /* always: there is no plaintext mode */
     uint64_t conn_serials;
-    uv_timer_t sweep;        /* TLS: closes connections past their deadline */
+    uv_timer_t sweep;        /* closes connections past their deadline */
     int sweep_open;
 };
 
@@ -298,28 +296,12 @@ static int peer_write(rt_peer_t *p, rt_frame_t *f)
 {
     if (p->queued_bytes + f->len > PD_RT_QUEUE_BYTES_MAX)
         return -PD_ELIMIT;
-    if (p->tls) { /* plaintext in, records out; the frame is ours to free once sent */
-        int rc = tls_send(p->tls, (uv_stream_t *)&p->tcp, p, f->data, f->len);
-        if (rc) {
-            peer_close(p);
-            return -PD_ECLOSED;
-        }
-        pd_free(f);
-        return 0;
-    }
-    rt_write_t *w = pd_malloc(sizeof *w);
-    if (!w)
-        return -ENOMEM;
-    w->peer = p;
-    w->f = f;
-    uv_buf_t buf = uv_buf_init((char *)f->data, (unsigned)f->len);
-    p->queued_bytes += f->len;
-    if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, write_cb) != 0) {
-        p->queued_bytes -= f->len;
-        pd_free(w);
+    /* frame in, TLS records out; the frame is ours to free once sent */
+    if (tls_send(p->tls, (uv_stream_t *)&p->tcp, p, f->data, f->len) != 0) {
         peer_close(p);
         return -PD_ECLOSED;
     }
+    pd_free(f);
     return 0;
 }
 
@@ -329,7 +311,7 @@ static void peer_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(sink, sizeof sink);
 }
 
-static int peer_ready(const rt_peer_t *p) { return p->state == PEER_UP && (!p->t->tls_client || p->tls_ready); }
+static int peer_ready(const rt_peer_t *p) { return p->state == PEER_UP && p->tls_ready; }
 
 /* Frames queued while connecting go out once the connection (and its TLS) is up. */
 static void peer_flush_pending(rt_peer_t *p)
@@ -401,13 +383,13 @@ static void peer_tls_input(rt_peer_t *p, const uint8_t *in, size_t left)
 static void peer_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     rt_peer_t *p = s->data;
-    if (nread > 0 && p->tls)
+    if (nread > 0 && p->tls)  /* (no session: the handshake could not start) */
         peer_tls_input(p, (const uint8_t *)buf->base, (size_t)nread);
     if (nread >= 0)
         return;
     /* (a server that refused our certificate is not a peer gone: only a session that was up counts) */
     int by_peer = (nread == UV_EOF || nread == UV_ECONNRESET) && p->state == PEER_UP && !p->t->stopped &&
-                  (!p->tls || p->tls_ready);
+                  p->tls_ready;
     peer_close(p);
     if (by_peer && p->t->lost)
         p->t->lost(p->t->ctx, p->id);
@@ -429,18 +411,15 @@ static void connect_cb(uv_connect_t *req, int status)
     p->t->stats.connects++;
     uv_tcp_nodelay(&p->tcp, 1);
     uv_read_start((uv_stream_t *)&p->tcp, peer_alloc_cb, peer_read_cb);
-    if (p->t->tls_client) {
-        p->tls = pd_calloc(1, sizeof *p->tls);
-        if (!p->tls || pd_pki_tls_init(p->tls, p->t->tls_client) != 0) {
-            peer_close(p);
-            return;
-        }
-        pd_pki_tls_handshake(p->tls); /* the ClientHello */
-        if (tls_flush(p->tls, (uv_stream_t *)&p->tcp, p) != 0)
-            peer_close(p);
-        return; /* pending frames wait for the handshake */
+    p->tls = pd_calloc(1, sizeof *p->tls);
+    if (!p->tls || pd_pki_tls_init(p->tls, p->t->tls.client) != 0) {
+        peer_close(p);
+        return;
     }
-    peer_flush_pending(p);
+    pd_pki_tls_handshake(p->tls); /* the ClientHello */
+    if (tls_flush(p->tls, (uv_stream_t *)&p->tcp, p) != 0)
+        peer_close(p);
+    /* pending frames wait for the handshake */
 }
 
 static void peer_connect(rt_peer_t *p)
@@ -608,11 +587,11 @@ static void conn_frames(rt_conn_t *c)
                 return;
             }
             c->answered = 1;
-            t->join_fn(t->join_ctx, t, c->serial, body, len);
+            t->tls.join(t->tls.join_ctx, t, c->serial, body, len);
             continue;
         }
         pd_rt_frame_t f;
-        if (pd_rt_frame_parse(body, len, &f) != 0 || f.to != t->self || (c->tls && f.from != c->peer_id)) {
+        if (pd_rt_frame_parse(body, len, &f) != 0 || f.to != t->self || f.from != c->peer_id) {
             t->stats.bad_frames++;
             conn_close(c);
             return;
@@ -674,7 +653,7 @@ static void conn_tls_input(rt_conn_t *c, const uint8_t *in, size_t left)
             tls_flush(c->tls, (uv_stream_t *)&c->tcp, NULL);
             pd_pki_node_info_t info;
             if (pd_pki_tls_anonymous(c->tls)) {
-                if (!t->join_fn) {
+                if (!t->tls.join) {
                     conn_refused(c, "no certificate", NULL);
                     return;
                 }
@@ -716,23 +695,13 @@ static void conn_tls_input(rt_conn_t *c, const uint8_t *in, size_t left)
 static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     rt_conn_t *c = s->data;
-    pd_rt_t *t = c->t;
     if (c->closing || nread == 0)
         return;
     if (nread < 0) {
         conn_close(c);
         return;
     }
-    if (c->tls) {
-        conn_tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
-        return;
-    }
-    if (pd_ctl_framer_feed(&c->framer, buf->base, (size_t)nread) != 0) {
-        t->stats.bad_frames++;
-        conn_close(c);
-        return;
-    }
-    conn_frames(c);
+    conn_tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void on_accept(uv_stream_t *server, int status)
@@ -757,22 +726,27 @@ static void on_accept(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
-    if (t->tls_server) {
-        uv_tcp_nodelay(&c->tcp, 1); /* handshake flights are several small writes */
-        c->serial = ++t->conn_serials;
-        c->deadline_ms = uv_now(t->loop) + PD_RT_HANDSHAKE_MS; /* slow or silent peers go */
-        c->tls = pd_calloc(1, sizeof *c->tls);
-        if (!c->tls || pd_pki_tls_init(c->tls, t->tls_server) != 0) {
-            conn_close(c);
-            return;
-        }
+    uv_tcp_nodelay(&c->tcp, 1); /* handshake flights are several small writes */
+    c->serial = ++t->conn_serials;
+    c->deadline_ms = uv_now(t->loop) + PD_RT_HANDSHAKE_MS; /* slow or silent peers go */
+    c->tls = pd_calloc(1, sizeof *c->tls);
+    if (!c->tls || pd_pki_tls_init(c->tls, t->tls.server) != 0) {
+        conn_close(c);
+        return;
     }
     uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
 }
 
+static void sweep_cb(uv_timer_t *tm);
+
 int pd_rt_start(uv_loop_t *loop, const char *listen_addr, uint64_t self_id, pd_rt_recv_fn fn, void *ctx,
-                const pd_log_t *log, pd_rt_t **out, char *err, size_t errlen)
+                const pd_rt_tls_t *tls, const pd_log_t *log, pd_rt_t **out, char *err, size_t errlen)
 {
+    *out = NULL;
+    if (!tls || !tls->server || !tls->client) {
+        snprintf(err, errlen, "the Raft transport runs mutual TLS only, and this node has no certificate");
+        return -PD_EUSAGE;
+    }
     pd_rt_t *t = pd_calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;
@@ -781,7 +755,12 @@ int pd_rt_start(uv_loop_t *loop, const char *listen_addr, uint64_t self_id, pd_r
     t->fn = fn;
     t->ctx = ctx;
     t->log = log;
+    t->tls = *tls;
     *out = t;
+    uv_timer_init(loop, &t->sweep);
+    t->sweep.data = t;
+    t->sweep_open = 1;
+    uv_timer_start(&t->sweep, sweep_cb, 500, 500);
     char host[PD_ADDR_MAX];
     uint16_t port = 0;
     struct sockaddr_storage ss;
@@ -819,21 +798,6 @@ static void sweep_cb(uv_timer_t *tm)
     }
 }
 
-void pd_rt_set_tls(pd_rt_t *t, pd_pki_tls_conf_t *server, pd_pki_tls_conf_t *client, pd_rt_join_fn join,
-                   void *join_ctx)
-{
-    t->tls_server = server;
-    t->tls_client = client;
-    t->join_fn = join;
-    t->join_ctx = join_ctx;
-    if (!t->sweep_open && !t->stopped) {
-        uv_timer_init(t->loop, &t->sweep);
-        t->sweep.data = t;
-        t->sweep_open = 1;
-        uv_timer_start(&t->sweep, sweep_cb, 500, 500);
-    }
-}
-
 static void conn_shut_cb(uv_shutdown_t *req, int status)
 {
     conn_close(req->data);
@@ -844,7 +808,7 @@ int pd_rt_conn_reply(pd_rt_t *t, uint64_t conn, const void *data, size_t len)
     rt_conn_t *c = t->conns;
     while (c && c->serial != conn)
         c = c->next;
-    if (!c || c->closing || !c->tls)
+    if (!c || c->closing)
         return -PD_ENOTFOUND;
     uint8_t prefix[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
     int rc = tls_send(c->tls, (uv_stream_t *)&c->tcp, NULL, prefix, sizeof prefix);

@@ -1,11 +1,8 @@
-/* Manager-to-manager transport for Raft: TCP on --listen-addr (default 0.0.0.0:2377).
- *
- * Clusters made by `swarm init` / `swarm join` run it over mutual TLS (pd_rt_set_tls): both ends
- * show a certificate of the cluster's CA; only a manager certificate may carry Raft frames, and a
- * frame's sender id must be the certificate's node. A peer without a certificate gets an anonymous
- * session admitted to the join RPC only (one request, one answer, then the connection closes).
- * Clusters formed the legacy way (--bootstrap-expect / --join) still run it in PLAINTEXT: anyone who
- * can reach the port can inject Raft messages. Keep those on loopback or a private test network.
+/* Manager-to-manager transport for Raft: TCP on --listen-addr (default 0.0.0.0:2377), always
+ * mutual TLS (there is no plaintext mode): both ends show a certificate of the cluster's CA; only a
+ * manager certificate may carry Raft frames, and a frame's sender id must be the certificate's
+ * node. A peer without a certificate gets an anonymous session admitted to the join RPC only (one
+ * request, one answer, then the connection closes); without a join handler it is refused.
  *
  * Frame (big-endian): u32 body length (PD_RT_HDR_LEN..PD_RT_FRAME_MAX) | body
  *   body   = u8 version (1) | u8 type | u64 from | u64 to | payload
@@ -97,10 +94,21 @@ typedef struct {
     uint64_t tls_accepted;  /* inbound handshakes completed */
 } pd_rt_stats_t;
 
-/* Listen on listen_addr ("IP:PORT"). On a listen error *out is still set (frames can be sent;
- * none are received) and the error is returned with a message. */
+/* Mutual TLS: server for accepted connections (it should allow anonymous peers when join is set),
+ * client for ours. join gets the one frame an anonymous session may send; it answers with
+ * pd_rt_conn_reply. The configs must outlive the transport. */
+typedef void (*pd_rt_join_fn)(void *ctx, pd_rt_t *t, uint64_t conn, const uint8_t *body, size_t len);
+typedef struct {
+    pd_pki_tls_conf_t *server, *client; /* both required */
+    pd_rt_join_fn join;                 /* NULL: anonymous sessions are refused */
+    void *join_ctx;
+} pd_rt_tls_t;
+
+/* Listen on listen_addr ("IP:PORT") with TLS (required: -PD_EUSAGE and *out NULL without it). On a
+ * listen error *out is still set (frames can be sent; none are received) and the error is
+ * returned with a message. */
 int pd_rt_start(uv_loop_t *loop, const char *listen_addr, uint64_t self_id, pd_rt_recv_fn fn, void *ctx,
-                const pd_log_t *log, pd_rt_t **out, char *err, size_t errlen);
+                const pd_rt_tls_t *tls, const pd_log_t *log, pd_rt_t **out, char *err, size_t errlen);
 /* Name (or change) a peer's address "IP:PORT". -PD_ELIMIT when the table is full. */
 int pd_rt_set_peer(pd_rt_t *t, uint64_t id, const char *addr);
 /* Queue one frame whose payload is a followed by b. 0, -PD_ENOTFOUND (no address), -PD_ELIMIT
@@ -113,12 +121,6 @@ typedef void (*pd_rt_lost_fn)(void *ctx, uint64_t peer);
 void pd_rt_set_lost_cb(pd_rt_t *t, pd_rt_lost_fn fn);
 const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t);
 
-/* Mutual TLS from now on (before any connection): server for accepted connections (it should
- * allow anonymous peers when join is set), client for ours. join gets the one frame an anonymous
- * session may send; it answers with pd_rt_conn_reply. The configs must outlive the transport. */
-typedef void (*pd_rt_join_fn)(void *ctx, pd_rt_t *t, uint64_t conn, const uint8_t *body, size_t len);
-void pd_rt_set_tls(pd_rt_t *t, pd_pki_tls_conf_t *server, pd_pki_tls_conf_t *client, pd_rt_join_fn join,
-                   void *join_ctx);
 /* Answer an anonymous session's request (one frame: u32 length + data), then close it.
  * -PD_ENOTFOUND when that connection is gone. */
 int pd_rt_conn_reply(pd_rt_t *t, uint64_t conn, const void *data, size_t len);

@@ -11,10 +11,10 @@
  * = the token text); each joined node id is recorded as "joined.<node id>" (a replayed join is
  * refused).
  *
- * A node with node.crt is in a PKI cluster: its role comes from the certificate, and the Raft
- * transport on 2377 is mutual TLS. A node started with --bootstrap-expect / --join / --worker (or
- * with Raft state made that way) uses the legacy formation with the plaintext transport. A node with
- * neither waits for `peerctl swarm init` or `peerctl swarm join` (or runs init at start with --init). */
+ * A node with node.crt is in a cluster: its role comes from the certificate, and the Raft transport
+ * on 2377 is mutual TLS (it has no other mode). A node without one waits for `peerctl swarm init` or
+ * `peerctl swarm join`, or runs them at start (--init; --join-token with --join-manager). --join
+ * alone makes a gossip-only member: no certificate, so no Raft and nothing on any manager's 2377. */
 #ifndef PD_SWARM_H
 #define PD_SWARM_H
 
@@ -23,9 +23,10 @@
 #include "daemon.h"
 #include "join_wire.h"
 #include "pki.h"
+#include "raft_transport.h"
 
-typedef struct pd_rt pd_rt_t;
 typedef struct pd_join_dial pd_join_dial_t;
+typedef struct pd_join_start pd_join_start_t;
 
 #define PD_SWARM_TOKEN_WORKER "token.worker"
 #define PD_SWARM_TOKEN_MANAGER "token.manager"
@@ -55,6 +56,7 @@ typedef struct pd_swarm {
     int init_waiting;
     pd_join_dial_t *dial;       /* `swarm join` in progress */
     pd_ctl_token_t join_tok;
+    pd_join_start_t *start_join; /* --join-token at start (join_start.c) */
     int restart;                /* `swarm leave`: run again from scratch once stopped */
     uv_timer_t seeds_timer;     /* keeps swarm.seeds current (swarm_seeds.c) */
     int seeds_open;
@@ -75,11 +77,12 @@ void pd_swarm_seeds_stop(pd_daemon_t *d);
 int pd_swarm_init_state(pd_daemon_t *d, char *err, size_t errlen);
 /* Once gossip and Raft run: write init's tokens. */
 void pd_swarm_after_start(pd_daemon_t *d);
-/* The Raft transport of a PKI cluster: mutual TLS, joins admitted on anonymous sessions. */
-void pd_swarm_attach_transport(pd_daemon_t *d, pd_rt_t *rt);
+/* The Raft transport's TLS (mutual, joins admitted on anonymous sessions): 0, or -PD_ESTATE
+ * without a node certificate (err says so). */
+int pd_swarm_transport_tls(pd_daemon_t *d, pd_rt_tls_t *out, char *err, size_t errlen);
 /* The hook for removed nodes: fn runs after a peer's certificate verified (nonzero refuses it). */
 void pd_swarm_set_removed_check(pd_daemon_t *d, pd_pki_peer_check_fn fn, void *ctx);
-/* Is the local node in any cluster (PKI or legacy)? */
+/* Is the local node in a cluster (a certificate, or gossip-only membership)? */
 int pd_swarm_in_cluster(const pd_daemon_t *d);
 /* Write one state file (0600) into the data dir; err names it. */
 int pd_swarm_write(pd_daemon_t *d, const char *name, const void *data, size_t len, char *err, size_t errlen);
@@ -101,6 +104,13 @@ void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t
  * result and start the cluster; the `swarm join` request is answered at the end. */
 int pd_join_dial_start(pd_daemon_t *d, const char *token, const char *addr, char *err, size_t errlen);
 void pd_join_dial_cancel(pd_daemon_t *d);
+
+/* --join-token at start (join_start.c): the same join without peerctl. 0 once the first attempt
+ * started, or an error (a malformed token or address). The dial's end goes to
+ * pd_join_start_done, which retries an unreachable manager and stops peerd on a refusal. */
+int pd_join_start(pd_daemon_t *d, char *err, size_t errlen);
+void pd_join_start_done(pd_daemon_t *d, int rc, const char *err);
+void pd_join_start_stop(pd_daemon_t *d);
 
 /* A manager-token join: make the new node a Raft voter. See join_server.c. */
 int pd_join_make_manager(pd_daemon_t *d, const char *node_id, const char *addr, char *err, size_t errlen);

@@ -356,29 +356,39 @@ void pd_swarm_set_removed_check(pd_daemon_t *d, pd_pki_peer_check_fn fn, void *c
     s->removed_ctx = ctx;
 }
 
-void pd_swarm_attach_transport(pd_daemon_t *d, pd_rt_t *rt)
+int pd_swarm_transport_tls(pd_daemon_t *d, pd_rt_tls_t *out, char *err, size_t errlen)
 {
     pd_swarm_t *s = d->swarm;
-    if (!rt || !s || !s->active)
-        return;
+    if (!s || !s->active) {
+        snprintf(err, errlen, "no node certificate: a manager is made only by 'swarm init' or a join with the "
+                              "manager token");
+        return -PD_ESTATE;
+    }
+    int rc = 0;
     if (!s->tls_ready) {
-        if (ensure_drbg(s) != 0)
-            return;
-        pd_pki_rng_t rng = pd_pki_drbg_rng(&s->drbg);
-        if (pd_pki_tls_conf_init(&s->tls_server, PD_PKI_TLS_SERVER, &s->ca, &s->ident, &pd_clock_real, rng) != 0)
-            return;
-        if (pd_pki_tls_conf_init(&s->tls_client, PD_PKI_TLS_CLIENT, &s->ca, &s->ident, &pd_clock_real, rng) != 0) {
+        pd_pki_rng_t rng;
+        if ((rc = ensure_drbg(s)) != 0)
+            goto fail;
+        rng = pd_pki_drbg_rng(&s->drbg);
+        if ((rc = pd_pki_tls_conf_init(&s->tls_server, PD_PKI_TLS_SERVER, &s->ca, &s->ident, &pd_clock_real, rng)) != 0)
+            goto fail;
+        if ((rc = pd_pki_tls_conf_init(&s->tls_client, PD_PKI_TLS_CLIENT, &s->ca, &s->ident, &pd_clock_real, rng)) != 0) {
             pd_pki_tls_conf_free(&s->tls_server);
-            return;
+            goto fail;
         }
         pd_pki_tls_conf_allow_anonymous(&s->tls_server); /* joiners: the join RPC only */
         pd_pki_tls_conf_set_peer_check(&s->tls_server, peer_check, s);
         pd_pki_tls_conf_set_peer_check(&s->tls_client, peer_check, s);
         s->tls_ready = 1;
     }
-    pd_rt_set_tls(rt, &s->tls_server, &s->tls_client, pd_join_server_request, d);
+    *out = (pd_rt_tls_t){.server = &s->tls_server, .client = &s->tls_client, .join = pd_join_server_request,
+                         .join_ctx = d};
     PD_INFO(&d->log, "raft transport: mutual TLS as %s %s of cluster %s", pd_pki_role_name(s->role),
             s->ident.info.node_id, s->ca.cluster_id);
+    return 0;
+fail:
+    snprintf(err, errlen, "cannot set up TLS for the Raft transport: %s", pd_strerror(rc));
+    return rc;
 }
 
 int pd_swarm_in_cluster(const pd_daemon_t *d)
@@ -437,6 +447,7 @@ void pd_swarm_close(pd_daemon_t *d)
     if (s->timer_open && !uv_is_closing((uv_handle_t *)&s->timer))
         uv_close((uv_handle_t *)&s->timer, NULL);
     pd_swarm_seeds_stop(d);
+    pd_join_start_stop(d);
     pd_join_dial_cancel(d);
 }
 

@@ -104,7 +104,7 @@ run() {
   # A DNS address already taken: exit 1 naming it and the way out.
   local st=0 msg
   msg=$(e2e_exec 2 "$PEERD" --data-dir "$E2E_WORK/h2/second" --socket "$E2E_WORK/h2/second.sock" \
-    --gossip-port 7950 --bootstrap-expect 1 2>&1) || st=$?
+    --gossip-port 7950 --listen-addr 127.0.0.1:2378 --init 2>&1) || st=$?
   [ $st -eq 1 ] || e2e_fail "second peerd on a taken DNS address exited $st, want 1: $msg"
   grep -q '127.0.0.11:53' <<<"$msg" && grep -q -- '--dns-addr' <<<"$msg" && grep -q -- '--no-dns' <<<"$msg" ||
     e2e_fail "unclear DNS bind error: $msg"
@@ -113,7 +113,7 @@ run() {
   # An upstream that never answers: SERVFAIL within the timeout (h3 restarted onto it).
   e2e_bg 3 "$E2E_TOOLS/dns_upstream" 127.0.0.3 5353 silent
   e2e_stop 3 TERM || e2e_fail "peerd h3 did not exit 0"
-  E2E_PEERD_ARGS="--dns-upstream 127.0.0.3:5353 --dns-timeout-ms 1000" e2e_start 3 $(e2e_join_args)
+  E2E_PEERD_ARGS="--dns-upstream 127.0.0.3:5353 --dns-timeout-ms 1000" e2e_start 3
   local el s
   out=$(e2e_exec 3 dig +time=5 +tries=1 @127.0.0.11 slow.example.test)
   s=$(grep -o 'status: [A-Z]*' <<<"$out" | cut -d' ' -f2)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Five peerd in five namespaces: join; kill -9 one (all others mark it failed and drop its endpoints);
 # restart it (alive again); graceful leave (left, never failed); 10% loss for 60 s (no false failure);
-# a node with the wrong key neither joins nor appears; the gossip key rotated live with no failure.
+# a node with the wrong key neither joins nor appears; the gossip key rotated live with no failure;
+# a gossip-only member (--join, no token) is alive everywhere but runs no Raft and is refused on 2377.
 source "$(dirname "$0")/lib/cluster.sh"
 N=5
 LOSS_SECS=${E2E_LOSS_SECS:-60}
@@ -54,7 +55,7 @@ run() {
   e2e_wait_for 5 endpoint_gone_everywhere web 1 2 3 4 || e2e_fail "dead node's endpoint still served"
 
   # Restart h5: alive again everywhere, with the same identity.
-  e2e_start 5 $(e2e_join_args)
+  e2e_start 5 # no flags: its certificate and seeds are in the data dir
   [ "$(e2e_node_id 5)" = "${ids[5]}" ] || e2e_fail "h5 changed identity"
   e2e_wait_for 20 all_see "${ids[5]}" alive 1 2 3 4 || e2e_fail "restarted h5 not alive again"
 
@@ -65,7 +66,7 @@ run() {
   e2e_wait_for 10 all_see "${ids[4]}" left 1 2 3 5 || e2e_fail "h4's leave not seen as left"
   sleep 3
   [ "$(failed_total 1 2 3 5)" -eq "$before" ] || e2e_fail "a graceful leave was counted as a failure"
-  e2e_start 4 $(e2e_join_args)
+  e2e_start 4
   e2e_wait_for 20 all_see "${ids[4]}" alive 1 2 3 5 || e2e_fail "h4 did not rejoin"
 
   # 10% loss on every host for LOSS_SECS: nobody is declared failed.
@@ -120,5 +121,23 @@ run() {
   local auth
   auth=$(e2e_ctl 1 gossip stats --json | grep -o '"unknown_key": [0-9]*\|"auth_failures": [0-9]*' | grep -o '[0-9]*$' | paste -sd+ | bc)
   [ "${auth:-0}" -gt 0 ] || e2e_fail "frames under the wrong key were not counted"
+
+  # A gossip-only member (--join with the current keyring, no token): in gossip like any node, but
+  # with no certificate it runs no Raft, and the Raft port refuses what it sends there.
+  rm -rf "$E2E_WORK/h5/data"
+  cp "$E2E_WORK/h1/data/gossip.keyring" "$E2E_WORK/good.keyring"
+  e2e_start 5 --join "$(e2e_addr 1)" --gossip-key-file "$E2E_WORK/good.keyring"
+  local id5
+  id5=$(e2e_node_id 5)
+  e2e_wait_for 15 all_see "$id5" alive 1 2 3 4 || e2e_fail "the gossip-only member is not alive everywhere"
+  grep -q "role: gossip-only member" "$E2E_WORK/h5/peerd.log" || e2e_fail "h5 did not log its gossip-only role"
+  local rs
+  rs=$(e2e_ctl 5 raft status 2>&1) || true
+  grep -q 'runs no manager' <<<"$rs" || e2e_fail "a gossip-only member runs Raft: $rs"
+  [ ! -e "$E2E_WORK/h5/data/node.crt" ] || e2e_fail "a gossip-only member has a certificate"
+  # a Raft frame (version 1, type RAFT, from 1 to 2) sent without TLS: closed by the server
+  e2e_exec 5 "$E2E_TOOLS/pki_probe" raw "$(e2e_addr 1):2377" 00000012010100000000000000010000000000000002 >/dev/null ||
+    e2e_fail "h1's Raft port did not close a plaintext frame from the gossip-only member"
+  e2e_log "gossip-only member: alive everywhere, no Raft, refused on 2377"
 }
 e2e_main run

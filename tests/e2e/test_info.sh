@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Three peerd in three namespaces each answer `peerctl info` with their own stable identity;
-# a second peerd on a used data dir is refused; nothing of the run remains afterwards.
+# a second peerd on a used data dir is refused; a join at start (--join-token) with a wrong token or
+# an unreachable manager exits 1 clearly, and --bootstrap-expect is refused; nothing of the run
+# remains afterwards.
 source "$(dirname "$0")/lib/cluster.sh"
 
 run() {
@@ -12,7 +14,7 @@ run() {
     [ ${#id} -eq 25 ] || e2e_fail "h$i: no node id in: $out"
     [ -z "${ids[$id]:-}" ] || e2e_fail "h$i: node id $id not unique"
     ids[$id]=$i
-    # h1 forms the cluster; h2 and h3 join it with no --bootstrap-expect, so they are workers.
+    # h1 makes the cluster (--init); h2 and h3 join it with the worker token, so they are workers.
     want=manager
     [ "$i" -eq 1 ] || want=worker
     grep -q "\"role\": \"$want\"" <<<"$out" || e2e_fail "h$i: role is not $want: $out"
@@ -30,6 +32,29 @@ run() {
   [ $st -eq 1 ] || e2e_fail "second peerd exited $st, want 1"
   grep -q "$E2E_WORK/h1/data" <<<"$msg" && grep -q "pid ${E2E_PIDS[1]}" <<<"$msg" ||
     e2e_fail "lock message does not name dir and pid: $msg"
+
+  # Joining at start (--join-token): a wrong token stops peerd with the manager's refusal and
+  # leaves nothing behind; an unreachable manager is tried --join-retries times, then exit 1.
+  local tok bad d2=$E2E_WORK/h3/second
+  tok=$(e2e_ctl 1 swarm join-token -q worker)
+  bad="${tok%?}$([ "${tok: -1}" = 0 ] && echo 1 || echo 0)"
+  st=0
+  msg=$(e2e_exec 3 "$PEERD" --data-dir "$d2" --socket "$E2E_WORK/h3/second.sock" --no-dns \
+    --join-token "$bad" --join-manager "$(e2e_addr 1):2377" 2>&1) || st=$?
+  [ $st -eq 1 ] && grep -q "join at start: .*wrong, or rotated" <<<"$msg" ||
+    e2e_fail "a wrong token at start: exit $st: $(tail -2 <<<"$msg")"
+  [ ! -e "$d2/node.crt" ] && [ ! -e "$d2/ca.crt" ] || e2e_fail "a refused join at start left state behind"
+  st=0
+  msg=$(e2e_exec 3 "$PEERD" --data-dir "$d2" --socket "$E2E_WORK/h3/second.sock" --no-dns --join-retries 2 \
+    --join-token "$tok" --join-manager "$(e2e_addr 3):2377" 2>&1) || st=$?
+  [ $st -eq 1 ] && grep -q "attempt 1 of 2 failed" <<<"$msg" && grep -q "no more attempts" <<<"$msg" ||
+    e2e_fail "an unreachable manager at start: exit $st: $(tail -2 <<<"$msg")"
+  # The flags that formed managers over plaintext are gone, with the replacement named.
+  st=0
+  msg=$(e2e_exec 3 "$PEERD" --data-dir "$d2" --bootstrap-expect 3 2>&1) || st=$?
+  [ $st -eq 2 ] && grep -q -- "--bootstrap-expect was removed.*--init" <<<"$msg" ||
+    e2e_fail "--bootstrap-expect: exit $st: $(head -1 <<<"$msg")"
+  e2e_log "join at start: wrong token and unreachable manager refused clearly; --bootstrap-expect refused"
 
   # The node id survives a restart; SIGTERM exits 0.
   local before after

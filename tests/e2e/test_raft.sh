@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Three managers in three namespaces with --bootstrap-expect 3 (hosts 2 and 3 join host 1 by
-# gossip): a leader is elected; a config written on a follower is listed on every node; kill -9 the
+# Three managers in three namespaces (h1 --init; h2 and h3 join it with the manager token, over
+# mutual TLS on 2377): a leader is elected; a config written on a follower is listed on every node; kill -9 the
 # leader → writes resume on the survivors (time measured), and a write forwarded to the dying leader
 # fails at once with a retryable "leader changed" error; the restarted node catches up; with two
 # of three down writes fail within 2 s with "no manager quorum" (exit 1); back up → writes work;
@@ -9,7 +9,8 @@
 # and every restart recovers from snapshot + WAL; a clean stop of the leader hands leadership over.
 source "$(dirname "$0")/lib/cluster.sh"
 N=3
-export E2E_PEERD_ARGS="--bootstrap-expect 3 --no-dns --snapshot-every 20 ${E2E_PEERD_ARGS:-}"
+export E2E_PEERD_ARGS="--no-dns --snapshot-every 20 ${E2E_PEERD_ARGS:-}"
+export E2E_MANAGERS="1 2 3"
 
 role_of() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"role": "[a-z]*"' | cut -d'"' -f4; }
 leader_of() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"leader": "[0-9a-z]*"' | cut -d'"' -f4; }
@@ -32,8 +33,6 @@ agree_on_leader() {
 has_config() { e2e_ctl "$1" config ls | awk 'NR > 1 { print $2 }' | grep -qx "$2"; }
 config_count() { e2e_ctl "$1" config ls | awk 'NR > 1' | wc -l; }
 now_ms() { date +%s%3N; }
-# Join flags for a restart of host I through host J.
-join_via() { echo "--join $(e2e_addr "$2") --gossip-key-file $E2E_WORK/h1/data/gossip.keyring"; }
 
 run() {
   e2e_setup $N
@@ -114,7 +113,7 @@ run() {
   e2e_wait_for 10 grep -q "raft snapshot index=" "$E2E_WORK/h$S/peerd.log" || e2e_fail "h$S took no snapshot"
 
   # The old leader restarts and catches up (by snapshot: its log is behind the compaction).
-  e2e_start "$L" $(join_via "$L" "$S")
+  e2e_start "$L" # no flags: the certificate, seeds and Raft state are in its data dir
   e2e_wait_for 20 has_config "$L" burst-40 || e2e_fail "restarted h$L did not catch up"
   has_config "$L" after-kill || e2e_fail "restarted h$L lacks after-kill"
   grep -q "raft snapshot installed" "$E2E_WORK/h$L/peerd.log" || e2e_fail "h$L caught up without a snapshot"
@@ -140,8 +139,8 @@ run() {
   [ $rc -eq 1 ] && echo "$out" | grep -q 'no manager quorum' || e2e_fail "read without quorum: exit $rc: $out"
 
   # Back up: writes work again.
-  e2e_start "${down[0]}" $(join_via "${down[0]}" "$keep")
-  e2e_start "${down[1]}" $(join_via "${down[1]}" "$keep")
+  e2e_start "${down[0]}"
+  e2e_start "${down[1]}"
   ok=0
   t0=$(now_ms)
   for n in $(seq 100); do
@@ -156,9 +155,7 @@ run() {
   e2e_wait_for 10 has_config "$keep" quorum-back || e2e_fail "h$keep missing quorum-back"
   before=$(config_count "$keep")
   for i in 1 2 3; do e2e_stop "$i" TERM || e2e_fail "h$i did not stop cleanly (exit $?)"; done
-  e2e_start 1
-  e2e_start 2 $(e2e_join_args)
-  e2e_start 3 $(e2e_join_args)
+  for i in 1 2 3; do e2e_start "$i"; done
   e2e_wait_for 30 find_leader 1 2 3 || e2e_fail "no leader after a full restart"
   for i in 1 2 3; do
     e2e_wait_for 10 has_config "$i" quorum-back || e2e_fail "h$i lost data in a full restart"
@@ -180,7 +177,7 @@ run() {
   find_leader "${others[@]}" >/dev/null || e2e_fail "no leader among ${others[*]} right after the handoff"
   e2e_ctl "${others[0]}" config create after-handoff "$f" >/dev/null || e2e_fail "write after the handoff failed"
   e2e_log "handoff: h$(find_leader "${others[@]}") leads, a write went through at once"
-  e2e_start "$CL" $(join_via "$CL" "${others[0]}")
+  e2e_start "$CL"
   e2e_wait_for 10 has_config "$CL" after-handoff || e2e_fail "h$CL did not catch up after the handoff"
 
   for i in 1 2 3; do e2e_stop "$i" TERM || e2e_fail "h$i exited $? at the end (leak or crash?)"; done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Service VIPs: three managers (--bootstrap-expect 3) and one worker (h4, --worker: no Raft).
+# Service VIPs: three managers (h1 --init, h2 and h3 joined with the manager token) and one worker
+# (h4, joined with the worker token: no Raft).
 # A service registered on the worker gets a VIP from the leader, inside --vip-range, and every node
 # answers `dig <svc>.svc` with that one VIP within VIP_BOUND_S; `tasks.<svc>.svc` stays the task
 # address and the VIP's PTR names the service. kill -9 the leader: the VIP is unchanged everywhere
@@ -11,8 +12,8 @@ source "$(dirname "$0")/lib/cluster.sh"
 RANGE_PREFIX="10.97.0"
 VIP_BOUND_S=5
 GRACE_S=2
-export E2E_PEERD_ARGS="--bootstrap-expect 3 --vip-range ${RANGE_PREFIX}.0/24 --vip-grace $GRACE_S ${E2E_PEERD_ARGS:-}"
-export E2E_ARGS_H4="--worker"
+export E2E_PEERD_ARGS="--vip-range ${RANGE_PREFIX}.0/24 --vip-grace $GRACE_S ${E2E_PEERD_ARGS:-}"
+export E2E_MANAGERS="1 2 3"
 
 role_of() { e2e_ctl "$1" raft status --json 2>/dev/null | grep -o '"role": "[a-z]*"' | cut -d'"' -f4; }
 find_leader() {

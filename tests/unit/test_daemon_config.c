@@ -129,60 +129,77 @@ static void test_snapshot_flags(void **state)
     }
 }
 
-static void test_resolve_role(void **state)
-{
-    (void)state;
-    pd_config_t c;
-    pd_config_defaults(&c); /* a lone node: a one-manager cluster */
-    assert_non_null(strstr(pd_config_resolve_role(&c, 0), "manager"));
-    assert_int_equal(c.worker, 0);
-    assert_int_equal(c.bootstrap_expect, 1);
-    pd_config_defaults(&c); /* joins someone: a worker */
-    snprintf(c.join[0], sizeof c.join[0], "10.0.0.1");
-    c.n_join = 1;
-    assert_non_null(strstr(pd_config_resolve_role(&c, 0), "worker"));
-    assert_int_equal(c.worker, 1);
-    pd_config_defaults(&c); /* joins, but Raft state on disk: stays a manager */
-    c.n_join = 1;
-    assert_non_null(strstr(pd_config_resolve_role(&c, 1), "manager"));
-    assert_int_equal(c.worker, 0);
-    pd_config_defaults(&c); /* joins as one of the first managers */
-    c.n_join = 1;
-    c.bootstrap_expect = 3;
-    assert_non_null(strstr(pd_config_resolve_role(&c, 0), "manager"));
-    assert_int_equal(c.worker, 0);
-    assert_int_equal(c.bootstrap_expect, 3);
-    pd_config_defaults(&c); /* --worker wins over Raft state */
-    c.worker = 1;
-    assert_non_null(strstr(pd_config_resolve_role(&c, 1), "worker"));
-}
-
-/* Which nodes use the legacy formation; the rest wait for swarm init/join (or init with --init). */
-static void test_legacy_formation_and_init(void **state)
+/* Without a certificate the start flags decide: a token join, init, gossip-only, or wait. */
+static void test_start_mode(void **state)
 {
     (void)state;
     pd_config_t c;
     pd_config_action_t act;
-    char err[256] = "";
+    char err[512] = "";
     pd_config_defaults(&c);
-    assert_false(pd_config_legacy_formation(&c, 0)); /* no flags, no state: waits */
-    assert_true(pd_config_legacy_formation(&c, 1));  /* Raft state made the legacy way */
+    assert_int_equal(pd_config_start_mode(&c), PD_START_WAIT); /* no flags: waits, as dockerd does */
     char *a[] = {"peerd", "--init"};
     assert_int_equal(pd_config_parse(&c, 2, a, &act, err, sizeof err), 0);
     assert_int_equal(c.init, 1);
-    assert_false(pd_config_legacy_formation(&c, 0));
-    char *b[] = {"peerd", "--bootstrap-expect", "1"};
-    pd_config_defaults(&c);
-    assert_int_equal(pd_config_parse(&c, 3, b, &act, err, sizeof err), 0);
-    assert_true(pd_config_legacy_formation(&c, 0));
-    char *w[] = {"peerd", "--worker"};
-    pd_config_defaults(&c);
-    assert_int_equal(pd_config_parse(&c, 2, w, &act, err, sizeof err), 0);
-    assert_true(pd_config_legacy_formation(&c, 0));
+    assert_int_equal(pd_config_start_mode(&c), PD_START_INIT);
     char *bad[] = {"peerd", "--init=maybe"};
     pd_config_defaults(&c);
-    assert_int_equal(pd_config_parse(&c, 2, bad, &act, err, sizeof err), 0); /* like --worker=: not "false"/"0" */
+    assert_int_equal(pd_config_parse(&c, 2, bad, &act, err, sizeof err), 0); /* not "false"/"0" */
     assert_int_equal(c.init, 1);
+    char *j[] = {"peerd", "--join-token", "PDTKN-1-abc", "--join-manager", "10.0.0.1:2377"};
+    pd_config_defaults(&c);
+    assert_int_equal(pd_config_parse(&c, 5, j, &act, err, sizeof err), 0);
+    assert_string_equal(c.join_token, "PDTKN-1-abc");
+    assert_string_equal(c.join_manager, "10.0.0.1:2377");
+    assert_int_equal(pd_config_start_mode(&c), PD_START_JOIN);
+    char *g[] = {"peerd", "--join", "10.0.0.1", "--gossip-key-file", "/k"};
+    pd_config_defaults(&c);
+    assert_int_equal(pd_config_parse(&c, 5, g, &act, err, sizeof err), 0);
+    assert_int_equal(pd_config_start_mode(&c), PD_START_GOSSIP_ONLY);
+    assert_int_equal(c.worker, 0); /* the daemon sets it: no Raft for a gossip-only member */
+}
+
+/* Bad combinations and the removed flags: refused with a message that names the replacement. */
+static void test_start_flags_refused(void **state)
+{
+    (void)state;
+    pd_config_t c;
+    pd_config_action_t act;
+    char err[512];
+    struct {
+        int argc;
+        char *argv[6];
+        const char *want;
+    } cases[] = {
+        {3, {"peerd", "--bootstrap-expect", "3"}, "--init"},
+        {2, {"peerd", "--bootstrap-expect=1"}, "--join-token MANAGER-TOKEN --join-manager ADDR:2377"},
+        {2, {"peerd", "--worker"}, "--join-token WORKER-TOKEN"},
+        {3, {"peerd", "--join-token", "PDTKN-1-abc"}, "go together"},
+        {3, {"peerd", "--join-manager", "10.0.0.1"}, "go together"},
+        {3, {"peerd", "--join-manager", "manager.example"}, "not IP[:PORT]"},
+        {6, {"peerd", "--init", "--join-token", "t", "--join-manager", "10.0.0.1"}, "only one"},
+        {4, {"peerd", "--init", "--join", "10.0.0.1"}, "gossip-only"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pd_config_defaults(&c);
+        err[0] = '\0';
+        assert_int_equal(pd_config_parse(&c, cases[i].argc, cases[i].argv, &act, err, sizeof err), -PD_EUSAGE);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].want);
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/old.conf", tmpdir);
+    write_file(path, "bootstrap-expect = 3\n");
+    char *f[] = {"peerd", "--config", path, NULL};
+    pd_config_defaults(&c);
+    assert_int_equal(pd_config_parse(&c, 3, f, &act, err, sizeof err), -PD_EUSAGE);
+    assert_non_null(strstr(err, "old.conf:1: --bootstrap-expect was removed"));
+    char *h[] = {"peerd", "--help"}; /* help still prints */
+    pd_config_defaults(&c);
+    assert_int_equal(pd_config_parse(&c, 2, h, &act, err, sizeof err), 0);
+    assert_int_equal(act, PD_CONFIG_HELP);
+    assert_non_null(strstr(pd_config_usage(), "--join-token"));
+    assert_null(strstr(pd_config_usage(), "--bootstrap-expect N"));
 }
 
 static void test_vip_flags(void **state)
@@ -195,11 +212,10 @@ static void test_vip_flags(void **state)
     assert_string_equal(c.vip_range, PD_VIP_RANGE_DEFAULT);
     assert_int_equal(c.vip_grace_s, 600);
     assert_int_equal(c.worker, 0);
-    char *ok[] = {"peerd", "--vip-range", "172.30.0.0/20", "--vip-grace=30", "--worker", NULL};
-    assert_int_equal(pd_config_parse(&c, 5, ok, &act, err, sizeof err), 0);
+    char *ok[] = {"peerd", "--vip-range", "172.30.0.0/20", "--vip-grace=30", NULL};
+    assert_int_equal(pd_config_parse(&c, 4, ok, &act, err, sizeof err), 0);
     assert_string_equal(c.vip_range, "172.30.0.0/20");
     assert_int_equal(c.vip_grace_s, 30);
-    assert_int_equal(c.worker, 1);
     const char *bad[] = {"10.96.0.1/16", "10.96.0.0/31", "10.96.0.0", "fd00::/64", "nope"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *a[] = {"peerd", "--vip-range", (char *)bad[i], NULL};
@@ -212,12 +228,12 @@ static void test_vip_flags(void **state)
     assert_int_equal(pd_config_parse(&c, 3, g, &act, err, sizeof err), -PD_EUSAGE);
     char path[256];
     snprintf(path, sizeof path, "%s/vip.conf", tmpdir);
-    write_file(path, "vip-range = 10.50.0.0/24\nworker = true\n");
+    write_file(path, "vip-range = 10.50.0.0/24\njoin-token = PDTKN-1-x\njoin-manager = 10.0.0.1\n");
     char *f[] = {"peerd", "--config", path, NULL};
     pd_config_defaults(&c);
     assert_int_equal(pd_config_parse(&c, 3, f, &act, err, sizeof err), 0);
     assert_string_equal(c.vip_range, "10.50.0.0/24");
-    assert_int_equal(c.worker, 1);
+    assert_string_equal(c.join_manager, "10.0.0.1");
 }
 
 static void test_hostport(void **state)
@@ -274,8 +290,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_flags), cmocka_unit_test(test_file_then_flags_win),
         cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_hostport),
-        cmocka_unit_test(test_lock_and_node_id),    cmocka_unit_test(test_vip_flags), cmocka_unit_test(test_resolve_role), cmocka_unit_test(test_snapshot_flags),
-        cmocka_unit_test(test_legacy_formation_and_init),
+        cmocka_unit_test(test_lock_and_node_id),    cmocka_unit_test(test_vip_flags), cmocka_unit_test(test_start_mode), cmocka_unit_test(test_snapshot_flags),
+        cmocka_unit_test(test_start_flags_refused),
     };
     return cmocka_run_group_tests_name("daemon_config", tests, setup, teardown);
 }

@@ -96,38 +96,6 @@ static void test_raft_id_stable(void **st)
     assert_true(a != pd_raft_node_id_from("abcdefghijklmnopqrstuvwxz"));
 }
 
-static pd_rn_candidate_t cand(const char *id)
-{
-    pd_rn_candidate_t c;
-    snprintf(c.node_id, sizeof c.node_id, "%s", id);
-    c.raft_id = pd_raft_node_id_from(id);
-    return c;
-}
-
-static void test_bootstrap_set(void **st)
-{
-    pd_rn_candidate_t c[5] = {cand("zzzz"), cand("bbbb"), cand("aaaa"), cand("mmmm"), cand("bbbb")};
-    uint64_t ids[16];
-    /* too few distinct (the duplicate counts once) */
-    assert_int_equal(pd_raft_node_bootstrap_set(c, 2, 3, ids), 0);
-    assert_int_equal(pd_raft_node_bootstrap_set(c, 5, 5, ids), 0);
-    assert_int_equal(pd_raft_node_bootstrap_set(c, 5, 0, ids), 0);
-    /* the 3 lowest ids, whatever the input order */
-    assert_int_equal(pd_raft_node_bootstrap_set(c, 5, 3, ids), 3);
-    assert_true(ids[0] == pd_raft_node_id_from("aaaa"));
-    assert_true(ids[1] == pd_raft_node_id_from("bbbb"));
-    assert_true(ids[2] == pd_raft_node_id_from("mmmm"));
-    pd_rn_candidate_t r[4] = {cand("mmmm"), cand("aaaa"), cand("zzzz"), cand("bbbb")};
-    uint64_t ids2[16];
-    assert_int_equal(pd_raft_node_bootstrap_set(r, 4, 3, ids2), 3);
-    assert_memory_equal(ids, ids2, 3 * sizeof ids[0]);
-    /* every candidate when expect equals the count */
-    assert_int_equal(pd_raft_node_bootstrap_set(r, 4, 4, ids2), 4);
-    assert_true(ids2[3] == pd_raft_node_id_from("zzzz"));
-    assert_int_equal(pd_raft_node_bootstrap_set(r, 1, 1, ids2), 1);
-    assert_true(ids2[0] == pd_raft_node_id_from("mmmm"));
-}
-
 static void test_config_names(void **st)
 {
     char err[256];
@@ -149,7 +117,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frame_round_trip), cmocka_unit_test(test_frame_rejects),
         cmocka_unit_test(test_fwd_payloads),     cmocka_unit_test(test_raft_id_stable),
-        cmocka_unit_test(test_bootstrap_set),    cmocka_unit_test(test_config_names),
+        cmocka_unit_test(test_config_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

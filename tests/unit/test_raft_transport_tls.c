@@ -99,10 +99,10 @@ static pd_rt_t *start(uv_loop_t *loop, int port, const char *node_id, uint64_t s
     char addr[32], err[128];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     pd_rt_t *t = NULL;
-    assert_int_equal(pd_rt_start(loop, addr, self ? self : pd_raft_node_id_from(node_id), on_frame, in, &quiet, &t,
-                                 err, sizeof err), 0);
     pd_pki_tls_conf_allow_anonymous(&n->server);
-    pd_rt_set_tls(t, &n->server, &n->client, no_join, NULL);
+    pd_rt_tls_t tls = {.server = &n->server, .client = &n->client, .join = no_join};
+    assert_int_equal(pd_rt_start(loop, addr, self ? self : pd_raft_node_id_from(node_id), on_frame, in, &tls,
+                                 &quiet, &t, err, sizeof err), 0);
     return t;
 }
 
@@ -113,6 +113,33 @@ static void stop(uv_loop_t *loop, pd_rt_t **ts, int n)
     uv_run(loop, UV_RUN_DEFAULT);
     for (int i = 0; i < n; i++)
         pd_rt_free(ts[i]);
+}
+
+/* There is no plaintext mode: without TLS the transport does not start (nothing listens). */
+static void test_no_tls_no_transport(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ca_t c;
+    ca_make(&c, 1, "c0ffee");
+    node_t a;
+    node_make(&a, &c, ID_A, PD_PKI_ROLE_MANAGER);
+    char addr[32], err[160] = "";
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port_base() + 3);
+    inbox_t in = {0};
+    pd_rt_t *t = (pd_rt_t *)&in;
+    assert_int_equal(pd_rt_start(&loop, addr, 7, on_frame, &in, NULL, &quiet, &t, err, sizeof err), -PD_EUSAGE);
+    assert_null(t);
+    assert_non_null(strstr(err, "mutual TLS only"));
+    pd_rt_tls_t half = {.server = &a.server};
+    t = (pd_rt_t *)&in;
+    assert_int_equal(pd_rt_start(&loop, addr, 7, on_frame, &in, &half, &quiet, &t, err, sizeof err), -PD_EUSAGE);
+    assert_null(t);
+    node_free(&a);
+    pd_pki_ca_free(&c.ca);
+    pd_pki_drbg_free(&c.drbg);
+    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void test_managers_exchange_frames(void **state)
@@ -202,6 +229,7 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_tls_no_transport),
         cmocka_unit_test(test_managers_exchange_frames),
         cmocka_unit_test(test_refusals),
     };

@@ -13,6 +13,7 @@ HERE=$REPO/tests/bench/dns
 BUILD_DIR=${1:-${BUILD_DIR:-$REPO/build}}
 BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd) || { echo "no build dir ${1:-build}" >&2; exit 2; }
 PEERD=$BUILD_DIR/core/daemon/peerd
+PEERCTL=$BUILD_DIR/cli/peerctl
 
 declare -A ADDR=([peerd]=127.0.53.1 [knot]=127.0.53.2 [nsd]=127.0.53.3 [unbound]=127.0.53.4
     [dnsmasq]=127.0.53.5 [echo]=127.0.53.6)
@@ -270,16 +271,19 @@ count_vips() {
     for i in $(seq 1 $NSVC); do echo "@$1 -p $PORT +short +tries=1 +time=2 svc$i.svc A"; done >"$W/dig.batch"
     dig -f "$W/dig.batch" 2>/dev/null | grep -c '^10\.254\.'
 }
+worker_token_of_n1() { "$PEERCTL" --socket "$W/peerd/n1/ctl.sock" swarm join-token -q worker 2>/dev/null; }
 start_peerd() {
     local p1 p2 p3 n c
-    p1=$(peerd_node 1 --bootstrap-expect 1 --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL \
+    local token
+    p1=$(peerd_node 1 --init --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL \
         --vip-range 10.254.0.0/16)
     track "$p1"
-    wait_for "$START_S" test -S "$W/peerd/n1/ctl.sock" -a -s "$W/peerd/n1/gossip.keyring" || return 1
-    for n in 2 3; do
-        p2=$(peerd_node $n --no-dns --join 127.0.54.1:7950 --gossip-key-file "$W/peerd/n1/gossip.keyring")
+    wait_for "$START_S" worker_token_of_n1 || return 1
+    token=$(worker_token_of_n1)
+    for n in 2 3; do # workers, joined with the token at start
+        p2=$(peerd_node $n --no-dns --join-token "$token" --join-manager 127.0.54.1:2377)
         track "$p2"
-        wait_for 10 test -S "$W/peerd/n$n/ctl.sock" || return 1
+        wait_for 10 test -s "$W/peerd/n$n/node.crt" || return 1
     done
     for n in 1 2 3; do
         "$W/bin/loader" load "$W/peerd/n$n/ctl.sock" $n $NSVC >>"$W/bench.log" 2>&1 || return 1

@@ -195,10 +195,10 @@ start_node() { # sys slot join(0|1)
         mkdir -p "$d"
         local args=(--data-dir "$d" --socket "$d/peerd.sock" --advertise-addr "$a" --listen-addr "$a"
             --gossip-port "$PORT" --no-dns --log-level info)
-        if [ "$join" = 1 ]; then
+        if [ "$join" = 1 ]; then # gossip-only members (no certificate, no Raft): what Serf agents are
             args+=(--join "$SEED_ADDR:$PORT" --gossip-key-file "$W/peerd/n0/gossip.keyring")
         else
-            args+=(--bootstrap-expect 1) # a peerd with neither waits for swarm init
+            args+=(--init) # the seed makes a cluster (a peerd with neither flag waits for swarm init)
         fi
         "$W/bin/peerd" "${args[@]}" </dev/null >/dev/null 2>"$W/peerd/log/$slot.log" &
         PID[$slot]=$!

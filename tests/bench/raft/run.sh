@@ -98,6 +98,7 @@ cc -O2 -Wall -pthread -o "$W/bin/loadgen" "$REPO/tests/bench/raft/loadgen.c" || 
 cc -O2 -Wall -o "$W/bin/fsyncrate" "$REPO/tests/bench/raft/fsyncrate.c" || die "cannot build fsyncrate"
 
 declare -A PID
+PEERD_MTOKEN=""
 addr() { if [ "$1" = peerd ]; then echo "$PEERD_NET.$2"; else echo "$ETCD_NET.$2"; fi; }
 # The load generator's endpoint of member i.
 endpoint() { if [ "$1" = peerd ]; then echo "$W/peerd/n$2/peerd.sock"; else echo "$(addr etcd "$2"):2379"; fi; }
@@ -109,14 +110,11 @@ start_member() { # sys i
         local d=$W/peerd/n$i
         mkdir -p "$d"
         local args=(--data-dir "$d" --socket "$d/peerd.sock" --advertise-addr "$a" --listen-addr "$a:2377"
-            --gossip-port 7946 --no-dns --bootstrap-expect 3 --snapshot-every $SNAP_EVERY --log-level info)
-        if [ "$i" != 1 ] || [ -n "${PID[peerd1]:-}" ]; then # joiners, and any restart
-            local via j
-            for j in 1 2 3; do
-                [ "$j" != "$i" ] && [ -n "${PID[peerd$j]:-}" ] && [ -d "/proc/${PID[peerd$j]}" ] && { via=$j; break; }
-            done
-            args+=(--join "$(addr peerd "${via:-1}"):7946" --gossip-key-file "$W/peerd/n1/gossip.keyring")
-        fi
+            --gossip-port 7946 --no-dns --snapshot-every $SNAP_EVERY --log-level info)
+        # m1 makes the cluster, m2 and m3 join it with the manager token (mutual TLS on 2377); a
+        # restart has its state in the data dir, and peerd ignores these flags then
+        if [ "$i" = 1 ]; then args+=(--init)
+        else args+=(--join-token "$PEERD_MTOKEN" --join-manager "$(addr peerd 1):2377"); fi
         "$W/bin/peerd" "${args[@]}" </dev/null >/dev/null 2>>"$W/peerd/n$i.log" &
     else
         local cluster="e1=http://$ETCD_NET.1:2380,e2=http://$ETCD_NET.2:2380,e3=http://$ETCD_NET.3:2380"
@@ -170,7 +168,11 @@ start_cluster() { # sys
     local sys=$1 t
     start_member "$sys" 1
     if [ "$sys" = peerd ]; then
-        for t in $(seq 1 200); do [ -s "$W/peerd/n1/gossip.keyring" ] && break; sleep 0.05; done
+        for t in $(seq 1 200); do
+            PEERD_MTOKEN=$("$PEERCTL" --socket "$W/peerd/n1/peerd.sock" swarm join-token -q manager 2>/dev/null) && break
+            sleep 0.05
+        done
+        [ -n "$PEERD_MTOKEN" ] || die "peerd m1 made no manager token (see $W/peerd/n1.log)"
     fi
     start_member "$sys" 2
     start_member "$sys" 3

@@ -3,12 +3,17 @@
 # nftables tables, the work dir) is torn down by an EXIT/INT/TERM trap, even when a test fails.
 #
 #   e2e_setup N                 create hosts h1..hN (10.99.0.1..N/24) and start peerd on each;
-#                               host 1 forms a one-manager cluster (--bootstrap-expect 1) and hosts
-#                               2..N join it with its gossip key (E2E_AUTOJOIN=0: none of that; each
-#                               peerd waits for 'peerctl swarm init' / 'peerctl swarm join')
+#                               host 1 makes the cluster (--init) and hosts 2..N join it at start
+#                               (--join-token, --join-manager h1:2377) with the worker token, or the
+#                               manager token for the hosts in $E2E_MANAGERS (e.g. "1 2 3"; e2e_setup
+#                               then waits until all of them are Raft voters). E2E_AUTOJOIN=0: none of
+#                               that; each peerd waits for 'peerctl swarm init' / 'peerctl swarm join'.
+#                               A restart needs no flags: the state is in the data dir.
 #   e2e_start I [ARGS...]       (re)start peerd on host I;  e2e_stop I [SIG] stops it by PID
 #                               ($E2E_PEERD_ARGS, when set, is appended to every start, e2e_setup's too,
-#                               and $E2E_ARGS_H<I> to host I's only, e.g. E2E_ARGS_H4=--worker)
+#                               and $E2E_ARGS_H<I> to host I's only)
+#   e2e_wait_managers [SECS]    wait until every host in $E2E_MANAGERS is a Raft voter (leader or
+#                               follower) and sees them all as voters
 #   e2e_bg I CMD...             a helper process (e.g. a test DNS upstream) in host I's namespace,
 #                               output in h<I>/bg.log, PID in $E2E_BG_PID; killed at teardown
 #   e2e_ctl I ARGS...           peerctl against host I's daemon, run inside its namespace
@@ -129,15 +134,49 @@ e2e_setup() {
     mkdir -p "$E2E_WORK/h$i"
     E2E_PIDS[$i]=""
   done
-  for i in $(seq "$E2E_N"); do
-    if [ "${E2E_AUTOJOIN:-1}" != 1 ]; then e2e_start "$i" # waits for 'peerctl swarm init' / 'swarm join'
-    elif [ "$i" -gt 1 ]; then e2e_start "$i" $(e2e_join_args)
-    else e2e_start "$i" --bootstrap-expect 1; fi
+  if [ "${E2E_AUTOJOIN:-1}" != 1 ]; then
+    for i in $(seq "$E2E_N"); do e2e_start "$i"; done # each waits for 'swarm init' / 'swarm join'
+    return 0
+  fi
+  e2e_start 1 --init
+  local wtoken mtoken
+  e2e_wait_for 15 e2e_ctl 1 swarm join-token -q worker || e2e_fail "h1 made no join tokens"
+  wtoken=$(e2e_ctl 1 swarm join-token -q worker)
+  mtoken=$(e2e_ctl 1 swarm join-token -q manager)
+  for i in $(seq 2 "$E2E_N"); do
+    e2e_start "$i" --join-token "$(e2e_is_manager "$i" && echo "$mtoken" || echo "$wtoken")" \
+      --join-manager "$(e2e_addr 1):2377"
   done
+  for i in $(seq 2 "$E2E_N"); do
+    e2e_wait_for 20 test -e "$E2E_WORK/h$i/data/node.crt" || e2e_fail "h$i did not join: $(tail -3 "$E2E_WORK/h$i/peerd.log")"
+  done
+  [ -z "${E2E_MANAGERS:-}" ] || e2e_wait_managers 60
 }
 
-# Flags that make a host join host 1 with the cluster's gossip key.
-e2e_join_args() { echo "--join $(e2e_addr 1) --gossip-key-file $E2E_WORK/h1/data/gossip.keyring"; }
+# Is host I one of $E2E_MANAGERS (host 1, which made the cluster, always is)?
+e2e_is_manager() { [ "$1" = 1 ] || [[ " ${E2E_MANAGERS:-} " == *" $1 "* ]]; }
+
+# Host I is a voter (leader or follower) and its configuration has exactly N voters.
+e2e_voters_are() {
+  local out
+  out=$(e2e_ctl "$1" raft status --json 2>/dev/null) || return 1
+  grep -q '"role": "\(leader\|follower\)"' <<<"$out" || return 1
+  [ "$(grep -o '"suffrage": "voter"' <<<"$out" | wc -l)" -eq "$2" ]
+}
+
+e2e_wait_managers() {
+  local secs=${1:-60} h hosts n
+  hosts=$(printf '%s\n' 1 ${E2E_MANAGERS:-} | sort -un)
+  n=$(wc -w <<<"$hosts")
+  local deadline=$((SECONDS + secs))
+  for h in $hosts; do
+    while ! e2e_voters_are "$h" "$n"; do
+      [ $SECONDS -lt "$deadline" ] || e2e_fail "h$h is not one of $n Raft voters after ${secs}s: $(e2e_ctl "$h" raft status 2>&1 | head -20)"
+      sleep 0.2
+    done
+  done
+  e2e_log "managers $(echo $hosts): $n Raft voters"
+}
 
 e2e_node_id() { e2e_ctl "$1" info --json | grep -o '"node_id": "[0-9a-z]*"' | cut -d'"' -f4; }
 
