@@ -189,6 +189,26 @@ run() {
   done
   out=$(e2e_ctl "$K" swarm init --force-new-cluster 2>&1) && e2e_fail "a second force on a healthy one-manager cluster succeeded"
 
+  # --- the new configuration is on disk: a restart comes back alone, leading, with the state
+  e2e_stop "$K" TERM || e2e_fail "h$K did not stop cleanly"
+  e2e_start "$K"
+  e2e_wait_for 10 eval 'e2e_ctl '"$K"' secret ls | grep -q " s3 "' || e2e_fail "h$K lost the forced cluster on restart"
+  voters_are "$K" 1 || e2e_fail "h$K is not alone after its restart: $(e2e_ctl "$K" raft status)"
+  # --- a former manager back with its old state and certificate: refused on 2377, and told by
+  # the new leader (gossip) to run as a worker: it stops its stale Raft; the cluster goes on
+  local stale stale_id
+  stale=$(head -1 <<<"$dead")
+  stale_id=$(eval echo \$id$stale)
+  e2e_start "$stale"
+  e2e_wait_for 20 is_worker "$stale" || e2e_fail "former manager h$stale still runs its stale Raft"
+  e2e_wait_for 10 grep -q "refused (removed from the cluster)" "$E2E_WORK/h$K/peerd.log" ||
+    e2e_fail "h$K did not refuse the former manager's certificate"
+  [ "$(e2e_raft_role "$K")" = leader ] || e2e_fail "h$K no longer leads with h$stale back"
+  e2e_ctl "$K" config create c5 "$E2E_WORK/f" >/dev/null || e2e_fail "no write with the former manager back"
+  view "$K" | grep -q "$stale_id" && e2e_fail "former manager h$stale listed again"
+  e2e_stop "$stale" TERM || true
+  e2e_log "force kept across a restart; former manager h$stale refused and demoted itself"
+
   # --- back to 3 managers: the dead managers come back as new nodes (a wiped data dir, the manager
   # join command of the new cluster); their old identities stay removed
   out=$(e2e_ctl "$K" swarm join-token manager) || e2e_fail "join-token manager after the force: $out"
