@@ -646,7 +646,8 @@ int pd_raft_force_new_cluster(pd_raft_t *r, uint64_t *removed_out, uint32_t *n_r
     for (uint32_t i = 0; i < n; i++)
         raft_fence(r, others[i], true);
     raft_prs_sync(r);
-    become_candidate(r, false); /* a new term; the only voter wins it at once */
+    raft_become_follower(r, r->term + PD_RAFT_FORCE_TERM_GAP - 1, PD_RAFT_NONE);
+    become_candidate(r, false); /* term + GAP; the only voter wins it at once */
     PD_ASSERT(r->role == PD_RAFT_LEADER);
     uint64_t idx = 0;
     int rc = raft_append_local(r, PD_RAFT_ENTRY_CONF, buf, len, &idx);

@@ -193,7 +193,10 @@ typedef enum {
 int pd_raft_propose_conf(pd_raft_t *r, pd_raft_cc_type_t type, uint64_t node);
 /* Recovery from a lost quorum (etcd's and Swarm's --force-new-cluster): this voter makes itself
  * the only member, keeping its whole log. The configuration becomes {self} at once, the node
- * campaigns (a term bump) and, being the only voter, leads; it then appends a FORCE conf entry
+ * campaigns in a term PD_RAFT_FORCE_TERM_GAP ahead (the others may have reached terms this node
+ * never saw, as candidates or as leaders of entries it lacks: jumping ahead keeps each term's
+ * entries unique across the old and the new cluster, so Log Matching holds between them) and,
+ * being the only voter, leads; it then appends a FORCE conf entry
  * naming itself and every former member, which commits at once (with every entry before it).
  * Restart safety: that entry is in the log the caller persists with the next ready, and a FORCE
  * entry is committed by construction (a lone voter wrote it), so a restart treats it as committed
@@ -204,6 +207,7 @@ int pd_raft_propose_conf(pd_raft_t *r, pd_raft_cc_type_t type, uint64_t node);
  * ADD_LEARNER / ADD_VOTER of a fenced id lifts it. Returns 0 (removed ids written to removed_out,
  * up to PD_RAFT_NODES_MAX, count in *n_removed; both may be NULL), -PD_ESTATE (not a voter, or a
  * snapshot is being installed) or -ENOMEM. */
+#define PD_RAFT_FORCE_TERM_GAP 1000u
 int pd_raft_force_new_cluster(pd_raft_t *r, uint64_t *removed_out, uint32_t *n_removed);
 /* Is `id` fenced by a forced new cluster (its messages dropped)? */
 int pd_raft_fenced(const pd_raft_t *r, uint64_t id);

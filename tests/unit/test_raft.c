@@ -663,7 +663,7 @@ static void test_force_new_cluster(void **state)
     assert_true(removed[0] == a + 1 || removed[1] == a + 1);
     assert_true(removed[0] == b + 1 || removed[1] == b + 1);
     assert_int_equal(pd_raft_role(net->r[s]), PD_RAFT_LEADER);
-    assert_true(pd_raft_term(net->r[s]) > term);
+    assert_true(pd_raft_term(net->r[s]) >= term + PD_RAFT_FORCE_TERM_GAP);
     const pd_raft_conf_t *c = pd_raft_conf(net->r[s]);
     assert_int_equal(c->n_voters, 1);
     assert_int_equal(c->voters[0], s + 1);
@@ -716,13 +716,14 @@ static void test_force_stale_member_fenced(void **state)
     stabilize();
     uint64_t term = pd_raft_term(net->r[s]), last = pd_raft_last_index(net->r[s]);
 
-    /* a restarts from an old disk: the three bootstrap voters, term 100 */
+    /* a restarts from an old disk: the three bootstrap voters, and a term above the forced one */
     pd_raft_free(net->r[a]);
     net->r[a] = NULL;
     uint8_t cc[3][PD_RAFT_CC_LEN];
     pd_raft_entry_t ents[3];
     bootstrap_ents(cc, ents);
-    pd_raft_hard_state_t hs = {.term = 100, .commit = 3};
+    uint64_t high = term + 100;
+    pd_raft_hard_state_t hs = {.term = high, .commit = 3};
     pd_raft_config_t cf;
     cfg_for(&cf, a, 0, NULL);
     cf.hs = &hs;
@@ -735,20 +736,20 @@ static void test_force_stale_member_fenced(void **state)
     assert_int_equal(pd_raft_role(net->r[s]), PD_RAFT_LEADER);
     assert_int_equal(pd_raft_term(net->r[s]), term);
 
-    /* as a leader of term 100 it sends an append that conflicts with committed entries */
-    pd_raft_entry_t stale = {.term = 100, .index = 4, .type = PD_RAFT_ENTRY_NORMAL, .len = 5,
+    /* as a leader of that term it sends an append that conflicts with committed entries */
+    pd_raft_entry_t stale = {.term = high, .index = 4, .type = PD_RAFT_ENTRY_NORMAL, .len = 5,
                              .data = (uint8_t *)"stale"};
-    pd_raft_msg_t app = {.type = PD_RAFT_MSG_APP, .from = a + 1, .to = s + 1, .term = 100, .index = 3,
+    pd_raft_msg_t app = {.type = PD_RAFT_MSG_APP, .from = a + 1, .to = s + 1, .term = high, .index = 3,
                          .log_term = 1, .commit = 4, .entries = &stale, .n_entries = 1};
     assert_int_equal(pd_raft_step(net->r[s], &app), 0);
-    pd_raft_msg_t vote = {.type = PD_RAFT_MSG_VOTE, .from = a + 1, .to = s + 1, .term = 101, .index = 99,
-                          .log_term = 100, .flags = PD_RAFT_FLAG_TRANSFER};
+    pd_raft_msg_t vote = {.type = PD_RAFT_MSG_VOTE, .from = a + 1, .to = s + 1, .term = high + 1, .index = 99,
+                          .log_term = high, .flags = PD_RAFT_FLAG_TRANSFER};
     assert_int_equal(pd_raft_step(net->r[s], &vote), 0);
     stabilize();
     assert_int_equal(pd_raft_role(net->r[s]), PD_RAFT_LEADER);
     assert_int_equal(pd_raft_term(net->r[s]), term);
     assert_int_equal(pd_raft_last_index(net->r[s]), last);
-    assert_int_not_equal(pd_raft_term_at(net->r[s], 4), 100);
+    assert_int_not_equal(pd_raft_term_at(net->r[s], 4), high);
     propose_str(s, "still");
     stabilize();
     assert_int_equal(pd_raft_commit(net->r[s]), last + 1);
