@@ -78,14 +78,34 @@ static void print_init(const msgpack_object *data, void *ctx)
     printf("To add a manager to this swarm, run 'peerctl swarm join-token manager' and follow the instructions.\n\n");
 }
 
+static void print_force(const msgpack_object *data, void *ctx)
+{
+    print_init(data, ctx);
+    const msgpack_object *rm = pd_mp_get(data, "removed");
+    if (!rm || rm->type != MSGPACK_OBJECT_ARRAY || rm->via.array.size == 0)
+        return;
+    printf("Former managers removed from the swarm (to bring one back: 'peerctl swarm leave --force' on it, then "
+           "join with a token):\n");
+    for (uint32_t i = 0; i < rm->via.array.size; i++) {
+        const msgpack_object *o = &rm->via.array.ptr[i];
+        if (o->type == MSGPACK_OBJECT_STR)
+            printf("    %.*s\n", (int)o->via.str.size, o->via.str.ptr);
+    }
+    printf("\n");
+}
+
 static int cmd_init(pd_cli_t *cli)
 {
     kv_args_t a = {0};
     const char *adv = NULL;
-    int autolock = 0;
+    int autolock = 0, force = 0;
     for (int i = 0; i < cli->argc; i++) {
         if (flag_value(cli, &i, "--advertise-addr", &adv))
             continue;
+        if (strcmp(cli->argv[i], "--force-new-cluster") == 0) {
+            force = 1;
+            continue;
+        }
         if (strcmp(cli->argv[i], "--autolock") == 0 || strcmp(cli->argv[i], "--autolock=true") == 0) {
             autolock = 1;
             continue;
@@ -94,9 +114,14 @@ static int cmd_init(pd_cli_t *cli)
             continue;
         return pd_cli_usage_error(cli, "unexpected argument '%s'", cli->argv[i]);
     }
+    if (force && adv)
+        return pd_cli_usage_error(cli, "--advertise-addr cannot change with --force-new-cluster: the manager keeps "
+                                       "its address");
     if (adv)
         add(&a, "advertise_addr", adv, 0);
-    int rc = call(cli, "swarm.init", &a, print_init, NULL);
+    if (force)
+        add(&a, "force_new_cluster", "1", 1);
+    int rc = call(cli, "swarm.init", &a, force ? print_force : print_init, NULL);
     if (rc != PD_CLI_OK || !autolock)
         return rc;
     /* init returns once the tokens are committed, so this manager leads and can write the setting */
@@ -192,7 +217,8 @@ static int cmd_leave(pd_cli_t *cli)
 }
 
 const pd_cli_cmd_t pd_cli_swarm_cmds[] = {
-    {"swarm init", cmd_init, "[--advertise-addr ADDR] [--autolock]", "Make a new cluster with this node as its first manager"},
+    {"swarm init", cmd_init, "[--advertise-addr ADDR] [--autolock] [--force-new-cluster]",
+     "Make a new cluster with this node as its first manager (or recover a lost quorum from this one)"},
     {"swarm join", cmd_join, "--token TOKEN HOST:PORT", "Join a cluster through one of its managers"},
     {"swarm join-token", cmd_join_token, "worker|manager [--rotate] [-q]", "Show (or rotate) a join token"},
     {"swarm leave", cmd_leave, "[--force]", "Leave the cluster (a manager needs --force)"},

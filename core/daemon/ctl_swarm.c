@@ -25,6 +25,11 @@ static int already_member(pd_daemon_t *d, char *err, size_t errlen)
 
 int pd_ctl_swarm_init(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen)
 {
+    int force = 0;
+    if (req->args && pd_mp_get(req->args, "force_new_cluster"))
+        pd_mp_get_bool(req->args, "force_new_cluster", &force);
+    if (force)
+        return pd_ctl_swarm_force_new_cluster(d, err, errlen);
     int rc = already_member(d, err, errlen);
     if (rc)
         return rc;

@@ -326,10 +326,9 @@ static void op_route(pd_raft_node_t *n, rn_op_t *op)
     }
 }
 
-static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, const void *entry, size_t len,
-                     pd_rn_done_fn done, const void *arg, size_t arg_len, char *err, size_t errlen)
+/* A running, unlocked manager, or -PD_ESTATE with the reason in err. */
+static int serving(const pd_raft_node_t *n, char *err, size_t errlen)
 {
-    pd_raft_node_t *n = d->raft;
     if (!n || n->stopped) {
         snprintf(err, errlen, "this node runs no manager");
         return -PD_ESTATE;
@@ -338,6 +337,16 @@ static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, co
         snprintf(err, errlen, PD_RN_LOCKED_MSG);
         return -PD_ESTATE;
     }
+    return 0;
+}
+
+static int op_submit(pd_daemon_t *d, const pd_ctl_token_t *tok, uint8_t kind, const void *entry, size_t len,
+                     pd_rn_done_fn done, const void *arg, size_t arg_len, char *err, size_t errlen)
+{
+    pd_raft_node_t *n = d->raft;
+    int src = serving(n, err, errlen);
+    if (src)
+        return src;
     if (arg_len > PD_RN_ARG_MAX) {
         snprintf(err, errlen, "argument too long");
         return -PD_ETOOBIG;
@@ -1219,6 +1228,38 @@ int pd_raft_node_change_conf(pd_daemon_t *d, pd_raft_cc_type_t type, uint64_t ra
     if (rc == 0)
         schedule(n);
     return rc;
+}
+
+int pd_raft_node_force_new_cluster(pd_daemon_t *d, uint64_t *removed, uint32_t *n_removed, char *err,
+                                   size_t errlen)
+{
+    pd_raft_node_t *n = d->raft;
+    int src = serving(n, err, errlen);
+    if (src)
+        return src;
+    if (!n->r || n->draining || !pd_raft_conf_has_voter(pd_raft_conf(n->r), n->id)) {
+        snprintf(err, errlen, "this manager is not a Raft voter yet (still joining): nothing to recover from here");
+        return -PD_ESTATE;
+    }
+    unsigned up, total;
+    reachable(n, &up, &total);
+    if (up * 2 > total) { /* even without a leader yet: one is being elected */
+        rn_member_t *m = member_by_raft(n, pd_raft_leader(n->r));
+        snprintf(err, errlen, "the managers have a quorum (%u of %u reachable, leader %s): --force-new-cluster is only "
+                 "for a cluster that lost it; change the managers with 'peerctl node demote/promote/rm'",
+                 up, total, m ? m->node_id : "being elected");
+        return -PD_ESTATE;
+    }
+    int rc = pd_raft_force_new_cluster(n->r, removed, n_removed);
+    if (rc) {
+        snprintf(err, errlen, "cannot force a new cluster: %s", pd_strerror(rc));
+        return rc;
+    }
+    PD_WARN(&d->log, "raft: forced a new cluster from this manager (%u of %u managers were reachable): "
+                     "%u former members removed, term %llu", up, total, *n_removed,
+            (unsigned long long)pd_raft_term(n->r));
+    schedule(n); /* the FORCE entry is persisted by this turn's drain */
+    return 0;
 }
 
 static void transfer_done(pd_daemon_t *d) { (void)d; }

@@ -99,6 +99,13 @@ int pd_raft_node_transfer_away(pd_daemon_t *d);
 /* A configuration member as this node sees it: 1 voter / 2 learner (with *leader and *reach), or
  * -PD_ENOTFOUND (not in the configuration, or not formed). */
 int pd_raft_node_manager_state(pd_daemon_t *d, uint64_t raft_id, int *leader, int *reach);
+/* `swarm init --force-new-cluster`: make this manager the only Raft voter, keeping its log
+ * (pd_raft_force_new_cluster), when the managers lost their quorum. Refused with -PD_ESTATE and a
+ * message when this node runs no manager, is locked, not formed, not a voter, or when it sees a
+ * quorum of the managers reachable (forcing then would split a working cluster in two). On success the Raft ids
+ * of the former members are in removed (PD_RAFT_NODES_MAX) and this node leads at once. */
+int pd_raft_node_force_new_cluster(pd_daemon_t *d, uint64_t *removed, uint32_t *n_removed, char *err,
+                                   size_t errlen);
 /* 1 while a snapshot file is being written on the thread pool (a stopped node may not be freed). */
 int pd_raft_node_busy(const pd_daemon_t *d);
 

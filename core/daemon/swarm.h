@@ -120,6 +120,8 @@ int pd_ctl_swarm_init(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packe
 int pd_ctl_swarm_join(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen);
 int pd_ctl_swarm_join_token(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err,
                             size_t errlen);
+/* swarm init --force-new-cluster (swarm_force.c): answers later, or fails now with err. */
+int pd_ctl_swarm_force_new_cluster(pd_daemon_t *d, char *err, size_t errlen);
 int pd_ctl_swarm_leave(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen);
 
 #endif

@@ -88,6 +88,15 @@ static int restore(pd_raft_t *r, const pd_raft_config_t *c)
         r->vote = c->hs->vote;
         rlog_commit_to(&r->rl, c->hs->commit);
     }
+    /* A FORCE entry was committed the moment its lone voter wrote it; the commit index persisted
+     * with it may be older (a crash right after), and without it the old membership would be back. */
+    for (uint64_t i = rlog_last_index(&r->rl); i > r->rl.prev_index; i--) {
+        const pd_raft_entry_t *e = &r->rl.ents[i - r->rl.prev_index - 1];
+        if (e->type == PD_RAFT_ENTRY_CONF && e->len > 0 && e->data[0] == PD_RAFT_CC_FORCE) {
+            rlog_commit_to(&r->rl, i);
+            break;
+        }
+    }
     r->prev_hs = (pd_raft_hard_state_t){r->term, r->vote, r->rl.committed};
     return 0;
 }
@@ -162,6 +171,22 @@ void pd_raft_free(pd_raft_t *r)
 }
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
+
+void raft_fence(pd_raft_t *r, uint64_t id, bool on)
+{
+    for (uint32_t i = 0; i < r->n_fenced; i++) {
+        if (r->fenced[i] != id)
+            continue;
+        if (!on)
+            r->fenced[i] = r->fenced[--r->n_fenced];
+        return;
+    }
+    if (!on || id == r->id)
+        return;
+    if (r->n_fenced == PD_RAFT_NODES_MAX) /* full (forced again and again): the oldest goes */
+        memmove(r->fenced, r->fenced + 1, --r->n_fenced * sizeof *r->fenced);
+    r->fenced[r->n_fenced++] = id;
+}
 
 raft_pr_t *raft_pr_find(pd_raft_t *r, uint64_t id)
 {
@@ -422,6 +447,8 @@ int pd_raft_step(pd_raft_t *r, const pd_raft_msg_t *m)
     if (m->type < PD_RAFT_MSG_APP || m->type > PD_RAFT_MSG_TYPE_MAX || m->term == 0 ||
         m->from == PD_RAFT_NONE || m->from == r->id || (m->to != r->id && m->to != PD_RAFT_NONE))
         return -PD_EMALFORMED;
+    if (pd_raft_fenced(r, m->from))
+        return 0; /* a member removed by a forced new cluster: neither its term nor its log count */
     if (!step_term(r, m))
         return 0;
     if (m->type == PD_RAFT_MSG_VOTE || m->type == PD_RAFT_MSG_PREVOTE) {
@@ -595,4 +622,44 @@ static void step_candidate(pd_raft_t *r, const pd_raft_msg_t *m)
     case VOTE_PENDING:
         break;
     }
+}
+
+/* ---- forced new cluster ------------------------------------------------------------------------ */
+
+int pd_raft_force_new_cluster(pd_raft_t *r, uint64_t *removed_out, uint32_t *n_removed)
+{
+    PD_ASSERT(!r->in_ready);
+    if (!pd_raft_conf_has_voter(&r->conf, r->id) || r->rl.snap_unstable)
+        return -PD_ESTATE;
+    uint64_t others[PD_RAFT_NODES_MAX];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->conf.n_voters + r->conf.n_learners; i++) {
+        uint64_t id = i < r->conf.n_voters ? r->conf.voters[i] : r->conf.learners[i - r->conf.n_voters];
+        if (id != r->id)
+            others[n++] = id;
+    }
+    uint8_t buf[PD_RAFT_CC_FORCE_MAX];
+    size_t len = pd_raft_force_encode(buf, r->id, others, n);
+    memset(&r->conf, 0, sizeof r->conf);
+    r->conf.voters[0] = r->id;
+    r->conf.n_voters = 1;
+    for (uint32_t i = 0; i < n; i++)
+        raft_fence(r, others[i], true);
+    raft_prs_sync(r);
+    raft_become_follower(r, r->term + PD_RAFT_FORCE_TERM_GAP - 1, PD_RAFT_NONE);
+    become_candidate(r, false); /* term + GAP; the only voter wins it at once */
+    PD_ASSERT(r->role == PD_RAFT_LEADER);
+    uint64_t idx = 0;
+    int rc = raft_append_local(r, PD_RAFT_ENTRY_CONF, buf, len, &idx);
+    if (rc)
+        return rc; /* the in-memory change stands; a restart returns to the persisted log */
+    r->pending_conf_index = idx;
+    raft_maybe_commit(r);
+    PD_WARN(r->log, "raft forced a new cluster: sole voter %llu term=%llu index=%llu, %u former members fenced",
+            (unsigned long long)r->id, (unsigned long long)r->term, (unsigned long long)idx, n);
+    if (removed_out)
+        memcpy(removed_out, others, n * sizeof *others);
+    if (n_removed)
+        *n_removed = n;
+    return 0;
 }

@@ -191,6 +191,26 @@ typedef enum {
     PD_RAFT_CC_ADD_VOTER = 4, /* straight to voter (bootstrap; or learner -> voter) */
 } pd_raft_cc_type_t;
 int pd_raft_propose_conf(pd_raft_t *r, pd_raft_cc_type_t type, uint64_t node);
+/* Recovery from a lost quorum (etcd's and Swarm's --force-new-cluster): this voter makes itself
+ * the only member, keeping its whole log. The configuration becomes {self} at once, the node
+ * campaigns in a term PD_RAFT_FORCE_TERM_GAP ahead (the others may have reached terms this node
+ * never saw, as candidates or as leaders of entries it lacks: jumping ahead keeps each term's
+ * entries unique across the old and the new cluster, so Log Matching holds between them) and,
+ * being the only voter, leads; it then appends a FORCE conf entry
+ * naming itself and every former member, which commits at once (with every entry before it).
+ * Restart safety: that entry is in the log the caller persists with the next ready, and a FORCE
+ * entry is committed by construction (a lone voter wrote it), so a restart treats it as committed
+ * even if the persisted commit index is older (restore()).
+ * The former members are fenced: their messages are dropped (a stale member with a higher term
+ * must not unseat the new leader, nor replace committed entries with its old log). The fence is
+ * rebuilt from the log on restart and lasts until the FORCE entry is compacted away; a later
+ * ADD_LEARNER / ADD_VOTER of a fenced id lifts it. Returns 0 (removed ids written to removed_out,
+ * up to PD_RAFT_NODES_MAX, count in *n_removed; both may be NULL), -PD_ESTATE (not a voter, or a
+ * snapshot is being installed) or -ENOMEM. */
+#define PD_RAFT_FORCE_TERM_GAP 1000u
+int pd_raft_force_new_cluster(pd_raft_t *r, uint64_t *removed_out, uint32_t *n_removed);
+/* Is `id` fenced by a forced new cluster (its messages dropped)? */
+int pd_raft_fenced(const pd_raft_t *r, uint64_t id);
 /* Hand leadership to a caught-up voter. -PD_ENOTLEADER, -PD_ENOTFOUND, -PD_ESTATE. */
 int pd_raft_transfer_leader(pd_raft_t *r, uint64_t to);
 /* Linearizable read: the read state with `ctx` appears in a later ready. -PD_ENOTLEADER. */
@@ -228,6 +248,15 @@ const char *pd_raft_msg_type_name(int type);
 #define PD_RAFT_CC_LEN 9u
 void pd_raft_cc_encode(uint8_t out[PD_RAFT_CC_LEN], pd_raft_cc_type_t type, uint64_t node);
 int pd_raft_cc_decode(const uint8_t *data, size_t len, pd_raft_cc_type_t *type, uint64_t *node);
+/* A FORCE entry (pd_raft_force_new_cluster): type byte PD_RAFT_CC_FORCE, the sole voter, then the
+ * fenced former members, all u64 big-endian. Not a pd_raft_cc_type_t: never proposed. */
+#define PD_RAFT_CC_FORCE 5u
+#define PD_RAFT_CC_FORCE_MAX (PD_RAFT_CC_LEN + 8u * PD_RAFT_NODES_MAX)
+size_t pd_raft_force_encode(uint8_t out[PD_RAFT_CC_FORCE_MAX], uint64_t node, const uint64_t *fenced,
+                            uint32_t n_fenced);
+/* 0, or -PD_EMALFORMED (not a FORCE entry). fenced_out holds PD_RAFT_NODES_MAX ids. */
+int pd_raft_force_decode(const uint8_t *data, size_t len, uint64_t *node, uint64_t *fenced_out,
+                         uint32_t *n_fenced);
 int pd_raft_conf_has_voter(const pd_raft_conf_t *c, uint64_t id);
 int pd_raft_conf_has_learner(const pd_raft_conf_t *c, uint64_t id);
 /* Apply one change to a configuration; -PD_EEXISTS / -PD_ENOTFOUND / -PD_ELIMIT / -PD_EMALFORMED. */

@@ -30,6 +30,40 @@ int pd_raft_cc_decode(const uint8_t *data, size_t len, pd_raft_cc_type_t *type, 
     return 0;
 }
 
+size_t pd_raft_force_encode(uint8_t out[PD_RAFT_CC_FORCE_MAX], uint64_t node, const uint64_t *fenced,
+                            uint32_t n_fenced)
+{
+    pd_wbuf_t w;
+    pd_wbuf_init(&w, out, PD_RAFT_CC_FORCE_MAX);
+    pd_wbuf_u8(&w, PD_RAFT_CC_FORCE);
+    pd_wbuf_u64(&w, node);
+    for (uint32_t i = 0; i < n_fenced && i + 1 < PD_RAFT_NODES_MAX; i++)
+        pd_wbuf_u64(&w, fenced[i]);
+    return w.len;
+}
+
+int pd_raft_force_decode(const uint8_t *data, size_t len, uint64_t *node, uint64_t *fenced_out,
+                         uint32_t *n_fenced)
+{
+    if (len < PD_RAFT_CC_LEN || len > PD_RAFT_CC_FORCE_MAX - 8u || (len - PD_RAFT_CC_LEN) % 8u != 0 ||
+        data[0] != PD_RAFT_CC_FORCE)
+        return -PD_EMALFORMED;
+    pd_rbuf_t r;
+    pd_rbuf_init(&r, data + 1, len - 1);
+    uint64_t self = pd_rbuf_u64(&r);
+    uint32_t n = (uint32_t)((len - PD_RAFT_CC_LEN) / 8u);
+    for (uint32_t i = 0; i < n; i++) {
+        fenced_out[i] = pd_rbuf_u64(&r);
+        if (fenced_out[i] == PD_RAFT_NONE || fenced_out[i] == self)
+            return -PD_EMALFORMED;
+    }
+    if (r.err || self == PD_RAFT_NONE)
+        return -PD_EMALFORMED;
+    *node = self;
+    *n_fenced = n;
+    return 0;
+}
+
 static int find(const uint64_t *ids, uint32_t n, uint64_t id)
 {
     for (uint32_t i = 0; i < n; i++) {

@@ -114,6 +114,10 @@ struct pd_raft {
     uint64_t transferee;
     uint64_t pending_conf_index;
 
+    /* members removed by a forced new cluster: their messages are dropped */
+    uint64_t fenced[PD_RAFT_NODES_MAX];
+    uint32_t n_fenced;
+
     /* follower: snapshot being received */
     pd_raft_snap_meta_t rsnap_meta;
     uint8_t *rsnap_buf;
@@ -157,6 +161,8 @@ bool raft_maybe_commit(pd_raft_t *r);
 void raft_reads_release(pd_raft_t *r);
 void raft_prs_sync(pd_raft_t *r);
 int raft_append_local(pd_raft_t *r, uint8_t type, const void *data, size_t len, uint64_t *index_out);
+
+void raft_fence(pd_raft_t *r, uint64_t id, bool on);
 
 /* raft_ready.c */
 void raft_apply_conf_entry(pd_raft_t *r, const pd_raft_entry_t *e);

@@ -113,8 +113,33 @@ void pd_raft_ready(pd_raft_t *r, pd_raft_ready_t *rd)
     rd->leader = r->lead;
 }
 
+/* A forced new cluster: the configuration is the one voter, the others are fenced. On the node
+ * that forced it this repeats what pd_raft_force_new_cluster did; elsewhere (a member added
+ * later replays the log, or a restart) it is where the change happens. */
+static void apply_force_entry(pd_raft_t *r, const pd_raft_entry_t *e)
+{
+    uint64_t node, fenced[PD_RAFT_NODES_MAX];
+    uint32_t n = 0;
+    if (pd_raft_force_decode(e->data, e->len, &node, fenced, &n) != 0) {
+        PD_WARN(r->log, "raft force entry not applied index=%llu: malformed", (unsigned long long)e->index);
+        return;
+    }
+    memset(&r->conf, 0, sizeof r->conf);
+    r->conf.voters[0] = node;
+    r->conf.n_voters = 1;
+    for (uint32_t i = 0; i < n; i++)
+        raft_fence(r, fenced[i], true);
+    PD_INFO(r->log, "raft forced new cluster applied index=%llu voter=%llu fenced=%u", (unsigned long long)e->index,
+            (unsigned long long)node, n);
+    raft_prs_sync(r);
+}
+
 void raft_apply_conf_entry(pd_raft_t *r, const pd_raft_entry_t *e)
 {
+    if (e->len > 0 && e->data[0] == PD_RAFT_CC_FORCE) {
+        apply_force_entry(r, e);
+        return;
+    }
     pd_raft_cc_type_t type;
     uint64_t node;
     int rc = pd_raft_cc_decode(e->data, e->len, &type, &node);
@@ -128,6 +153,8 @@ void raft_apply_conf_entry(pd_raft_t *r, const pd_raft_entry_t *e)
     PD_INFO(r->log, "raft conf applied index=%llu type=%d node=%llu voters=%u learners=%u",
             (unsigned long long)e->index, (int)type, (unsigned long long)node, r->conf.n_voters,
             r->conf.n_learners);
+    if (type != PD_RAFT_CC_REMOVE)
+        raft_fence(r, node, false); /* added back on purpose */
     raft_prs_sync(r);
     if (r->role == PD_RAFT_LEADER && type == PD_RAFT_CC_REMOVE && r->transferee == node)
         r->transferee = PD_RAFT_NONE;
@@ -211,6 +238,14 @@ uint64_t pd_raft_last_index(const pd_raft_t *r) { return rlog_last_index(&r->rl)
 uint64_t pd_raft_first_index(const pd_raft_t *r) { return r->rl.prev_index + 1; }
 const pd_raft_conf_t *pd_raft_conf(const pd_raft_t *r) { return &r->conf; }
 const pd_raft_snapshot_t *pd_raft_snapshot(const pd_raft_t *r) { return &r->rl.snap; }
+
+int pd_raft_fenced(const pd_raft_t *r, uint64_t id)
+{
+    for (uint32_t i = 0; i < r->n_fenced; i++)
+        if (r->fenced[i] == id)
+            return 1;
+    return 0;
+}
 
 uint64_t pd_raft_term_at(const pd_raft_t *r, uint64_t index)
 {

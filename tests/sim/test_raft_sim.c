@@ -40,6 +40,15 @@
  * applied by every member of the leader's final configuration within LIVENESS_MS (10 s of virtual
  * time; the election timeout is 10-20 ticks of 10 ms).
  *
+ * Forced new cluster (test_raft_sim_force): after the fault phase and liveness, every node but one
+ * voter of the leader's configuration holding every committed entry is crashed for good; the
+ * survivor calls pd_raft_force_new_cluster (half the time its first attempt is torn by a crash:
+ * after the restart it has the forced configuration or the old one, and forces again), then the
+ * workload, faults and membership changes go on (new nodes join it on the dead slots) for
+ * FORCE_MS, and liveness is checked again. The checks above run throughout, across the force:
+ * acknowledged writes survive it (linearizability), terms stay unique (election safety) and the
+ * survivor's log is the new cluster's (state-machine safety, log matching).
+ *
  * Seeds: PD_SIM_SEED=N runs one, PD_SIM_SEEDS=K runs K (thousands for soak runs); the default
  * count keeps the whole test well under a minute under ASan. A failure prints the seed.
  * PD_RAFT_SIM_VERBOSE=1 prints per-seed counters. Not modelled: corruption of synced data
@@ -80,6 +89,7 @@
 #define SNAPS_KEEP 2   /* snapshot files kept per node (the durable marker's, and a newer one) */
 #define MIN_VOTERS 3   /* removals stop here */
 #define SNAP_LEN (8 + 8 * KEYS)
+#define FORCE_MS 2000
 
 typedef struct {
     pd_raft_snapshot_t snap[SNAPS_KEEP]; /* [0] newest; data NULL when empty */
@@ -122,6 +132,7 @@ typedef struct world {
     client_t clients[CLIENTS];
     uint64_t snap_installs, leaders, torn_crashes, torn_bytes, conf_applied, removed_self;
     uint64_t ops_ok, ops_unknown, linz_inconclusive;
+    uint64_t forces, force_retries;
 } world_t;
 
 typedef struct {
@@ -982,10 +993,11 @@ typedef struct {
     uint64_t seeds, ops_ok, ops_unknown, inconclusive, torn, torn_bytes, conf, removed_self;
 } totals_t;
 
-static void fault_phase(world_t *w, pd_rng_t *rng)
+/* Workload and random faults until end_ms (virtual), the first fault at first_fault_ms. */
+static void faults_until(world_t *w, pd_rng_t *rng, uint64_t end_ms, uint64_t first_fault_ms)
 {
-    uint64_t next_fault = 300;
-    while (pd_sim_now(w->sim) < FAULT_MS) {
+    uint64_t next_fault = first_fault_ms;
+    while (pd_sim_now(w->sim) < end_ms) {
         pd_sim_run_until(w->sim, pd_sim_now(w->sim) + 20);
         stop_removed(w);
         check_log_matching(w);
@@ -996,6 +1008,70 @@ static void fault_phase(world_t *w, pd_rng_t *rng)
             next_fault += pd_rng_range(rng, 50, 400);
         }
     }
+}
+
+static void fault_phase(world_t *w, pd_rng_t *rng) { faults_until(w, rng, FAULT_MS, 300); }
+
+/* Does nd's log hold every entry committed so far? */
+static bool holds_committed(const world_t *w, const node_t *nd)
+{
+    if (pd_raft_last_index(nd->r) < w->max_commit)
+        return false;
+    for (uint64_t i = pd_raft_first_index(nd->r); i <= w->max_commit; i++)
+        if (w->commit_term[i] && pd_raft_term_at(nd->r, i) != w->commit_term[i])
+            return false;
+    return true;
+}
+
+static bool forced(const world_t *w, uint32_t slot)
+{
+    const node_t *nd = w->nodes[slot];
+    const pd_raft_conf_t *c = nd && !nd->dead ? pd_raft_conf(nd->r) : NULL;
+    return c && c->n_voters == 1 && c->voters[0] == nd->id;
+}
+
+/* The quorum is lost for good: all but one voter crash and stay down; the survivor forces a new
+ * cluster from its log, then the cluster lives on (faults, workload, new members). */
+static void force_phase(world_t *w, pd_rng_t *rng)
+{
+    pd_sim_t *sim = w->sim;
+    node_t *l = current_leader(w);
+    PD_SIM_ASSERT(sim, l != NULL);
+    const pd_raft_conf_t *c = pd_raft_conf(l->r);
+    uint32_t cand[SLOTS_MAX], k = 0;
+    for (uint32_t i = 0; i < c->n_voters; i++) {
+        node_t *nd = w->nodes[slot_of(c->voters[i])];
+        if (nd && nd->id == c->voters[i] && !nd->dead && holds_committed(w, nd))
+            cand[k++] = nd->slot;
+    }
+    PD_SIM_ASSERT(sim, k > 0);
+    uint32_t keep = cand[pd_rng_below(rng, k)];
+    for (uint32_t s = 0; s < w->slots; s++) {
+        if (s == keep)
+            continue;
+        w->active[s] = false;
+        if (pd_sim_node_up(sim, s)) {
+            pd_sim_node_crash(sim, s);
+            tell_lost(w, s);
+        }
+    }
+    pd_sim_run_until(sim, pd_sim_now(sim) + 300); /* no quorum: nothing commits */
+    for (int attempt = 0; !forced(w, keep); attempt++) {
+        PD_SIM_ASSERT(sim, attempt < 4);
+        node_t *nd = w->nodes[keep];
+        if (nd && !nd->dead) {
+            nd->tear_next = attempt == 0 && pd_rng_below(rng, 2);
+            PD_SIM_ASSERT(sim, pd_raft_force_new_cluster(nd->r, NULL, NULL) == 0);
+            flush(nd);
+        }
+        pd_sim_run_until(sim, pd_sim_now(sim) + 50); /* a torn write's crash happens */
+        if (!pd_sim_node_up(sim, keep))
+            pd_sim_node_restart(sim, keep);
+        pd_sim_run_until(sim, pd_sim_now(sim) + 50);
+        w->force_retries += attempt > 0;
+    }
+    w->forces++;
+    faults_until(w, rng, pd_sim_now(sim) + FORCE_MS, pd_sim_now(sim) + 100);
 }
 
 static void world_free(world_t *w)
@@ -1010,7 +1086,7 @@ static void world_free(world_t *w)
     test_free(w);
 }
 
-static void run_seed(uint32_t n, uint64_t seed, totals_t *t)
+static void run_seed(uint32_t n, uint64_t seed, bool force, totals_t *t)
 {
     world_t *w = test_calloc(1, sizeof *w);
     w->n = n;
@@ -1036,18 +1112,23 @@ static void run_seed(uint32_t n, uint64_t seed, totals_t *t)
     net.jitter_max_ms = 40;
     pd_sim_net_set(w->sim, &net);
     fault_phase(w, rng);
+    if (force) {
+        liveness(w);
+        force_phase(w, rng);
+    }
     check_history(w);
     liveness(w);
     check_log_matching(w);
     if (getenv("PD_RAFT_SIM_VERBOSE"))
         fprintf(stderr,
                 "seed=%llu n=%u leaders=%llu commits=%llu snap_installs=%llu crashes=%llu torn=%llu "
-                "conf=%llu ops=%llu/%llu\n",
+                "conf=%llu ops=%llu/%llu forces=%llu (retried %llu)\n",
                 (unsigned long long)seed, n, (unsigned long long)w->leaders,
                 (unsigned long long)w->max_commit, (unsigned long long)w->snap_installs,
                 (unsigned long long)pd_sim_stats(w->sim)->crashes,
                 (unsigned long long)w->torn_crashes, (unsigned long long)w->conf_applied,
-                (unsigned long long)w->ops_ok, (unsigned long long)w->n_hist);
+                (unsigned long long)w->ops_ok, (unsigned long long)w->n_hist, (unsigned long long)w->forces,
+                (unsigned long long)w->force_retries);
     *t = (totals_t){t->seeds + 1, t->ops_ok + w->ops_ok, t->ops_unknown + w->ops_unknown,
                     t->inconclusive + w->linz_inconclusive, t->torn + w->torn_crashes,
                     t->torn_bytes + w->torn_bytes, t->conf + w->conf_applied,
@@ -1055,13 +1136,13 @@ static void run_seed(uint32_t n, uint64_t seed, totals_t *t)
     world_free(w);
 }
 
-static void report(uint32_t n, const totals_t *t)
+static void report(const char *what, const totals_t *t)
 {
     fprintf(stderr,
-            "raft sim n=%u: %llu seeds, ops ok=%llu unknown=%llu, linearizability inconclusive=%llu, "
+            "raft sim %s: %llu seeds, ops ok=%llu unknown=%llu, linearizability inconclusive=%llu, "
             "torn crashes=%llu (%llu bytes cut), conf changes applied=%llu (leader self-removals "
             "proposed=%llu)\n",
-            n, (unsigned long long)t->seeds, (unsigned long long)t->ops_ok,
+            what, (unsigned long long)t->seeds, (unsigned long long)t->ops_ok,
             (unsigned long long)t->ops_unknown, (unsigned long long)t->inconclusive,
             (unsigned long long)t->torn, (unsigned long long)t->torn_bytes,
             (unsigned long long)t->conf, (unsigned long long)t->removed_self);
@@ -1072,9 +1153,9 @@ static void test_raft_sim_3(void **state)
     (void)state;
     totals_t t = {0};
     PD_SIM_FOR_EACH_SEED(it, 1, 50) {
-        run_seed(3, it.seed, &t);
+        run_seed(3, it.seed, false, &t);
     }
-    report(3, &t);
+    report("n=3", &t);
 }
 
 static void test_raft_sim_5(void **state)
@@ -1082,9 +1163,19 @@ static void test_raft_sim_5(void **state)
     (void)state;
     totals_t t = {0};
     PD_SIM_FOR_EACH_SEED(it, 1001, 25) {
-        run_seed(5, it.seed, &t);
+        run_seed(5, it.seed, false, &t);
     }
-    report(5, &t);
+    report("n=5", &t);
+}
+
+static void test_raft_sim_force(void **state)
+{
+    (void)state;
+    totals_t t = {0};
+    PD_SIM_FOR_EACH_SEED(it, 5001, 20) {
+        run_seed(it.seed % 2 ? 3 : 5, it.seed, true, &t);
+    }
+    report("force (n=3 and 5)", &t);
 }
 
 int main(void)
@@ -1092,6 +1183,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_raft_sim_3, pd_sim_cmocka_teardown),
         cmocka_unit_test_teardown(test_raft_sim_5, pd_sim_cmocka_teardown),
+        cmocka_unit_test_teardown(test_raft_sim_force, pd_sim_cmocka_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

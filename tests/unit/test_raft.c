@@ -367,6 +367,15 @@ static pd_raft_entry_t ent(uint64_t term, uint64_t index)
     return (pd_raft_entry_t){.term = term, .index = index, .len = 0, .data = noop};
 }
 
+/* Entries 1..3: the bootstrap of voters 1, 2, 3 in term 1 (a restart's stored log). */
+static void bootstrap_ents(uint8_t cc[3][PD_RAFT_CC_LEN], pd_raft_entry_t *ents)
+{
+    for (int i = 0; i < 3; i++) {
+        pd_raft_cc_encode(cc[i], PD_RAFT_CC_ADD_VOTER, (uint64_t)i + 1);
+        ents[i] = (pd_raft_entry_t){1, (uint64_t)i + 1, PD_RAFT_ENTRY_CONF, PD_RAFT_CC_LEN, cc[i]};
+    }
+}
+
 /* Figure 8: a new leader must not commit an entry of an older term by counting replicas; it
  * commits it only together with an entry of its own term. Node 1 restarts (term 2) with entry 4
  * from term 2 that node 2 also holds. */
@@ -377,10 +386,7 @@ static void test_figure8_commit_rule(void **state)
     net->q = test_calloc(QMAX, sizeof *net->q);
     uint8_t cc[3][PD_RAFT_CC_LEN];
     pd_raft_entry_t ents[4];
-    for (int i = 0; i < 3; i++) {
-        pd_raft_cc_encode(cc[i], PD_RAFT_CC_ADD_VOTER, (uint64_t)i + 1);
-        ents[i] = (pd_raft_entry_t){1, (uint64_t)i + 1, PD_RAFT_ENTRY_CONF, PD_RAFT_CC_LEN, cc[i]};
-    }
+    bootstrap_ents(cc, ents);
     ents[3] = ent(2, 4);
     pd_raft_hard_state_t hs = {.term = 2, .vote = 0, .commit = 3};
     pd_raft_config_t c;
@@ -609,10 +615,7 @@ static void test_restart_commit_past_log(void **state)
     (void)state;
     uint8_t cc[3][PD_RAFT_CC_LEN];
     pd_raft_entry_t ents[5];
-    for (int i = 0; i < 3; i++) {
-        pd_raft_cc_encode(cc[i], PD_RAFT_CC_ADD_VOTER, (uint64_t)i + 1);
-        ents[i] = (pd_raft_entry_t){1, (uint64_t)i + 1, PD_RAFT_ENTRY_CONF, PD_RAFT_CC_LEN, cc[i]};
-    }
+    bootstrap_ents(cc, ents);
     ents[3] = ent(2, 4);
     ents[4] = ent(2, 5); /* stale: the cluster committed another entry 5 in term 3 */
     pd_rng_t rng;
@@ -632,6 +635,168 @@ static void test_restart_commit_past_log(void **state)
     pd_raft_free(r);
 }
 
+/* ---- forced new cluster ------------------------------------------------------------------------ */
+
+/* Two of three voters are gone: the survivor forces a one-voter cluster, keeps every entry it
+ * holds (committed before, and its own uncommitted tail), leads at once in a new term, commits
+ * new writes alone; an empty node then joins it as before. */
+static void test_force_new_cluster(void **state)
+{
+    (void)state;
+    net_new(3);
+    int l = elect();
+    propose_str((uint32_t)l, "kept-1");
+    propose_str((uint32_t)l, "kept-2");
+    stabilize();
+    uint32_t s = (uint32_t)(l + 1) % 3, a = (uint32_t)l, b = (uint32_t)(l + 2) % 3;
+    uint64_t commit = pd_raft_commit(net->r[s]), term = pd_raft_term(net->r[a]);
+    isolate(a, true);
+    isolate(b, true);
+    tick_all(60);
+    assert_int_not_equal(pd_raft_role(net->r[s]), PD_RAFT_LEADER); /* no quorum */
+    assert_int_equal(pd_raft_commit(net->r[s]), commit);
+
+    uint64_t removed[PD_RAFT_NODES_MAX];
+    uint32_t n_removed = 0;
+    assert_int_equal(pd_raft_force_new_cluster(net->r[s], removed, &n_removed), 0);
+    assert_int_equal(n_removed, 2);
+    assert_true(removed[0] == a + 1 || removed[1] == a + 1);
+    assert_true(removed[0] == b + 1 || removed[1] == b + 1);
+    assert_int_equal(pd_raft_role(net->r[s]), PD_RAFT_LEADER);
+    assert_true(pd_raft_term(net->r[s]) >= term + PD_RAFT_FORCE_TERM_GAP);
+    const pd_raft_conf_t *c = pd_raft_conf(net->r[s]);
+    assert_int_equal(c->n_voters, 1);
+    assert_int_equal(c->voters[0], s + 1);
+    assert_int_equal(c->n_learners, 0);
+    assert_true(pd_raft_fenced(net->r[s], a + 1) && pd_raft_fenced(net->r[s], b + 1));
+    assert_int_equal(pd_raft_commit(net->r[s]), pd_raft_last_index(net->r[s]));
+    stabilize();
+    assert_int_equal(net->applied_upto[s], pd_raft_last_index(net->r[s]));
+    assert_memory_equal(net->applied[s][commit - 1].data, "kept-1", 6);
+    assert_memory_equal(net->applied[s][commit].data, "kept-2", 6);
+
+    propose_str(s, "after");
+    stabilize();
+    assert_int_equal(net->applied_upto[s], pd_raft_last_index(net->r[s]));
+    assert_int_equal(pd_raft_force_new_cluster(net->r[s], NULL, NULL), 0); /* again: harmless */
+    stabilize();
+    assert_int_equal(pd_raft_role(net->r[s]), PD_RAFT_LEADER);
+
+    /* back to more managers: an empty node joins as a learner and is promoted */
+    pd_raft_free(net->r[b]);
+    net->r[b] = NULL;
+    isolate(b, false);
+    pd_raft_config_t cf;
+    cfg_for(&cf, b, 0, NULL);
+    net_add(b, &cf);
+    assert_int_equal(pd_raft_propose_conf(net->r[s], PD_RAFT_CC_ADD_LEARNER, b + 1), 0);
+    tick_all(8);
+    assert_false(pd_raft_fenced(net->r[s], b + 1)); /* added back on purpose: no longer fenced */
+    assert_int_equal(pd_raft_conf(net->r[s])->n_voters, 2);
+    assert_int_equal(pd_raft_conf(net->r[b])->n_voters, 2);
+    assert_int_equal(net->applied_upto[b], pd_raft_last_index(net->r[s]));
+    assert_memory_equal(net->applied[b][commit].data, "kept-2", 6);
+    net_free();
+}
+
+/* A former member that comes back with the old configuration and a higher term (it kept
+ * campaigning, or it led the old majority elsewhere) cannot unseat the forced leader, nor make it
+ * take its old log: everything it sends is dropped. */
+static void test_force_stale_member_fenced(void **state)
+{
+    (void)state;
+    net_new(3);
+    int l = elect();
+    propose_str((uint32_t)l, "x");
+    stabilize();
+    uint32_t s = (uint32_t)l, a = (uint32_t)(l + 1) % 3, b = (uint32_t)(l + 2) % 3;
+    isolate(a, true);
+    isolate(b, true);
+    assert_int_equal(pd_raft_force_new_cluster(net->r[s], NULL, NULL), 0);
+    stabilize();
+    uint64_t term = pd_raft_term(net->r[s]), last = pd_raft_last_index(net->r[s]);
+
+    /* a restarts from an old disk: the three bootstrap voters, and a term above the forced one */
+    pd_raft_free(net->r[a]);
+    net->r[a] = NULL;
+    uint8_t cc[3][PD_RAFT_CC_LEN];
+    pd_raft_entry_t ents[3];
+    bootstrap_ents(cc, ents);
+    uint64_t high = term + 100;
+    pd_raft_hard_state_t hs = {.term = high, .commit = 3};
+    pd_raft_config_t cf;
+    cfg_for(&cf, a, 0, NULL);
+    cf.hs = &hs;
+    cf.entries = ents;
+    cf.n_entries = 3;
+    net_add(a, &cf);
+    isolate(a, false);
+    isolate(b, true); /* still gone (with it, a would lead the old majority: a split the fence contains) */
+    tick_all(60); /* it campaigns: pre-votes and votes to s are dropped */
+    assert_int_equal(pd_raft_role(net->r[s]), PD_RAFT_LEADER);
+    assert_int_equal(pd_raft_term(net->r[s]), term);
+
+    /* as a leader of that term it sends an append that conflicts with committed entries */
+    pd_raft_entry_t stale = {.term = high, .index = 4, .type = PD_RAFT_ENTRY_NORMAL, .len = 5,
+                             .data = (uint8_t *)"stale"};
+    pd_raft_msg_t app = {.type = PD_RAFT_MSG_APP, .from = a + 1, .to = s + 1, .term = high, .index = 3,
+                         .log_term = 1, .commit = 4, .entries = &stale, .n_entries = 1};
+    assert_int_equal(pd_raft_step(net->r[s], &app), 0);
+    pd_raft_msg_t vote = {.type = PD_RAFT_MSG_VOTE, .from = a + 1, .to = s + 1, .term = high + 1, .index = 99,
+                          .log_term = high, .flags = PD_RAFT_FLAG_TRANSFER};
+    assert_int_equal(pd_raft_step(net->r[s], &vote), 0);
+    stabilize();
+    assert_int_equal(pd_raft_role(net->r[s]), PD_RAFT_LEADER);
+    assert_int_equal(pd_raft_term(net->r[s]), term);
+    assert_int_equal(pd_raft_last_index(net->r[s]), last);
+    assert_int_not_equal(pd_raft_term_at(net->r[s], 4), high);
+    propose_str(s, "still");
+    stabilize();
+    assert_int_equal(pd_raft_commit(net->r[s]), last + 1);
+    net_free();
+}
+
+/* A restart whose persisted commit index is older than the FORCE entry (a crash right after the
+ * entry was written): the entry counts as committed, and the node comes back alone and leads. */
+static void test_force_restart_commit(void **state)
+{
+    (void)state;
+    uint8_t cc[3][PD_RAFT_CC_LEN], force[PD_RAFT_CC_FORCE_MAX];
+    pd_raft_entry_t ents[6];
+    bootstrap_ents(cc, ents);
+    ents[3] = ent(2, 4);
+    ents[4] = ent(3, 5); /* the forced leader's no-op */
+    uint64_t fenced[2] = {2, 3};
+    size_t flen = pd_raft_force_encode(force, 1, fenced, 2);
+    assert_int_equal(flen, PD_RAFT_CC_LEN + 16);
+    ents[5] = (pd_raft_entry_t){3, 6, PD_RAFT_ENTRY_CONF, (uint32_t)flen, force};
+    uint64_t node = 0, back[PD_RAFT_NODES_MAX];
+    uint32_t nb = 0;
+    assert_int_equal(pd_raft_force_decode(force, flen, &node, back, &nb), 0);
+    assert_true(node == 1 && nb == 2 && back[0] == 2 && back[1] == 3);
+    assert_int_equal(pd_raft_force_decode(force, flen - 1, &node, back, &nb), -PD_EMALFORMED);
+    assert_int_equal(pd_raft_force_decode(cc[0], PD_RAFT_CC_LEN, &node, back, &nb), -PD_EMALFORMED);
+
+    net = test_calloc(1, sizeof *net);
+    net->q = test_calloc(QMAX, sizeof *net->q);
+    pd_raft_hard_state_t hs = {.term = 3, .vote = 1, .commit = 4};
+    pd_raft_config_t c;
+    cfg_for(&c, 0, 0, NULL);
+    c.hs = &hs;
+    c.entries = ents;
+    c.n_entries = 6;
+    net_add(0, &c);
+    assert_int_equal(pd_raft_commit(net->r[0]), 6);
+    stabilize(); /* applies through the FORCE entry */
+    assert_int_equal(net->applied_upto[0], 6);
+    assert_int_equal(pd_raft_conf(net->r[0])->n_voters, 1);
+    assert_true(pd_raft_fenced(net->r[0], 2) && pd_raft_fenced(net->r[0], 3));
+    tick_all(25);
+    assert_int_equal(pd_raft_role(net->r[0]), PD_RAFT_LEADER);
+    assert_true(pd_raft_term(net->r[0]) > 3);
+    net_free();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,6 +814,9 @@ int main(void)
         cmocka_unit_test(test_read_index),
         cmocka_unit_test(test_single_node_read_and_restart),
         cmocka_unit_test(test_restart_commit_past_log),
+        cmocka_unit_test(test_force_new_cluster),
+        cmocka_unit_test(test_force_stale_member_fenced),
+        cmocka_unit_test(test_force_restart_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
