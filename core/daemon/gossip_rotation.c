@@ -124,6 +124,29 @@ int pd_gkr_acks(const pd_gkr_record_t *r, const uint8_t (*ids)[PD_KEYRING_ID_LEN
     }
 }
 
+int pd_gkr_ahead(const pd_gkr_record_t *r, const uint8_t (*ids)[PD_KEYRING_ID_LEN], unsigned n_ids)
+{
+    if (r->phase == PD_GKR_IDLE) { /* a later rotation from cur has begun: {cur, X} or {X, cur} */
+        uint8_t cur[PD_KEYRING_ID_LEN];
+        pd_keyring_key_id(r->cur, cur);
+        return n_ids == 2 && holds(ids, n_ids, cur);
+    }
+    if (r->phase == PD_GKR_REMOVE)
+        return 0; /* only a later rotation's {X, next}, the idle case of the next record */
+    pd_gkr_record_t later;
+    pd_gkr_advance(r, r->phase_ms, &later);
+    int ahead = 0;
+    while (!ahead && later.phase != PD_GKR_IDLE) { /* use, then remove */
+        uint8_t want[2][PD_KEYRING_ID_LEN];
+        unsigned n = pd_gkr_ring_ids(&later, want);
+        ahead = n == n_ids && memcmp(want[0], ids[0], PD_KEYRING_ID_LEN) == 0 &&
+                (n == 1 || memcmp(want[1], ids[1], PD_KEYRING_ID_LEN) == 0);
+        pd_gkr_advance(&later, later.phase_ms, &later);
+    }
+    pd_gkr_record_wipe(&later);
+    return ahead;
+}
+
 void pd_gkr_step(const pd_gkr_record_t *r, const pd_gkr_member_t *m, size_t n, int64_t now_ms, uint32_t stall_ms,
                  pd_gkr_step_t *out)
 {

@@ -88,6 +88,10 @@ int pd_gkr_ring(const pd_gkr_record_t *r, pd_keyring_t *out);
 unsigned pd_gkr_ring_ids(const pd_gkr_record_t *r, uint8_t ids[2][PD_KEYRING_ID_LEN]);
 /* Does a member holding these ids (primary first) ack the record's phase? */
 int pd_gkr_acks(const pd_gkr_record_t *r, const uint8_t (*ids)[PD_KEYRING_ID_LEN], unsigned n_ids);
+/* Is a node holding these ids (primary first) already past the record's phase in the same rotation
+ * (e.g. a manager restarting while its store replays older records)? Then applying the record's
+ * ring would move it backwards, to a ring its peers may no longer read: 1, else 0. */
+int pd_gkr_ahead(const pd_gkr_record_t *r, const uint8_t (*ids)[PD_KEYRING_ID_LEN], unsigned n_ids);
 /* The leader's decision for the live members (dead and left ones are not passed). */
 void pd_gkr_step(const pd_gkr_record_t *r, const pd_gkr_member_t *m, size_t n, int64_t now_ms, uint32_t stall_ms,
                  pd_gkr_step_t *out);

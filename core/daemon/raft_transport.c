@@ -54,7 +54,7 @@ int pd_rt_frame_parse(const uint8_t *body, size_t len, pd_rt_frame_t *out)
         return -PD_ETOOBIG;
     if (body[0] != PD_RT_VERSION)
         return -PD_EVERSION;
-    if (body[1] < PD_RT_RAFT || body[1] > PD_RT_FWD_RESP)
+    if (body[1] < PD_RT_RAFT || body[1] > PD_RT_MEMBER)
         return -PD_EUNKNOWN_TYPE;
     uint64_t from = get_u64(body + 2), to = get_u64(body + 10);
     if (from == 0 || to == 0)
@@ -149,6 +149,9 @@ typedef struct rt_conn {
     pd_pki_tls_t *tls;
     int tls_ready;
     int anonymous;           /* no certificate: the join RPC only */
+    int member_only;         /* a worker certificate: one member request only */
+    int peer_manager;
+    char peer_node[PD_NODE_ID_LEN + 1];
     int answered;            /* its one request was handed over */
     uint64_t serial;         /* names the connection for pd_rt_conn_reply */
     uint64_t peer_id;        /* Raft id of the certificate's node */
@@ -173,6 +176,8 @@ struct pd_rt {
     pd_pki_tls_conf_t *tls_server, *tls_client; /* NULL: plaintext (legacy formation) */
     pd_rt_join_fn join_fn;
     void *join_ctx;
+    pd_rt_member_fn member_fn;
+    void *member_ctx;
     uint64_t conn_serials;
     uv_timer_t sweep;        /* TLS: closes connections past their deadline */
     int sweep_open;
@@ -618,6 +623,16 @@ static void conn_frames(rt_conn_t *c)
             return;
         }
         t->stats.frames_recv++;
+        if (f.type == PD_RT_MEMBER || c->member_only) {
+            if (f.type != PD_RT_MEMBER || !c->tls || !t->member_fn || c->answered) {
+                t->stats.bad_frames++;
+                conn_close(c);
+                return;
+            }
+            c->answered = 1;
+            t->member_fn(t->member_ctx, t, c->serial, c->peer_node, c->peer_manager, f.payload, f.len);
+            continue;
+        }
         t->fn(t->ctx, &f);
     }
     if (!c->closing && rc < 0) {
@@ -679,14 +694,18 @@ static void conn_tls_input(rt_conn_t *c, const uint8_t *in, size_t left)
                     return;
                 }
                 c->anonymous = 1;
-            } else if (pd_pki_tls_peer(c->tls, &info) != 0 || info.role != PD_PKI_ROLE_MANAGER) {
+            } else if (pd_pki_tls_peer(c->tls, &info) != 0 ||
+                       (info.role != PD_PKI_ROLE_MANAGER && !t->member_fn)) {
                 conn_refused(c, "a worker certificate cannot take part in Raft", info.node_id);
                 return;
             } else {
                 c->peer_id = pd_raft_node_id_from(info.node_id);
+                c->peer_manager = info.role == PD_PKI_ROLE_MANAGER;
+                c->member_only = !c->peer_manager; /* a worker: member requests, never Raft */
+                snprintf(c->peer_node, sizeof c->peer_node, "%s", info.node_id);
             }
             c->tls_ready = 1;
-            c->deadline_ms = c->anonymous ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
+            c->deadline_ms = c->anonymous || c->member_only ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
             t->stats.tls_accepted++;
         }
         uint8_t plain[16384];
@@ -832,6 +851,12 @@ void pd_rt_set_tls(pd_rt_t *t, pd_pki_tls_conf_t *server, pd_pki_tls_conf_t *cli
         t->sweep_open = 1;
         uv_timer_start(&t->sweep, sweep_cb, 500, 500);
     }
+}
+
+void pd_rt_set_member_rpc(pd_rt_t *t, pd_rt_member_fn fn, void *ctx)
+{
+    t->member_fn = fn;
+    t->member_ctx = ctx;
 }
 
 static void conn_shut_cb(uv_shutdown_t *req, int status)

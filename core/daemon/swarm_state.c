@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gossip_io.h"
+#include "gossip_rotation_run.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
@@ -377,6 +378,7 @@ void pd_swarm_attach_transport(pd_daemon_t *d, pd_rt_t *rt)
         s->tls_ready = 1;
     }
     pd_rt_set_tls(rt, &s->tls_server, &s->tls_client, pd_join_server_request, d);
+    pd_rt_set_member_rpc(rt, pd_gkey_member_request, d); /* members fetch the gossip keyring */
     PD_INFO(&d->log, "raft transport: mutual TLS as %s %s of cluster %s", pd_pki_role_name(s->role),
             s->ident.info.node_id, s->ca.cluster_id);
 }

@@ -169,6 +169,38 @@ static void test_step_unreported_and_stall(void **state)
     assert_int_equal(st.action, PD_GKR_ADVANCE);
 }
 
+/* A node already past the record's phase (a restarting manager replaying older records) is not
+ * moved back; an unrelated or earlier ring is not "ahead". */
+static void test_ahead(void **state)
+{
+    keys();
+    pd_gkr_record_t idle, inst, use, rm;
+    pd_gkr_record_init(&idle, K1, 0);
+    pd_gkr_begin(&idle, K2, 0, &inst);
+    pd_gkr_advance(&inst, 0, &use);
+    pd_gkr_advance(&use, 0, &rm);
+    pd_gkr_member_t m_inst, m_use, m_rm, m_old, m_other;
+    member(&m_inst, "x", K1, K2);
+    member(&m_use, "x", K2, K1);
+    member(&m_rm, "x", K2, NULL);
+    member(&m_old, "x", K1, NULL);
+    member(&m_other, "x", K3, NULL);
+#define AHEAD(r, m) pd_gkr_ahead(&(r), (const uint8_t (*)[PD_KEYRING_ID_LEN])(m).ids, (m).n_ids)
+    assert_true(AHEAD(inst, m_use));
+    assert_true(AHEAD(inst, m_rm));
+    assert_true(AHEAD(use, m_rm));
+    assert_false(AHEAD(inst, m_inst));
+    assert_false(AHEAD(inst, m_old));
+    assert_false(AHEAD(use, m_inst));
+    assert_false(AHEAD(rm, m_rm));
+    assert_false(AHEAD(inst, m_other));
+    assert_true(AHEAD(idle, m_inst));  /* idle before the rotation: its rings are later */
+    assert_true(AHEAD(idle, m_use));
+    assert_false(AHEAD(idle, m_old));
+    assert_false(AHEAD(idle, m_rm));   /* one other key: later or older, cannot tell: follow */
+#undef AHEAD
+}
+
 static void test_codec(void **state)
 {
     keys();
@@ -209,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_step_waits_for_every_member),
         cmocka_unit_test(test_step_acks_per_phase),
         cmocka_unit_test(test_step_unreported_and_stall),
+        cmocka_unit_test(test_ahead),
         cmocka_unit_test(test_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
