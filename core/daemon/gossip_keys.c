@@ -90,20 +90,6 @@ static void publish_ids(pd_daemon_t *d)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* Converge the live ring to the desired one: add what is missing, switch the primary, drop the
- * rest. Frames seal with the new primary from the next packet on. */
-static void apply_desired(pd_daemon_t *d, const pd_keyring_t *want)
-{
-    pd_keyring_t *kr = live(d);
-    for (unsigned i = 0; i < want->count; i++)
-        pd_keyring_install(kr, want->keys[i].key);
-    pd_keyring_use(kr, want->keys[0].key);
-    for (unsigned i = kr->count; i-- > 0;) {
-        if (!pd_keyring_find(want, kr->keys[i].id))
-            pd_keyring_remove(kr, kr->keys[i].key);
-    }
-}
-
 static void republish_cb(uv_timer_t *t)
 {
     pd_daemon_t *d = t->data;
@@ -134,7 +120,7 @@ static void on_keys_event(void *ctx, const pd_gtable_view_t *ev)
         PD_WARN(&d->log, "ignoring a malformed desired gossip keyring from %s", ev->owner);
         return;
     }
-    apply_desired(d, &want);
+    pd_keyring_converge(live(d), &want); /* frames seal with the new primary from the next one on */
     pd_keyring_free(&want);
     PD_INFO(&d->log, "gossip keyring updated from=%s keys=%u", ev->owner, live(d)->count);
     uv_timer_start(&d->keys_timer, republish_cb, 0, 0);

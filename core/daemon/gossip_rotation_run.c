@@ -153,17 +153,6 @@ int pd_gkey_survey(pd_daemon_t *d, const pd_gkr_record_t *r, pd_gkey_survey_t *o
 
 /* --- converging the live ring --- */
 
-static int same_ring(const pd_keyring_t *a, const pd_keyring_t *b)
-{
-    if (a->count != b->count || a->count == 0 ||
-        memcmp(pd_keyring_primary(a)->id, pd_keyring_primary(b)->id, PD_KEYRING_ID_LEN) != 0)
-        return 0;
-    for (unsigned i = 0; i < a->count; i++)
-        if (!pd_keyring_find(b, a->keys[i].id))
-            return 0;
-    return 1;
-}
-
 /* Make the live ring want (install what is missing, switch the primary, drop the rest); persist it
  * and publish our key ids (the ack). Frames seal under the new primary from the next one on. */
 static int apply_ring(pd_gkey_t *g, const pd_keyring_t *want, uint64_t gen, const char *from)
@@ -172,14 +161,9 @@ static int apply_ring(pd_gkey_t *g, const pd_keyring_t *want, uint64_t gen, cons
     pd_keyring_t *kr = live(d);
     if (gen > g->applied_gen)
         g->applied_gen = gen;
-    if (same_ring(kr, want))
+    if (pd_keyring_same(kr, want))
         return 0;
-    for (unsigned i = 0; i < want->count; i++)
-        pd_keyring_install(kr, want->keys[i].key);
-    pd_keyring_use(kr, want->keys[0].key);
-    for (unsigned i = kr->count; i-- > 0;)
-        if (!pd_keyring_find(want, kr->keys[i].id))
-            pd_keyring_remove(kr, kr->keys[i].key);
+    pd_keyring_converge(kr, want);
     char hex[2 * PD_KEYRING_ID_LEN + 1];
     sodium_bin2hex(hex, sizeof hex, pd_keyring_primary(kr)->id, PD_KEYRING_ID_LEN);
     PD_INFO(&d->log, "gossip keyring now %u key(s), primary %s (record gen %llu, from %s)", kr->count, hex,

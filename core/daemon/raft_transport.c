@@ -598,6 +598,8 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
+static void conn_refused(rt_conn_t *c, const char *why, const char *detail);
+
 /* Whole frames from the framer: Raft and forwarding, or an anonymous session's one join request. */
 static void conn_frames(rt_conn_t *c)
 {
@@ -623,8 +625,12 @@ static void conn_frames(rt_conn_t *c)
             return;
         }
         t->stats.frames_recv++;
-        if (f.type == PD_RT_MEMBER || c->member_only) {
-            if (f.type != PD_RT_MEMBER || !c->tls || !t->member_fn || c->answered) {
+        if (c->member_only && f.type != PD_RT_MEMBER) {
+            conn_refused(c, "a worker certificate cannot take part in Raft", c->peer_node);
+            return;
+        }
+        if (f.type == PD_RT_MEMBER) {
+            if (!c->tls || !t->member_fn || c->answered) {
                 t->stats.bad_frames++;
                 conn_close(c);
                 return;
