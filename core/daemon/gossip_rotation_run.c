@@ -36,7 +36,8 @@ struct pd_gkey {
     int recovering;            /* ... one of the first two: re-announce ourselves once it worked */
     uint64_t fetch_after_ms;   /* no new fetch before (backoff) */
     uint64_t recover_after_ms;
-    unsigned next_cand;
+    unsigned next_cand;        /* which manager to ask next (starts at a random one: spreads the load) */
+    uint64_t announced_gen;    /* the newest phase the leader announced */
     gkey_fetch_t *fetch;       /* in flight */
     pd_pki_tls_conf_t conf;
     int conf_ready;
@@ -335,6 +336,8 @@ static void fetch_finish(gkey_fetch_t *f)
         if (f->c.state == PD_GKF_C_DONE) {
             char from[PD_NODE_ID_LEN + 48];
             snprintf(from, sizeof from, "manager %s over mTLS", f->c.manager);
+            if (f->c.resp.gen < g->announced_gen)
+                g->next_cand++; /* a manager still behind the announced phase: ask another next time */
             if (f->c.resp.gen > 0 && f->c.resp.gen >= g->applied_gen &&
                 apply_ring(g, &f->c.resp.ring, f->c.resp.gen, from) && g->recovering)
                 /* what we gossiped under the old key (our alive, a refutation) reached nobody: say
@@ -566,8 +569,16 @@ static void tick(uv_timer_t *t)
             int same = kr->count == a.n_ids && memcmp(pd_keyring_primary(kr)->id, a.ids[0], PD_KEYRING_ID_LEN) == 0;
             for (unsigned i = 1; same && i < a.n_ids; i++)
                 same = pd_keyring_find(kr, a.ids[i]) != NULL;
-            if (!same)
+            if (!same && !g->fetch_wanted) { /* a new phase: fetch it after a random delay, so the
+                                               * workers of a large cluster do not all dial at once */
+                uint32_t members = pd_swim_count(pd_gagent_swim(pd_gossip_io_agent(d->gossip)), PD_SWIM_ALIVE);
+                uint32_t spread = members * PD_GKEY_SPREAD_PER_MEMBER_MS;
+                spread = spread < PD_GKEY_SPREAD_MAX_MS ? spread : PD_GKEY_SPREAD_MAX_MS;
+                uint64_t at = now_ms(g) + (spread ? randombytes_uniform(spread) : 0);
+                g->fetch_after_ms = at > g->fetch_after_ms ? at : g->fetch_after_ms;
                 g->fetch_wanted = 1;
+            }
+            g->announced_gen = a.gen;
         }
     }
     if (g->fetch_wanted)
@@ -582,6 +593,7 @@ void pd_gkey_start(pd_daemon_t *d)
     if (!g)
         return;
     g->d = d;
+    g->next_cand = randombytes_random();
     g->fetch_wanted = g->recovering = 1; /* at start: a key rotated while we were down is fetched at once */
     uv_timer_init(d->loop, &g->timer);
     g->timer.data = g;
