@@ -11,7 +11,10 @@
 #     undecryptable to the others); unblocked, it fetches the keyring from a manager over mTLS on
 #     2377 and rejoins; the killed leader restarts and catches up the same way;
 #   - a second rotation with a node (h6) joining while it runs: h6 gets the current ring and ends
-#     with the new key; the old gossip-only verbs are refused in this cluster.
+#     with the new key; the old gossip-only verbs are refused in this cluster;
+#   - a third rotation while worker h4 cannot reach any manager's 2377: it stalls in phase install
+#     (h4 stays alive on the old key), `--rotate` reports STALLED after 30 s naming h4; once h4 can
+#     fetch, the rotation finishes.
 source "$(dirname "$0")/lib/cluster.sh"
 
 keyring() { cat "$E2E_WORK/h$1/data/gossip.keyring"; }
@@ -138,6 +141,22 @@ run() {
   out=$(e2e_ctl 1 swarm gossip-key)
   echo "$out" >&2
   grep -q '(2 done)' <<<"$out" || e2e_fail "status after two rotations: $out"
+
+  # --- a live member that cannot get the new key stalls the rotation (never skipped): worker h4
+  # with its 2377 answers dropped; the following `--rotate` reports the stall after 30 s and names h4
+  e2e_faults_table 4
+  e2e_nft 4 add rule inet "$E2E_ID" input tcp sport 2377 drop
+  local t1=$SECONDS st=0
+  out=$(e2e_ctl 1 swarm gossip-key --rotate 2>&1) || st=$?
+  echo "$out" >&2
+  [ $st -ne 0 ] || e2e_fail "the rotation finished without h4: $out"
+  grep -q 'STALLED' <<<"$out" && grep -q "Waiting for: *${id4:?}" <<<"$out" && grep -q 'phase install' <<<"$out" ||
+    e2e_fail "the stalled status does not name h4 in phase install: $out"
+  e2e_log "stalled after $((SECONDS - t1)) s waiting for h4; h4 unblocked"
+  [ "$(e2e_member_status 1 "$id4")" = alive ] || e2e_fail "h4 is not alive while the rotation waits for it"
+  e2e_heal 4
+  e2e_wait_for 30 phase_is 1 idle || e2e_fail "the rotation did not finish after h4 came back: $(e2e_ctl 1 swarm gossip-key)"
+  e2e_wait_for 10 same_ring 1 2 3 4 5 6 || e2e_fail "after the stalled rotation the keyring files differ"
 
   # --- nobody that stayed up was ever seen suspect or failed
   sleep 1
