@@ -94,6 +94,27 @@ int pd_keyring_remove(pd_keyring_t *kr, const uint8_t key[PD_KEYRING_KEY_LEN])
     return 0;
 }
 
+void pd_keyring_converge(pd_keyring_t *kr, const pd_keyring_t *want)
+{
+    PD_ASSERT(kr && want && want->count > 0);
+    for (unsigned i = 0; i < want->count; i++)
+        pd_keyring_install(kr, want->keys[i].key);
+    pd_keyring_use(kr, want->keys[0].key);
+    for (unsigned i = kr->count; i-- > 0;)
+        if (!pd_keyring_find(want, kr->keys[i].id))
+            pd_keyring_remove(kr, kr->keys[i].key);
+}
+
+int pd_keyring_same(const pd_keyring_t *a, const pd_keyring_t *b)
+{
+    if (a->count != b->count || a->count == 0 || memcmp(a->keys[0].id, b->keys[0].id, PD_KEYRING_ID_LEN) != 0)
+        return 0;
+    for (unsigned i = 1; i < a->count; i++)
+        if (!pd_keyring_find(b, a->keys[i].id))
+            return 0;
+    return 1;
+}
+
 int pd_keyring_list(const pd_keyring_t *kr, pd_keyring_info_t *out, size_t cap, size_t *n_out)
 {
     PD_ASSERT(kr && n_out && (out || cap == 0));

@@ -44,6 +44,11 @@ int pd_keyring_install(pd_keyring_t *kr, const uint8_t key[PD_KEYRING_KEY_LEN]);
 int pd_keyring_use(pd_keyring_t *kr, const uint8_t key[PD_KEYRING_KEY_LEN]);
 /* Remove a secondary; -PD_ESTATE for the primary, -PD_ENOTFOUND if absent. */
 int pd_keyring_remove(pd_keyring_t *kr, const uint8_t key[PD_KEYRING_KEY_LEN]);
+/* Make kr hold exactly want's keys with want's primary: install what is missing, switch the primary,
+ * then drop the rest (so kr never lacks a key that both hold). want must not be empty. */
+void pd_keyring_converge(pd_keyring_t *kr, const pd_keyring_t *want);
+/* Same keys and same primary? */
+int pd_keyring_same(const pd_keyring_t *a, const pd_keyring_t *b);
 /* Ids of the installed keys, primary first. Writes min(count, cap) rows; *n_out = count. */
 int pd_keyring_list(const pd_keyring_t *kr, pd_keyring_info_t *out, size_t cap, size_t *n_out);
 unsigned pd_keyring_count(const pd_keyring_t *kr);

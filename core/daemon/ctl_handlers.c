@@ -15,6 +15,7 @@
 #include "pd_err.h"
 #include "pd_mp.h"
 #include "swarm.h"
+#include "gossip_rotation_run.h"
 
 static int h_ping(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen)
 {
@@ -101,6 +102,7 @@ static const struct {
     {"swarm.join", pd_ctl_swarm_join},
     {"swarm.join_token", pd_ctl_swarm_join_token},
     {"swarm.leave", pd_ctl_swarm_leave},
+    {"swarm.gossip_key", pd_ctl_swarm_gossip_key},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)

@@ -19,6 +19,7 @@ typedef struct pd_raft_node pd_raft_node_t;
 typedef struct pd_vip_alloc pd_vip_alloc_t;
 typedef struct pd_node_records pd_node_records_t;
 typedef struct pd_swarm pd_swarm_t;
+typedef struct pd_gkey pd_gkey_t;
 
 /* Deferred control replies: a handler that returns PD_CTL_LATER keeps a copy of d->ctl_cur (the
  * request's connection and id) and answers later with pd_daemon_ctl_answer (raft_node.c). */
@@ -63,6 +64,7 @@ typedef struct {
     pd_ctl_token_t ctl_cur; /* the request being dispatched */
     int ctl_deferred;       /* its handler returned PD_CTL_LATER */
     pd_swarm_t *swarm;      /* init/join state and the node certificate (swarm.h) */
+    pd_gkey_t *gkey;        /* the Raft-committed gossip keyring (gossip_rotation_run.h) */
 } pd_daemon_t;
 
 /* One control operation: packs exactly one data object on success, or returns a negative code

@@ -8,12 +8,16 @@
 #include "gossip_setup.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "swarm.h"
 
 #define KEYS_TABLE "_gossip"
 #define DESIRED_KEY "keyring"
 enum { DESIRED_KEYS_MAX = 8 }; /* keeps the entry under the table's value cap */
 
 static pd_keyring_t *live(pd_daemon_t *d) { return pd_gagent_keyring(pd_gossip_io_agent(d->gossip)); }
+
+/* An init/join cluster: the keyring is Raft's (see the header). */
+static int raft_owned(const pd_daemon_t *d) { return d->swarm && d->swarm->active; }
 
 /* {"p": primary key, "k": [keys...]} : the whole desired ring. */
 static int encode_ring(const pd_keyring_t *kr, uint8_t *out, size_t cap, size_t *len)
@@ -86,20 +90,6 @@ static void publish_ids(pd_daemon_t *d)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* Converge the live ring to the desired one: add what is missing, switch the primary, drop the
- * rest. Frames seal with the new primary from the next packet on. */
-static void apply_desired(pd_daemon_t *d, const pd_keyring_t *want)
-{
-    pd_keyring_t *kr = live(d);
-    for (unsigned i = 0; i < want->count; i++)
-        pd_keyring_install(kr, want->keys[i].key);
-    pd_keyring_use(kr, want->keys[0].key);
-    for (unsigned i = kr->count; i-- > 0;) {
-        if (!pd_keyring_find(want, kr->keys[i].id))
-            pd_keyring_remove(kr, kr->keys[i].key);
-    }
-}
-
 static void republish_cb(uv_timer_t *t)
 {
     pd_daemon_t *d = t->data;
@@ -117,12 +107,20 @@ static void on_keys_event(void *ctx, const pd_gtable_view_t *ev)
     pd_daemon_t *d = ctx;
     if (ev->deleted || strcmp(ev->key, DESIRED_KEY) != 0 || strcmp(ev->table, KEYS_TABLE) != 0)
         return;
+    if (raft_owned(d)) {
+        static pd_ratelimit_t rl;
+        uint64_t hidden = 0;
+        if (pd_ratelimit_ok(&rl, pd_gossip_io_now(d->gossip), PD_LOG_RATE_INTERVAL_MS, &hidden))
+            PD_WARN(&d->log, "ignoring a gossiped keyring from %s: this cluster's keyring changes through Raft "
+                    "only suppressed=%llu", ev->owner, (unsigned long long)hidden);
+        return;
+    }
     pd_keyring_t want;
     if (decode_ring(ev->value, ev->value_len, &want) != 0) {
         PD_WARN(&d->log, "ignoring a malformed desired gossip keyring from %s", ev->owner);
         return;
     }
-    apply_desired(d, &want);
+    pd_keyring_converge(live(d), &want); /* frames seal with the new primary from the next one on */
     pd_keyring_free(&want);
     PD_INFO(&d->log, "gossip keyring updated from=%s keys=%u", ev->owner, live(d)->count);
     uv_timer_start(&d->keys_timer, republish_cb, 0, 0);
@@ -139,6 +137,12 @@ int pd_gossip_keys_start(pd_daemon_t *d)
     return rc;
 }
 
+void pd_gossip_keys_changed(pd_daemon_t *d)
+{
+    if (d->keys_timer.loop && !uv_is_closing((uv_handle_t *)&d->keys_timer))
+        uv_timer_start(&d->keys_timer, republish_cb, 0, 0);
+}
+
 void pd_gossip_keys_stop(pd_daemon_t *d)
 {
     if (!uv_is_closing((uv_handle_t *)&d->keys_timer))
@@ -153,6 +157,11 @@ static int arg_key(pd_daemon_t *d, const pd_ctl_request_t *req, uint8_t key[PD_K
     size_t n;
     if (!d->gossip) {
         snprintf(err, errlen, "gossip is not running on this node");
+        return -PD_ESTATE;
+    }
+    if (raft_owned(d)) {
+        snprintf(err, errlen, "this cluster's gossip keyring is committed through Raft: rotate it with "
+                              "'peerctl swarm gossip-key --rotate' (on a manager)");
         return -PD_ESTATE;
     }
     if (pd_mp_get_str(req->args, "key", &p, &n) != 0 || pd_keyring_key_parse(p, n, key) != 0) {

@@ -8,6 +8,7 @@
 
 #include "gossip_io.h"
 #include "gossip_setup.h"
+#include "gossip_rotation_run.h"
 #include "join_wire.h"
 #include "node_records.h"
 #include "pd_alloc.h"
@@ -166,11 +167,9 @@ void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t
         snprintf(err, sizeof err, "join refused: this manager has no join tokens yet");
         goto refused;
     }
-    char kpath[PD_PATH_MAX + 32], kerr[256];
-    size_t klen = 0;
-    snprintf(kpath, sizeof kpath, "%s/gossip.keyring", d->cfg.data_dir);
-    if ((rc = pd_pki_file_read(kpath, keyring, PD_JOIN_KEYRING_MAX, &klen, 1, kerr, sizeof kerr)) != 0) {
-        PD_WARN(&d->log, "swarm join: %s", kerr);
+    size_t klen = 0; /* the committed ring of the current rotation phase (gossip_rotation_run.h) */
+    if ((rc = pd_gkey_join_ring_text(d, keyring, PD_JOIN_KEYRING_MAX, &klen)) != 0) {
+        PD_WARN(&d->log, "swarm join: no gossip keyring to hand out: %s", pd_strerror(rc));
         snprintf(err, sizeof err, "join refused: this manager cannot read its gossip keyring");
         goto refused;
     }

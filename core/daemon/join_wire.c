@@ -8,6 +8,7 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "tls_exchange.h"
 
 /* --- codec ---------------------------------------------------------------------------------- */
 
@@ -424,40 +425,26 @@ pd_join_c_state_t pd_join_client_input(pd_join_client_t *c, const void *data, si
 {
     const uint8_t *p = data;
     while (c->tls && (c->state == PD_JOIN_C_HANDSHAKE || c->state == PD_JOIN_C_WAIT)) {
-        size_t taken = 0;
-        if (len > 0 && pd_pki_tls_feed(c->tls, p, len, &taken) != 0)
-            return fail(c, -PD_EMALFORMED, "%s", "TLS input refused");
+        size_t taken = 0, blen = 0;
+        const uint8_t *body = NULL;
+        char why[PD_JOIN_ERR_MAX];
+        int r = pd_tls_exchange_step(c->tls, c->state == PD_JOIN_C_WAIT, &c->framer, p, len, &taken, &body, &blen,
+                                     why, sizeof why);
         p += taken;
         len -= taken;
-        if (c->state == PD_JOIN_C_HANDSHAKE) {
-            int rc = pd_pki_tls_handshake(c->tls);
-            if (rc == -EAGAIN)
-                break;
-            if (rc)
-                return fail(c, rc, "TLS with the manager failed: %s", pd_pki_tls_why(c->tls));
+        if (r < 0)
+            return fail(c, r, "%s", why);
+        if (r == PD_TLSX_ANSWER)
+            return finish(c, body, blen);
+        if (r == PD_TLSX_READY) {
             size_t w = 0;
-            rc = pd_pki_tls_write(c->tls, c->req.data, c->req.size, &w);
+            int rc = pd_pki_tls_write(c->tls, c->req.data, c->req.size, &w);
             if (rc || w != c->req.size)
                 return fail(c, rc ? rc : -PD_ETOOBIG, "%s", "cannot send the join request");
             c->state = PD_JOIN_C_WAIT;
+            continue;
         }
-        uint8_t buf[4096];
-        size_t n = 0;
-        int rc;
-        while ((rc = pd_pki_tls_read(c->tls, buf, sizeof buf, &n)) == 0 && n > 0) {
-            if (pd_ctl_framer_feed(&c->framer, buf, n) != 0)
-                return fail(c, -PD_ETOOBIG, "%s", "the manager's answer is too large");
-        }
-        const uint8_t *body;
-        size_t blen;
-        int fr = pd_ctl_framer_next(&c->framer, &body, &blen);
-        if (fr < 0)
-            return fail(c, fr, "%s", "the manager's answer is not framed");
-        if (fr == 1) /* the answer may arrive together with the manager's close_notify */
-            return finish(c, body, blen);
-        if (rc != 0 && rc != -EAGAIN)
-            return fail(c, rc, "the manager closed the join: %s", pd_pki_tls_why(c->tls));
-        if (len == 0)
+        if (len == 0 || taken == 0)
             break;
     }
     return c->state;

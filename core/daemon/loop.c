@@ -13,6 +13,7 @@
 #include "dns_setup.h"
 #include "gossip_io.h"
 #include "gossip_keys.h"
+#include "gossip_rotation_run.h"
 #include "gossip_setup.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
@@ -316,6 +317,7 @@ void pd_daemon_shutdown(pd_daemon_t *d, const char *why)
     pd_daemon_dns_stop(d); /* before gossip: DNS watches its table */
     pd_vip_alloc_stop(d);
     pd_node_records_stop(d);
+    pd_gkey_stop(d);
     if (pd_raft_node_handoff(d, shutdown_after_handoff))
         return; /* a leader hands over first; the rest follows */
     shutdown_after_handoff(d);
@@ -385,6 +387,7 @@ void pd_daemon_start_cluster(pd_daemon_t *d)
     } else {
         pd_swarm_after_start(d);
         pd_swarm_seeds_start(d);
+        pd_gkey_start(d);
     }
 }
 
@@ -457,6 +460,7 @@ int pd_daemon_run(pd_daemon_t *d)
     pd_daemon_dns_free(d);
     pd_vip_alloc_free(d);
     pd_node_records_free(d);
+    pd_gkey_free(d);
     pd_raft_node_free(d);
     pd_gossip_io_free(d->gossip);
     d->gossip = NULL;

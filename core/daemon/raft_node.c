@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gossip_io.h"
+#include "gossip_rotation_run.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
@@ -1040,8 +1041,10 @@ static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
     if (rc)
         return rc;
     rc = pd_rt_start(d->loop, d->cfg.listen_addr, n->id, on_frame, n, &tls, &d->log, &n->rt, lerr, sizeof lerr);
-    if (n->rt)
+    if (n->rt) {
         pd_rt_set_lost_cb(n->rt, on_peer_lost);
+        pd_rt_set_member_rpc(n->rt, pd_gkey_member_request, d); /* members fetch the gossip keyring */
+    }
     if (rc && (!n->rt || d->cfg.bootstrap_expect != 1)) {
         snprintf(err, errlen, "%s", lerr);
         return rc;

@@ -54,7 +54,7 @@ int pd_rt_frame_parse(const uint8_t *body, size_t len, pd_rt_frame_t *out)
         return -PD_ETOOBIG;
     if (body[0] != PD_RT_VERSION)
         return -PD_EVERSION;
-    if (body[1] < PD_RT_RAFT || body[1] > PD_RT_FWD_RESP)
+    if (body[1] < PD_RT_RAFT || body[1] > PD_RT_MEMBER)
         return -PD_EUNKNOWN_TYPE;
     uint64_t from = get_u64(body + 2), to = get_u64(body + 10);
     if (from == 0 || to == 0)
@@ -149,6 +149,9 @@ typedef struct rt_conn {
     pd_pki_tls_t *tls;
     int tls_ready;
     int anonymous;           /* no certificate: the join RPC only */
+    int member_only;         /* a worker certificate: one member request only */
+    int peer_manager;
+    char peer_node[PD_NODE_ID_LEN + 1];
     int answered;            /* its one request was handed over */
     uint64_t serial;         /* names the connection for pd_rt_conn_reply */
     uint64_t peer_id;        /* Raft id of the certificate's node */
@@ -171,6 +174,8 @@ struct pd_rt {
     uint32_t n_conns;
     pd_rt_stats_t stats;
     pd_rt_tls_t tls;         /* always: there is no plaintext mode */
+    pd_rt_member_fn member_fn;
+    void *member_ctx;
     uint64_t conn_serials;
     uv_timer_t sweep;        /* closes connections past their deadline */
     int sweep_open;
@@ -572,6 +577,8 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
+static void conn_refused(rt_conn_t *c, const char *why, const char *detail);
+
 /* Whole frames from the framer: Raft and forwarding, or an anonymous session's one join request. */
 static void conn_frames(rt_conn_t *c)
 {
@@ -597,6 +604,20 @@ static void conn_frames(rt_conn_t *c)
             return;
         }
         t->stats.frames_recv++;
+        if (c->member_only && f.type != PD_RT_MEMBER) {
+            conn_refused(c, "a worker certificate cannot take part in Raft", c->peer_node);
+            return;
+        }
+        if (f.type == PD_RT_MEMBER) {
+            if (!c->tls || !t->member_fn || c->answered) {
+                t->stats.bad_frames++;
+                conn_close(c);
+                return;
+            }
+            c->answered = 1;
+            t->member_fn(t->member_ctx, t, c->serial, c->peer_node, c->peer_manager, f.payload, f.len);
+            continue;
+        }
         t->fn(t->ctx, &f);
     }
     if (!c->closing && rc < 0) {
@@ -658,14 +679,18 @@ static void conn_tls_input(rt_conn_t *c, const uint8_t *in, size_t left)
                     return;
                 }
                 c->anonymous = 1;
-            } else if (pd_pki_tls_peer(c->tls, &info) != 0 || info.role != PD_PKI_ROLE_MANAGER) {
+            } else if (pd_pki_tls_peer(c->tls, &info) != 0 ||
+                       (info.role != PD_PKI_ROLE_MANAGER && !t->member_fn)) {
                 conn_refused(c, "a worker certificate cannot take part in Raft", info.node_id);
                 return;
             } else {
                 c->peer_id = pd_raft_node_id_from(info.node_id);
+                c->peer_manager = info.role == PD_PKI_ROLE_MANAGER;
+                c->member_only = !c->peer_manager; /* a worker: member requests, never Raft */
+                snprintf(c->peer_node, sizeof c->peer_node, "%s", info.node_id);
             }
             c->tls_ready = 1;
-            c->deadline_ms = c->anonymous ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
+            c->deadline_ms = c->anonymous || c->member_only ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
             t->stats.tls_accepted++;
         }
         uint8_t plain[16384];
@@ -796,6 +821,12 @@ static void sweep_cb(uv_timer_t *tm)
             conn_refused(c, c->tls_ready ? "join session too long" : "TLS handshake not finished in time", NULL);
         c = next;
     }
+}
+
+void pd_rt_set_member_rpc(pd_rt_t *t, pd_rt_member_fn fn, void *ctx)
+{
+    t->member_fn = fn;
+    t->member_ctx = ctx;
 }
 
 static void conn_shut_cb(uv_shutdown_t *req, int status)

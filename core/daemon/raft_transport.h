@@ -9,6 +9,9 @@
  *   RAFT      payload = one raft_wire message
  *   FWD_REQ   payload = u64 request id | u8 kind (PD_RT_FWD_WRITE / PD_RT_FWD_READ) | store entry
  *   FWD_RESP  payload = u64 request id | i32 rc | u64 index | error text (not NUL-terminated)
+ *   MEMBER    payload = one member request (any certificate of the cluster, a worker's included:
+ *             a worker-certificate session may send only this, once); the answer is one frame
+ *             (u32 length + data), then the connection closes (pd_rt_set_member_rpc)
  * A sender has one outbound connection per peer (reconnecting with backoff); frames are routed by
  * the ids in the header, so answers travel on the answerer's own outbound connection. Queues are
  * bounded and drop on overflow (Raft retransmits; forwarded requests time out). */
@@ -43,6 +46,7 @@ typedef enum {
     PD_RT_RAFT = 1,
     PD_RT_FWD_REQ = 2,
     PD_RT_FWD_RESP = 3,
+    PD_RT_MEMBER = 4,
 } pd_rt_type_t;
 
 typedef enum {
@@ -121,6 +125,12 @@ typedef void (*pd_rt_lost_fn)(void *ctx, uint64_t peer);
 void pd_rt_set_lost_cb(pd_rt_t *t, pd_rt_lost_fn fn);
 const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t);
 
+/* Member requests (PD_RT_MEMBER frames on a certificate session): fn gets the certificate's node id
+ * and whether it is a manager's, and answers with pd_rt_conn_reply. Unset: such frames are refused
+ * and worker certificates too, as before. */
+typedef void (*pd_rt_member_fn)(void *ctx, pd_rt_t *t, uint64_t conn, const char *node_id, int manager,
+                                const uint8_t *payload, size_t len);
+void pd_rt_set_member_rpc(pd_rt_t *t, pd_rt_member_fn fn, void *ctx);
 /* Answer an anonymous session's request (one frame: u32 length + data), then close it.
  * -PD_ENOTFOUND when that connection is gone. */
 int pd_rt_conn_reply(pd_rt_t *t, uint64_t conn, const void *data, size_t len);

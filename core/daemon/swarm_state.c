@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gossip_io.h"
+#include "gossip_rotation_run.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"

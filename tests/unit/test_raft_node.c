@@ -43,7 +43,7 @@ static void test_frame_rejects(void **st)
     buf[4] = PD_RT_VERSION;
     buf[5] = 0;
     assert_int_equal(pd_rt_frame_parse(buf + 4, PD_RT_HDR_LEN, &f), -PD_EUNKNOWN_TYPE);
-    buf[5] = PD_RT_FWD_RESP + 1;
+    buf[5] = PD_RT_MEMBER + 1;
     assert_int_equal(pd_rt_frame_parse(buf + 4, PD_RT_HDR_LEN, &f), -PD_EUNKNOWN_TYPE);
     pd_rt_frame_hdr_encode(buf, PD_RT_RAFT, 0, 2, 0);
     assert_int_equal(pd_rt_frame_parse(buf + 4, PD_RT_HDR_LEN, &f), -PD_EMALFORMED);

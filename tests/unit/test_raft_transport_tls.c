@@ -1,6 +1,7 @@
 /* The Raft transport over mutual TLS, on loopback with a real libuv loop: managers of one CA
  * exchange frames; a worker certificate, another CA's certificate and a frame whose sender is not
- * the certificate's node are refused and deliver nothing. */
+ * the certificate's node are refused and deliver nothing; with member requests on, a worker
+ * certificate may send those (and nothing else). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,12 +227,88 @@ static void test_refusals(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+typedef struct {
+    int calls, manager;
+    char node[PD_NODE_ID_LEN + 1];
+    char payload[32];
+} member_box_t;
+
+static void on_member(void *ctx, pd_rt_t *t, uint64_t conn, const char *node_id, int manager,
+                      const uint8_t *payload, size_t len)
+{
+    member_box_t *m = ctx;
+    m->calls++;
+    m->manager = manager;
+    snprintf(m->node, sizeof m->node, "%s", node_id);
+    snprintf(m->payload, sizeof m->payload, "%.*s", (int)len, (const char *)payload);
+    pd_rt_conn_reply(t, conn, "ok", 2);
+}
+
+/* With member requests on, a worker certificate gets a session for them only: its member request
+ * reaches the callback with its node id; its Raft frame closes the session and delivers nothing. A
+ * manager's member request is answered too, flagged as a manager's. */
+static void test_member_requests(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ca_t c;
+    ca_make(&c, 4, "f00d");
+    node_t b, w, a;
+    node_make(&b, &c, ID_B, PD_PKI_ROLE_MANAGER);
+    node_make(&w, &c, ID_W, PD_PKI_ROLE_WORKER);
+    node_make(&a, &c, ID_A, PD_PKI_ROLE_MANAGER);
+    inbox_t ib = {0}, iw = {0}, ia = {0};
+    member_box_t mb = {0};
+    int p = port_base() + 200;
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", p);
+    pd_rt_t *tb = start(&loop, p, ID_B, 0, &b, &ib);
+    pd_rt_set_member_rpc(tb, on_member, &mb);
+    pd_rt_t *tw = start(&loop, p + 1, ID_W, 0, &w, &iw);
+    pd_rt_t *ta = start(&loop, p + 2, ID_A, 0, &a, &ia);
+    uint64_t to = pd_raft_node_id_from(ID_B);
+    assert_int_equal(pd_rt_set_peer(tw, to, addr), 0);
+    assert_int_equal(pd_rt_set_peer(ta, to, addr), 0);
+    assert_int_equal(pd_rt_send(tw, to, PD_RT_MEMBER, "keyring?", 8, NULL, 0), 0);
+    run_for(&loop, 2500, &mb.calls);
+    assert_int_equal(mb.calls, 1);
+    assert_string_equal(mb.node, ID_W);
+    assert_int_equal(mb.manager, 0);
+    assert_string_equal(mb.payload, "keyring?");
+    assert_int_equal(pd_rt_send(ta, to, PD_RT_MEMBER, "from a", 6, NULL, 0), 0);
+    int two = 0;
+    for (int i = 0; i < 1250 && !two; i++) {
+        run_for(&loop, 2, NULL);
+        two = mb.calls == 2;
+    }
+    assert_int_equal(mb.calls, 2);
+    assert_string_equal(mb.node, ID_A);
+    assert_int_equal(mb.manager, 1);
+    uint64_t refused = pd_rt_stats(tb)->tls_refused;
+    for (int i = 0; i < 15; i++) { /* the answered session was closed: this reconnects */
+        pd_rt_send(tw, to, PD_RT_RAFT, "evil", 4, NULL, 0);
+        run_for(&loop, 100, NULL);
+    }
+    assert_int_equal(ib.frames, 0);
+    assert_true(pd_rt_stats(tb)->tls_refused > refused);
+    pd_rt_t *ts[] = {tb, tw, ta};
+    stop(&loop, ts, 3);
+    node_free(&b);
+    node_free(&w);
+    node_free(&a);
+    pd_pki_ca_free(&c.ca);
+    pd_pki_drbg_free(&c.drbg);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_tls_no_transport),
         cmocka_unit_test(test_managers_exchange_frames),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_member_requests),
     };
     return cmocka_run_group_tests_name("raft_transport_tls", tests, NULL, NULL);
 }

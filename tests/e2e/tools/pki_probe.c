@@ -6,6 +6,9 @@
  *       "ok N" / "refused: WHY" and, with COUNT > 1, "conns_per_s X handshake_ms_p50 Y p99 Z".
  *       After the handshake it waits 300 ms: a server that refuses the peer (a worker
  *       certificate on the Raft port) closes the connection, reported as "closed by server".
+ *   pki_probe tls-raft DATADIR IP:PORT
+ *       one handshake, then one (empty) Raft frame: a server that admits the certificate to member
+ *       requests only (a worker's) closes the connection, reported as "closed by server".
  *   pki_probe raw IP:PORT HEX
  *       send bytes, report "closed by server" when the server hangs up within 6 s.
  * Exit 0 when the server accepted (tls) or closed (raw), 1 otherwise. */
@@ -23,6 +26,8 @@
 
 #include "pd_err.h"
 #include "pki.h"
+#include "raft_node.h"
+#include "raft_transport.h"
 
 static double now_ms(void)
 {
@@ -118,6 +123,20 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static uint64_t raft_self; /* tls-raft: our Raft id; 0 for plain tls */
+
+/* tls-raft: one empty Raft frame to the server's node. */
+static void send_raft_frame(int fd, pd_pki_tls_t *t)
+{
+    pd_pki_node_info_t peer;
+    if (pd_pki_tls_peer(t, &peer) != 0)
+        return;
+    uint8_t hdr[PD_RT_LEN_PREFIX + PD_RT_HDR_LEN];
+    size_t n = pd_rt_frame_hdr_encode(hdr, PD_RT_RAFT, raft_self, pd_raft_node_id_from(peer.node_id), 0), w = 0;
+    pd_pki_tls_write(t, hdr, n, &w);
+    flush(fd, t);
+}
+
 /* One connection: 0 accepted, 1 refused (why printed). */
 static int one_tls(pd_pki_tls_conf_t *conf, const char *addr, int linger_ms, double *hs_ms)
 {
@@ -147,6 +166,8 @@ static int one_tls(pd_pki_tls_conf_t *conf, const char *addr, int linger_ms, dou
     }
     flush(fd, t);
     *hs_ms = now_ms() - t0;
+    if (rc == 0 && raft_self)
+        send_raft_frame(fd, t);
     int out = 0;
     if (rc) {
         printf("refused: %s (%s)\n", rc == -PD_ECLOSED ? "closed by server" : pd_pki_tls_why(t), pd_strerror(rc));
@@ -177,6 +198,8 @@ static int run_tls(const char *dir, const char *addr, int count)
         return 1;
     if (pd_pki_tls_conf_init(&conf, PD_PKI_TLS_CLIENT, &ca, &id, &pd_clock_real, pd_pki_drbg_rng(&drbg)) != 0)
         return 1;
+    if (raft_self)
+        raft_self = pd_raft_node_id_from(id.info.node_id);
     double *lat = calloc((size_t)count, sizeof *lat);
     int refused = 0;
     double t0 = now_ms();
@@ -223,8 +246,12 @@ int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "tls") == 0)
         return run_tls(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 1);
+    if (argc == 4 && strcmp(argv[1], "tls-raft") == 0) {
+        raft_self = 1; /* set to our id once the certificate is loaded */
+        return run_tls(argv[2], argv[3], 1);
+    }
     if (argc == 4 && strcmp(argv[1], "raw") == 0)
         return run_raw(argv[2], argv[3]);
-    fprintf(stderr, "usage: pki_probe tls DATADIR IP:PORT [COUNT] | raw IP:PORT HEX\n");
+    fprintf(stderr, "usage: pki_probe tls DATADIR IP:PORT [COUNT] | tls-raft DATADIR IP:PORT | raw IP:PORT HEX\n");
     return 2;
 }
