@@ -75,6 +75,8 @@ run() {
   echo "secret data" >"$E2E_WORK/f"
 
   # --- form the cluster with the printed commands
+  out=$(e2e_ctl 1 swarm init --force-new-cluster 2>&1) && e2e_fail "force-new-cluster outside a cluster succeeded"
+  grep -q "not part of a swarm" <<<"$out" || e2e_fail "force-new-cluster outside a cluster: $out"
   out=$(e2e_ctl 1 swarm init --advertise-addr 10.99.0.1) || e2e_fail "init: $out"
   wcmd=$(join_cmd "$out") || e2e_fail "init printed no worker command: $out"
   out=$(e2e_ctl 1 swarm join-token manager) || e2e_fail "join-token manager: $out"
@@ -171,6 +173,9 @@ run() {
   grep -q "have a quorum" <<<"$out" || e2e_fail "force-new-cluster with a quorum: $out"
   out=$(e2e_ctl 4 swarm init --force-new-cluster 2>&1) && e2e_fail "force-new-cluster on a worker succeeded"
   grep -q "not a swarm manager" <<<"$out" || e2e_fail "force-new-cluster on a worker: $out"
+  out=$(e2e_ctl "$K" swarm init --force-new-cluster --advertise-addr 10.99.0.9 2>&1) &&
+    e2e_fail "force-new-cluster with a new address succeeded"
+  grep -q "cannot change" <<<"$out" || e2e_fail "force-new-cluster --advertise-addr: $out"
   local dead
   dead=$(others "$K")
   for i in $dead; do e2e_stop "$i" KILL || true; done
