@@ -20,8 +20,9 @@ source "$(dirname "$0")/lib/cluster.sh"
 FAILOVER_BOUND_MS=5000
 QUORUM_BOUND_MS=2000
 # Promoting a worker of an init/join cluster also needs its certificate reissued with the manager
-# role (the Raft port refuses worker certificates); until that lands, the promoted worker is
-# refused on 2377 and this test checks that refusal instead. 0: require the promotion to complete.
+# role (the Raft port refuses worker certificates). Until that lands, either `node promote` says so
+# or the promoted worker is refused on 2377, and this test checks that instead (logged as a KNOWN
+# GAP). 0: require the promotion to complete.
 PROMOTE_NEEDS_CERT_RENEWAL=${PROMOTE_NEEDS_CERT_RENEWAL:-1}
 
 now_ms() { date +%s%3N; }
@@ -74,6 +75,8 @@ run() {
   echo "secret data" >"$E2E_WORK/f"
 
   # --- form the cluster with the printed commands
+  out=$(e2e_ctl 1 swarm init --force-new-cluster 2>&1) && e2e_fail "force-new-cluster outside a cluster succeeded"
+  grep -q "not part of a swarm" <<<"$out" || e2e_fail "force-new-cluster outside a cluster: $out"
   out=$(e2e_ctl 1 swarm init --advertise-addr 10.99.0.1) || e2e_fail "init: $out"
   wcmd=$(join_cmd "$out") || e2e_fail "init printed no worker command: $out"
   out=$(e2e_ctl 1 swarm join-token manager) || e2e_fail "join-token manager: $out"
@@ -94,20 +97,27 @@ run() {
 
   # --- promote h4, then demote it
   L=$(e2e_find_leader 1 2 3) || e2e_fail "no leader"
-  e2e_ctl "$L" node promote "$id4" >/dev/null || e2e_fail "promote h4"
   promoted() { [ "$(mstatus_of "$L" "$id4")" = Reachable ] && voters_are "$L" 4; }
   refused() { grep -q "worker certificate cannot take part in Raft: $id4" "$E2E_WORK"/h[123]/peerd.log; }
-  e2e_wait_for 20 eval 'promoted || refused' || e2e_fail "h4 not a Reachable manager: $(view "$L")"
-  if ! promoted; then
-    [ "$PROMOTE_NEEDS_CERT_RENEWAL" = 1 ] || e2e_fail "promoted h4 refused on 2377 with its worker certificate"
-    e2e_log "KNOWN GAP: promoted h4 runs Raft, but its worker certificate is refused on 2377 (needs the" \
-      "certificate reissued with the manager role on promotion)"
+  local st=0
+  out=$(e2e_ctl "$L" node promote "$id4" 2>&1) || st=$?
+  if [ $st != 0 ]; then # refused up front, with the reason, by builds that know they cannot reissue
+    [ "$PROMOTE_NEEDS_CERT_RENEWAL" = 1 ] && grep -q "re-issuing it with the manager role is not supported" <<<"$out" ||
+      e2e_fail "promote h4: $out"
+    e2e_log "KNOWN GAP: promote of worker h4 refused: $out"
+  else
+    e2e_wait_for 20 eval 'promoted || refused' || e2e_fail "h4 not a Reachable manager: $(view "$L")"
+    if ! promoted; then
+      [ "$PROMOTE_NEEDS_CERT_RENEWAL" = 1 ] || e2e_fail "promoted h4 refused on 2377 with its worker certificate"
+      e2e_log "KNOWN GAP: promoted h4 runs Raft, but its worker certificate is refused on 2377 (needs the" \
+        "certificate reissued with the manager role on promotion)"
+    fi
+    e2e_ctl "$L" node demote "$id4" >/dev/null || e2e_fail "demote h4"
+    e2e_wait_for 20 is_worker 4 || e2e_fail "h4 still runs Raft after its demotion"
+    e2e_wait_for 10 voters_are "$L" 3 || e2e_fail "h4 still a voter"
+    e2e_wait_for 10 eval '[ -z "$(mstatus_of '"$L"' '"$id4"')" ]' || e2e_fail "h4 still listed as a manager"
+    e2e_log "h4 promoted, then demoted to a worker"
   fi
-  e2e_ctl "$L" node demote "$id4" >/dev/null || e2e_fail "demote h4"
-  e2e_wait_for 20 is_worker 4 || e2e_fail "h4 still runs Raft after its demotion"
-  e2e_wait_for 10 voters_are "$L" 3 || e2e_fail "h4 still a voter"
-  e2e_wait_for 10 eval '[ -z "$(mstatus_of '"$L"' '"$id4"')" ]' || e2e_fail "h4 still listed as a manager"
-  e2e_log "h4 promoted, then demoted to a worker"
 
   # --- drain and label h5
   e2e_ctl "$L" node update --availability drain --label-add zone=east "$id5" >/dev/null || e2e_fail "node update h5"
@@ -163,6 +173,9 @@ run() {
   grep -q "have a quorum" <<<"$out" || e2e_fail "force-new-cluster with a quorum: $out"
   out=$(e2e_ctl 4 swarm init --force-new-cluster 2>&1) && e2e_fail "force-new-cluster on a worker succeeded"
   grep -q "not a swarm manager" <<<"$out" || e2e_fail "force-new-cluster on a worker: $out"
+  out=$(e2e_ctl "$K" swarm init --force-new-cluster --advertise-addr 10.99.0.9 2>&1) &&
+    e2e_fail "force-new-cluster with a new address succeeded"
+  grep -q "cannot change" <<<"$out" || e2e_fail "force-new-cluster --advertise-addr: $out"
   local dead
   dead=$(others "$K")
   for i in $dead; do e2e_stop "$i" KILL || true; done
