@@ -81,10 +81,10 @@ static void print_init(const msgpack_object *data, void *ctx)
 static int cmd_init(pd_cli_t *cli)
 {
     kv_args_t a = {0};
-    const char *adv = NULL;
+    const char *adv = NULL, *expiry = NULL;
     int autolock = 0;
     for (int i = 0; i < cli->argc; i++) {
-        if (flag_value(cli, &i, "--advertise-addr", &adv))
+        if (flag_value(cli, &i, "--advertise-addr", &adv) || flag_value(cli, &i, "--cert-expiry", &expiry))
             continue;
         if (strcmp(cli->argv[i], "--autolock") == 0 || strcmp(cli->argv[i], "--autolock=true") == 0) {
             autolock = 1;
@@ -96,6 +96,8 @@ static int cmd_init(pd_cli_t *cli)
     }
     if (adv)
         add(&a, "advertise_addr", adv, 0);
+    if (expiry)
+        add(&a, "cert_expiry", expiry, 0);
     int rc = call(cli, "swarm.init", &a, print_init, NULL);
     if (rc != PD_CLI_OK || !autolock)
         return rc;
@@ -192,7 +194,7 @@ static int cmd_leave(pd_cli_t *cli)
 }
 
 const pd_cli_cmd_t pd_cli_swarm_cmds[] = {
-    {"swarm init", cmd_init, "[--advertise-addr ADDR] [--autolock]", "Make a new cluster with this node as its first manager"},
+    {"swarm init", cmd_init, "[--advertise-addr ADDR] [--autolock] [--cert-expiry D]", "Make a new cluster with this node as its first manager"},
     {"swarm join", cmd_join, "--token TOKEN HOST:PORT", "Join a cluster through one of its managers"},
     {"swarm join-token", cmd_join_token, "worker|manager [--rotate] [-q]", "Show (or rotate) a join token"},
     {"swarm leave", cmd_leave, "[--force]", "Leave the cluster (a manager needs --force)"},

@@ -1165,6 +1165,8 @@ const pd_store_t *pd_raft_node_store(const pd_daemon_t *d)
 
 int pd_raft_node_locked(const pd_daemon_t *d) { return d->raft && !d->raft->keys.ready; }
 
+pd_rt_t *pd_raft_node_transport(pd_daemon_t *d) { return d->raft ? d->raft->rt : NULL; }
+
 pd_rng_t *pd_raft_node_rng(pd_daemon_t *d) { return &d->raft->rng; }
 
 uint64_t pd_raft_node_leader_term(const pd_daemon_t *d)

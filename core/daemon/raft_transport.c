@@ -149,6 +149,8 @@ typedef struct rt_conn {
     pd_pki_tls_t *tls;
     int tls_ready;
     int anonymous;           /* no certificate: the join RPC only */
+    int cert_rpc;            /* a certificate and ALPN PD_CERT_ALPN: the renewal RPC only */
+    pd_pki_node_info_t peer; /* who the certificate named */
     int answered;            /* its one request was handed over */
     uint64_t serial;         /* names the connection for pd_rt_conn_reply */
     uint64_t peer_id;        /* Raft id of the certificate's node */
@@ -173,6 +175,8 @@ struct pd_rt {
     pd_pki_tls_conf_t *tls_server, *tls_client; /* NULL: plaintext (legacy formation) */
     pd_rt_join_fn join_fn;
     void *join_ctx;
+    pd_rt_cert_fn cert_fn;   /* or NULL: sessions asking for the renewal RPC are refused */
+    void *cert_ctx;
     uint64_t conn_serials;
     uv_timer_t sweep;        /* TLS: closes connections past their deadline */
     int sweep_open;
@@ -601,14 +605,17 @@ static void conn_frames(rt_conn_t *c)
     size_t len;
     int rc;
     while (!c->closing && !t->stopped && (rc = pd_ctl_framer_next(&c->framer, &body, &len)) == 1) {
-        if (c->anonymous) {
+        if (c->anonymous || c->cert_rpc) {
             if (c->answered) { /* one request per session */
                 t->stats.bad_frames++;
                 conn_close(c);
                 return;
             }
             c->answered = 1;
-            t->join_fn(t->join_ctx, t, c->serial, body, len);
+            if (c->anonymous)
+                t->join_fn(t->join_ctx, t, c->serial, body, len);
+            else
+                t->cert_fn(t->cert_ctx, t, c->serial, &c->peer, body, len);
             continue;
         }
         pd_rt_frame_t f;
@@ -679,14 +686,24 @@ static void conn_tls_input(rt_conn_t *c, const uint8_t *in, size_t left)
                     return;
                 }
                 c->anonymous = 1;
-            } else if (pd_pki_tls_peer(c->tls, &info) != 0 || info.role != PD_PKI_ROLE_MANAGER) {
+            } else if (pd_pki_tls_peer(c->tls, &info) != 0) {
+                conn_refused(c, "no verified certificate", NULL);
+                return;
+            } else if (pd_pki_tls_alpn(c->tls)) { /* asked for the renewal RPC (the only ALPN) */
+                if (!t->cert_fn) {
+                    conn_refused(c, "certificate renewal not served here", info.node_id);
+                    return;
+                }
+                c->cert_rpc = 1;
+                c->peer = info;
+            } else if (info.role != PD_PKI_ROLE_MANAGER) {
                 conn_refused(c, "a worker certificate cannot take part in Raft", info.node_id);
                 return;
             } else {
                 c->peer_id = pd_raft_node_id_from(info.node_id);
             }
             c->tls_ready = 1;
-            c->deadline_ms = c->anonymous ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
+            c->deadline_ms = c->anonymous || c->cert_rpc ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
             t->stats.tls_accepted++;
         }
         uint8_t plain[16384];
@@ -832,6 +849,12 @@ void pd_rt_set_tls(pd_rt_t *t, pd_pki_tls_conf_t *server, pd_pki_tls_conf_t *cli
         t->sweep_open = 1;
         uv_timer_start(&t->sweep, sweep_cb, 500, 500);
     }
+}
+
+void pd_rt_set_cert_rpc(pd_rt_t *t, pd_rt_cert_fn fn, void *ctx)
+{
+    t->cert_fn = fn;
+    t->cert_ctx = ctx;
 }
 
 static void conn_shut_cb(uv_shutdown_t *req, int status)

@@ -3,7 +3,8 @@
  * Clusters made by `swarm init` / `swarm join` run it over mutual TLS (pd_rt_set_tls): both ends
  * show a certificate of the cluster's CA; only a manager certificate may carry Raft frames, and a
  * frame's sender id must be the certificate's node. A peer without a certificate gets an anonymous
- * session admitted to the join RPC only (one request, one answer, then the connection closes).
+ * session admitted to the join RPC only (one request, one answer, then the connection closes); a
+ * certificate session that asks for ALPN PD_CERT_ALPN gets the renewal RPC only, the same way.
  * Clusters formed the legacy way (--bootstrap-expect / --join) still run it in PLAINTEXT: anyone who
  * can reach the port can inject Raft messages. Keep those on loopback or a private test network.
  *
@@ -119,6 +120,14 @@ const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t);
 typedef void (*pd_rt_join_fn)(void *ctx, pd_rt_t *t, uint64_t conn, const uint8_t *body, size_t len);
 void pd_rt_set_tls(pd_rt_t *t, pd_pki_tls_conf_t *server, pd_pki_tls_conf_t *client, pd_rt_join_fn join,
                    void *join_ctx);
+/* The certificate renewal RPC (cert_wire.h): a session with a verified certificate that agreed on
+ * ALPN PD_CERT_ALPN (the server config offers it) sends one frame, handed to fn with the peer's
+ * certificate; it answers with pd_rt_conn_reply. Such a session never carries Raft. Reconfiguring
+ * TLS (pd_rt_set_tls again, e.g. after a renewal) affects new connections only; the old configs
+ * must live until their sessions end (pd_pki_tls_conf_t.sessions). */
+typedef void (*pd_rt_cert_fn)(void *ctx, pd_rt_t *t, uint64_t conn, const pd_pki_node_info_t *peer,
+                              const uint8_t *body, size_t len);
+void pd_rt_set_cert_rpc(pd_rt_t *t, pd_rt_cert_fn fn, void *ctx);
 /* Answer an anonymous session's request (one frame: u32 length + data), then close it.
  * -PD_ENOTFOUND when that connection is gone. */
 int pd_rt_conn_reply(pd_rt_t *t, uint64_t conn, const void *data, size_t len);
