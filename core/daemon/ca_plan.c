@@ -78,13 +78,13 @@ void pd_ca_roots_id(const uint8_t cur[PD_PKI_DIGEST_LEN], const uint8_t *prev, c
 }
 
 size_t pd_ca_rotation_pending(const uint8_t cur[PD_PKI_DIGEST_LEN], const pd_ca_node_t *nodes, size_t n,
-                              const char **first)
+                              int workers_only, const char **first)
 {
     size_t pending = 0;
     *first = NULL;
     for (size_t i = 0; i < n; i++) {
         const pd_ca_node_t *x = &nodes[i];
-        if (!x->live || x->removed)
+        if (!x->live || x->removed || (workers_only && x->manager))
             continue; /* a node down for the whole rotation must rejoin */
         if (x->issuer && memcmp(x->issuer, cur, PD_PKI_DIGEST_LEN) == 0)
             continue;

@@ -43,13 +43,22 @@ typedef struct {
     const char *node_id;
     int live;                   /* Ready in gossip */
     int removed;                /* a tombstone record */
+    int manager;                /* its record's role */
     const uint8_t *issuer;
 } pd_ca_node_t;
 
-/* How many live, not removed nodes still hold a certificate from another root than cur (or none
- * recorded); 0 means the rotation is complete and the old root may go. *first names one of them. */
+/* How many live, not removed nodes (workers only, when workers_only) still hold a certificate from
+ * another root than cur (or none recorded); 0 means the rotation is complete and the old root may
+ * go. *first names one of them.
+ * Order of a rotation: workers move first, managers once no worker is left on the old root. A
+ * worker trusts only the old root until it renews, so it must renew through a manager whose
+ * certificate is still from the old root; managers trust both roots from the start. */
 size_t pd_ca_rotation_pending(const uint8_t cur[PD_PKI_DIGEST_LEN], const pd_ca_node_t *nodes, size_t n,
-                              const char **first);
+                              int workers_only, const char **first);
+/* A manager holds back its move to the new root while workers are pending, for at most this long
+ * after the rotation began; while it waits it renews only in the last fifth of its certificate's
+ * life (an ordinary renewal would move it too). */
+#define PD_CA_MANAGER_WAIT_MS 120000u
 
 /* Parse a validity such as "90d", "12h", "45m", "40s" or plain seconds into seconds: 0, or
  * -PD_EUSAGE (bad text, below PD_PKI_NODE_MIN_S, above PD_PKI_NODE_DAYS_MAX days). */

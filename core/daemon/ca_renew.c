@@ -27,6 +27,20 @@ static void own_roots_id(pd_swarm_t *s, char out[PD_CA_ROOTS_ID_LEN + 1])
     pd_ca_roots_id(s->ca.digest, s->ca_prev.crt.raw.len ? s->ca_prev.digest : NULL, out);
 }
 
+/* A manager during a rotation, while workers are still on the old root (pd_ca_rotation_pending):
+ * they trust only the old root until they renew, through a manager still on it. */
+static int manager_waits(pd_daemon_t *d, const pd_pki_node_info_t *info)
+{
+    const pd_store_obj_t *prev = pd_ca_rec(d, PD_CA_REC_PREV);
+    int64_t now = wall_s();
+    if (!prev || (uint64_t)(pd_clock_wall(&pd_clock_real) - (uint64_t)prev->created_ms) > PD_CA_MANAGER_WAIT_MS ||
+        info->not_after_s - now < (info->not_after_s - info->not_before_s) / 5)
+        return 0;
+    const char *first;
+    char buf[PD_NODE_ID_LEN + 1];
+    return pd_ca_pending(d, 1, &first, buf) > 0;
+}
+
 /* Why this node should renew now, or NULL. */
 static const char *due(pd_daemon_t *d)
 {
@@ -35,6 +49,8 @@ static const char *due(pd_daemon_t *d)
     const pd_pki_node_info_t *info = &s->ident.info;
     if ((info->role == PD_PKI_ROLE_MANAGER) != !d->cfg.worker)
         return d->cfg.worker ? "demoted to worker" : "promoted to manager";
+    if (manager_waits(d, info))
+        return NULL;
     if (memcmp(cas->issuer, s->ca.digest, PD_PKI_DIGEST_LEN) != 0)
         return "the cluster CA was rotated";
     if (!pd_raft_node_store(d) && d->gossip) { /* a worker hears of roots changes by gossip */
@@ -241,6 +257,8 @@ static void tick(uv_timer_t *t)
         pd_ca_sync_from_store(d);
     if (pd_raft_node_leader_term(d))
         pd_ca_lead_round(d);
+    else
+        s->cas->published[0] = '\0'; /* leading again later: publish again */
     pd_ca_renew_check(d);
 }
 

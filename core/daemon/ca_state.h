@@ -99,6 +99,9 @@ void pd_cert_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const pd_pki_
 /* ca_renew.c: one renewal check (the timer calls it; tests and rotation may too). */
 void pd_ca_renew_check(pd_daemon_t *d);
 
+/* ctl_ca.c: nodes still on the old root during a rotation (live, not removed; workers only when
+ * workers_only), from this manager's store; *first names one. */
+size_t pd_ca_pending(pd_daemon_t *d, int workers_only, const char **first, char first_buf[PD_NODE_ID_LEN + 1]);
 /* ctl_ca.c: the leader's round (publish the roots' id; end a rotation). */
 void pd_ca_lead_round(pd_daemon_t *d);
 int pd_ctl_swarm_ca(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packer *pk, char *err, size_t errlen);

@@ -56,8 +56,7 @@ static int rotation_finished(pd_daemon_t *d, const pd_ctl_token_t *tok, const vo
     return 0;
 }
 
-/* Nodes still on another root than the current one (live, not removed); *first names one. */
-static size_t pending_nodes(pd_daemon_t *d, const char **first, char first_buf[PD_NODE_ID_LEN + 1])
+size_t pd_ca_pending(pd_daemon_t *d, int workers_only, const char **first, char first_buf[PD_NODE_ID_LEN + 1])
 {
     const pd_store_t *st = pd_raft_node_store(d);
     pd_swim_t *sw = d->gossip ? pd_gagent_swim(pd_gossip_io_agent(d->gossip)) : NULL;
@@ -70,7 +69,10 @@ static size_t pending_nodes(pd_daemon_t *d, const char **first, char first_buf[P
         pd_swim_member_info_t m;
         char rid[64];
         nodes[n].node_id = o->id;
+        pd_node_rec_t *rec = pd_malloc(sizeof *rec);
         nodes[n].removed = pd_node_rec_is_removed(st, o->id);
+        nodes[n].manager = rec && pd_node_rec_get(st, o->id, rec) == 0 && rec->role == PD_NODE_MANAGER;
+        pd_free(rec);
         nodes[n].live = sw && pd_swim_member(sw, o->id, &m) == 0 &&
                         (m.state == PD_SWIM_ALIVE || m.state == PD_SWIM_SUSPECT);
         snprintf(rid, sizeof rid, PD_CA_REC_NODE "%s", o->id);
@@ -80,7 +82,7 @@ static size_t pending_nodes(pd_daemon_t *d, const char **first, char first_buf[P
         n++;
     }
     if (nodes && recs) {
-        pending = pd_ca_rotation_pending(d->swarm->ca.digest, nodes, n, first);
+        pending = pd_ca_rotation_pending(d->swarm->ca.digest, nodes, n, workers_only, first);
         if (*first) {
             snprintf(first_buf, PD_NODE_ID_LEN + 1, "%s", *first);
             *first = first_buf;
@@ -100,7 +102,7 @@ void pd_ca_lead_round(pd_daemon_t *d)
         return;
     const char *first;
     char first_buf[PD_NODE_ID_LEN + 1];
-    if (pending_nodes(d, &first, first_buf) > 0)
+    if (pd_ca_pending(d, 0, &first, first_buf) > 0)
         return;
     pd_store_op_t op = {.op = PD_STORE_OP_DELETE, .kind = PD_STORE_CLUSTER, .version = prev->version,
                         .id = {(const uint8_t *)PD_CA_REC_PREV, (uint32_t)strlen(PD_CA_REC_PREV)}};
@@ -183,7 +185,7 @@ static int show(pd_daemon_t *d, msgpack_packer *pk, int rotated)
     pd_ca_sync_from_store(d); /* the read barrier passed: the store is at least as new as the request */
     const char *first = NULL;
     char first_buf[PD_NODE_ID_LEN + 1];
-    size_t pending = s->ca_prev.crt.raw.len ? pending_nodes(d, &first, first_buf) : 0;
+    size_t pending = s->ca_prev.crt.raw.len ? pd_ca_pending(d, 0, &first, first_buf) : 0;
     char addr[PD_ADDR_MAX + 8];
     pd_swarm_manager_addr(d, addr, sizeof addr);
     const pd_pki_node_info_t *self = &s->ident.info;
@@ -251,7 +253,7 @@ static int rotate_ops(pd_daemon_t *d, change_bufs_t *b, pd_store_op_t *ops, uint
     if (pd_ca_rec(d, PD_CA_REC_PREV)) {
         const char *first = NULL;
         char first_buf[PD_NODE_ID_LEN + 1];
-        size_t pending = pending_nodes(d, &first, first_buf);
+        size_t pending = pd_ca_pending(d, 0, &first, first_buf);
         snprintf(err, errlen, "a CA rotation is already in progress (%zu node(s) still on the old root%s%s); "
                               "wait for it to finish", pending, first ? ", e.g. " : "", first ? first : "");
         return -PD_ESTATE;

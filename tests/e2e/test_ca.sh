@@ -2,7 +2,8 @@
 # Certificates over time: short-lived node certificates renew by themselves (new serial, later
 # expiry, no node marked failed, Raft writes going on); a renewal request for another node id is
 # refused; `swarm ca --rotate` moves every node to a new root without a failed management call,
-# old join tokens are refused and the new ones work; no CA key is ever a plaintext file.
+# old join tokens are refused and the new ones work; a promoted worker gets its manager certificate
+# by a renewal; no CA key is ever a plaintext file.
 source "$(dirname "$0")/lib/cluster.sh"
 : "${E2E_TOOLS:?}"
 
@@ -140,11 +141,26 @@ run() {
   e2e_log "rotated to root $root"
   e2e_ctl 1 swarm ca >&2
 
+  # --- a promotion rides a renewal: the worker gets a manager certificate and joins Raft over mTLS
+  e2e_ctl 1 node promote "$h3id" >/dev/null || e2e_fail "promote h3"
+  e2e_wait_for 30 eval "e2e_ctl 1 node ls | awk -v id=$h3id '\$1 == id' | grep -q Reachable" ||
+    e2e_fail "promoted h3 did not become a Reachable manager: $(e2e_ctl 1 node ls)"
+  [ "$(ca_json 1 | tr -d '\n ' | grep -o "\"node_id\":\"$h3id\"[^}]*" | grep -o '"role":"[a-z]*"' | cut -d'"' -f4)" = manager ] ||
+    e2e_fail "h3's certificate is not a manager one: $(e2e_ctl 1 swarm ca)"
+  grep -q "certificate renewal (promoted to manager)" "$E2E_WORK/h3/peerd.log" || e2e_fail "h3 did not renew for its promotion"
+
   # --- tokens: the old one is refused, the new one works
   expect_error "a join with the pre-rotation token" "another cluster|CA" e2e_ctl 4 swarm join --token "$oldtoken" "$addr"
   out=$(e2e_ctl 4 swarm join --token "$newtoken" "$addr") || e2e_fail "join with the new token: $out"
   e2e_wait_for 15 all_ready 4 || e2e_fail "h4 not Ready: $(e2e_ctl 1 node ls)"
   [ "$(grep -c 'BEGIN CERTIFICATE' "$E2E_WORK/h4/data/ca.crt")" -eq 1 ] || e2e_fail "h4's ca.crt is not the new root alone"
+  out=$(e2e_exec 4 "$E2E_TOOLS/cert_probe" "$E2E_WORK/h4/data" "$addr") || e2e_fail "h4's renewal refused: $out"
+
+  # --- a removed node cannot renew
+  local h4id
+  h4id=$(e2e_node_id 4)
+  e2e_ctl 1 node rm --force "$h4id" >/dev/null || e2e_fail "node rm h4"
+  expect_error "a removed node's renewal" "refused|closed" e2e_exec 4 "$E2E_TOOLS/cert_probe" "$E2E_WORK/h4/data" "$addr"
   no_plain_ca_key
 }
 

@@ -70,21 +70,28 @@ static void test_rotation_pending(void **state)
     memset(old, 2, sizeof old);
     const char *first = "x";
     pd_ca_node_t nodes[] = {
-        {.node_id = "m1", .live = 1, .issuer = cur},
+        {.node_id = "m1", .live = 1, .manager = 1, .issuer = cur},
         {.node_id = "w1", .live = 1, .issuer = old},
         {.node_id = "w2", .live = 0, .issuer = old},     /* down: not waited for */
         {.node_id = "w3", .live = 1, .removed = 1},      /* removed: not waited for */
         {.node_id = "w4", .live = 1, .issuer = NULL},    /* nothing recorded: waited for */
     };
-    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 5, &first), 2);
+    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 5, 0, &first), 2);
     assert_string_equal(first, "w1");
     nodes[1].issuer = cur;
-    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 5, &first), 1);
+    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 5, 0, &first), 1);
     assert_string_equal(first, "w4");
     nodes[4].issuer = cur;
-    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 5, &first), 0);
+    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 5, 0, &first), 0);
     assert_null(first);
-    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 0, &first), 0); /* no nodes: done */
+    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 0, 0, &first), 0); /* no nodes: done */
+    /* managers wait for workers: a manager still on the old root does not count for them */
+    nodes[0].issuer = old;
+    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 5, 0, &first), 1);
+    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 5, 1, &first), 0);
+    nodes[1].issuer = old;
+    assert_int_equal(pd_ca_rotation_pending(cur, nodes, 5, 1, &first), 1);
+    assert_string_equal(first, "w1");
 }
 
 static void test_expiry_parse(void **state)
