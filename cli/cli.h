@@ -63,5 +63,6 @@ int pd_cli_swarm_autolock_on(pd_cli_t *cli);
 extern const pd_cli_cmd_t pd_cli_node_cmds[];
 extern const pd_cli_cmd_t pd_cli_swarm_cmds[];
 extern const pd_cli_cmd_t pd_cli_swarm_gkey_cmds[];
+extern const pd_cli_cmd_t pd_cli_swarm_ca_cmds[];
 
 #endif

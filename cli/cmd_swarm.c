@@ -97,10 +97,10 @@ static void print_force(const msgpack_object *data, void *ctx)
 static int cmd_init(pd_cli_t *cli)
 {
     kv_args_t a = {0};
-    const char *adv = NULL;
+    const char *adv = NULL, *expiry = NULL;
     int autolock = 0, force = 0;
     for (int i = 0; i < cli->argc; i++) {
-        if (flag_value(cli, &i, "--advertise-addr", &adv))
+        if (flag_value(cli, &i, "--advertise-addr", &adv) || flag_value(cli, &i, "--cert-expiry", &expiry))
             continue;
         if (strcmp(cli->argv[i], "--force-new-cluster") == 0) {
             force = 1;
@@ -119,8 +119,13 @@ static int cmd_init(pd_cli_t *cli)
                                        "its address");
     if (adv)
         add(&a, "advertise_addr", adv, 0);
+    if (force && expiry)
+        return pd_cli_usage_error(cli, "--cert-expiry cannot be set with --force-new-cluster (use 'swarm ca "
+                                       "--cert-expiry')");
     if (force)
         add(&a, "force_new_cluster", "1", 1);
+    if (expiry)
+        add(&a, "cert_expiry", expiry, 0);
     int rc = call(cli, "swarm.init", &a, force ? print_force : print_init, NULL);
     if (rc != PD_CLI_OK || !autolock)
         return rc;
@@ -217,7 +222,7 @@ static int cmd_leave(pd_cli_t *cli)
 }
 
 const pd_cli_cmd_t pd_cli_swarm_cmds[] = {
-    {"swarm init", cmd_init, "[--advertise-addr ADDR] [--autolock] [--force-new-cluster]",
+    {"swarm init", cmd_init, "[--advertise-addr ADDR] [--autolock] [--cert-expiry D] [--force-new-cluster]",
      "Make a new cluster with this node as its first manager (or recover a lost quorum from this one)"},
     {"swarm join", cmd_join, "--token TOKEN HOST:PORT", "Join a cluster through one of its managers"},
     {"swarm join-token", cmd_join_token, "worker|manager [--rotate] [-q]", "Show (or rotate) a join token"},

@@ -8,7 +8,7 @@
 
 static const pd_cli_cmd_t *const groups[] = {pd_cli_system_cmds, pd_cli_gossip_cmds, pd_cli_service_cmds,
                                               pd_cli_dns_cmds, pd_cli_config_cmds, pd_cli_swarm_cmds,
-                                              pd_cli_swarm_lock_cmds, pd_cli_node_cmds,
+                                              pd_cli_swarm_lock_cmds, pd_cli_swarm_ca_cmds, pd_cli_node_cmds,
                                               pd_cli_swarm_gkey_cmds};
 
 static void usage(FILE *out)

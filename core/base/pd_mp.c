@@ -179,6 +179,26 @@ int pd_mp_get_strbuf(const msgpack_object *map, const char *key, char *buf, size
     return 0;
 }
 
+int pd_mp_get_text(const msgpack_object *map, const char *key, char *buf, size_t cap, size_t *len)
+{
+    const char *p;
+    size_t n;
+    if (pd_mp_get_str(map, key, &p, &n) != 0 || n >= cap || memchr(p, '\0', n))
+        return -PD_EMALFORMED;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return 0;
+}
+
+void pd_mp_pack_kv_strn(msgpack_packer *pk, const char *key, const char *val, size_t len)
+{
+    pd_mp_pack_cstr(pk, key);
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, val, len);
+}
+
 void pd_mp_pack_cstr(msgpack_packer *pk, const char *s)
 {
     size_t n = s ? strlen(s) : 0;

@@ -23,6 +23,9 @@ int pd_mp_get_str(const msgpack_object *map, const char *key, const char **ptr, 
 /* Copy a string value into buf (NUL-terminated); -PD_ETOOBIG if it does not fit. */
 int pd_mp_get_strbuf(const msgpack_object *map, const char *key, char *buf, size_t cap);
 int pd_mp_str_eq(const msgpack_object *o, const char *s);
+/* A text value copied into buf, NUL-terminated, its length in *len (may be NULL): -PD_EMALFORMED
+ * when missing, not a string, holding a NUL, or not shorter than cap. */
+int pd_mp_get_text(const msgpack_object *map, const char *key, char *buf, size_t cap, size_t *len);
 
 /* A growable msgpack output buffer with a size cap, for msgpack_packer_init(&pk, &out,
  * pd_mp_out_write). Memory comes from pd_alloc; errors are sticky (-PD_ETOOBIG past max, -ENOMEM).
@@ -37,6 +40,7 @@ int pd_mp_out_write(void *ctx, const char *buf, size_t n);
 /* Packing shorthands. */
 void pd_mp_pack_cstr(msgpack_packer *pk, const char *s);
 void pd_mp_pack_kv_str(msgpack_packer *pk, const char *key, const char *val);
+void pd_mp_pack_kv_strn(msgpack_packer *pk, const char *key, const char *val, size_t len);
 void pd_mp_pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t val);
 void pd_mp_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t val);
 void pd_mp_pack_kv_bool(msgpack_packer *pk, const char *key, int val);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ca_state.h"
 #include "ctl_config.h"
 #include "ctl_events.h"
 #include "ctl_endpoints.h"
@@ -103,6 +104,7 @@ static const struct {
     {"swarm.join_token", pd_ctl_swarm_join_token},
     {"swarm.leave", pd_ctl_swarm_leave},
     {"swarm.gossip_key", pd_ctl_swarm_gossip_key},
+    {"swarm.ca", pd_ctl_swarm_ca},
 };
 
 pd_ctl_handler_fn pd_ctl_handler_find(const char *op)

@@ -5,6 +5,7 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
+#include "ca_state.h"
 #include "raft_node.h"
 #include "store_wire.h"
 #include "swarm.h"
@@ -41,8 +42,19 @@ int pd_ctl_swarm_init(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_packe
         snprintf(err, errlen, "invalid --advertise-addr: expected IP[:PORT]");
         return -PD_EUSAGE;
     }
+    char expiry[32] = "";
+    int64_t expiry_s = 0;
+    if (req->args && pd_mp_get(req->args, "cert_expiry") &&
+        (pd_mp_get_strbuf(req->args, "cert_expiry", expiry, sizeof expiry) != 0 ||
+         pd_ca_expiry_parse(expiry, &expiry_s) != 0 || !d->swarm || !d->swarm->cas)) {
+        snprintf(err, errlen, "invalid --cert-expiry '%s': a duration like 90d, 12h, 30m or 40s, from %ds to %dd",
+                 expiry, PD_PKI_NODE_MIN_S, PD_PKI_NODE_DAYS_MAX);
+        return -PD_EUSAGE;
+    }
     if (adv[0])
         snprintf(d->cfg.advertise_addr, sizeof d->cfg.advertise_addr, "%s", adv);
+    if (expiry_s)
+        d->swarm->cas->init_expiry_s = expiry_s;
     rc = pd_swarm_init_state(d, err, errlen);
     if (rc)
         return rc;

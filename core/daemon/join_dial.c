@@ -48,8 +48,6 @@ static int store_result(pd_daemon_t *d, pd_join_client_t *c, char *err, size_t e
     char *pem = pd_malloc(PD_PKI_PEM_MAX);
     size_t len = 0;
     int rc = pem ? 0 : -ENOMEM;
-    if (rc == 0 && c->resp->ca_key_len)
-        rc = pd_swarm_write(d, "ca.key", c->resp->ca_key, c->resp->ca_key_len, err, errlen);
     if (rc == 0)
         rc = pd_swarm_write(d, "ca.crt", c->resp->ca, c->resp->ca_len, err, errlen);
     if (rc == 0)

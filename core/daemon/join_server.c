@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ca_state.h"
 #include "gossip_io.h"
 #include "gossip_setup.h"
 #include "gossip_rotation_run.h"
@@ -26,6 +27,7 @@ typedef struct {
     pd_join_resp_t resp;
     char node_id[PD_NODE_ID_LEN + 1];
     char role[16];
+    uint8_t issuer[PD_PKI_DIGEST_LEN]; /* the root that signed the certificate */
 } pending_join_t;
 
 static int joins_in_flight;
@@ -81,18 +83,34 @@ static int join_recorded(pd_daemon_t *d, const pd_ctl_token_t *tok, const void *
     return 0;
 }
 
-/* Propose "joined.<node id>" (create: it fails if it exists, on whichever manager raced us). */
+/* Propose "joined.<node id>" (create: it fails if it exists, on whichever manager raced us), with
+ * the record of the certificate issued (ca_state.h). */
 static int record_join(pd_daemon_t *d, pending_join_t *pj, const pd_join_req_t *req, char *err, size_t errlen)
 {
     char id[64];
     int n = snprintf(id, sizeof id, PD_SWARM_JOINED_PREFIX "%s", req->node_id);
-    pd_store_op_t op = {.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
-                        .id = {(const uint8_t *)id, (uint32_t)n},
-                        .data = {(const uint8_t *)pj->role, (uint32_t)strlen(pj->role)}};
-    pd_store_txn_t txn = {.now_ms = (int64_t)pd_clock_wall(&pd_clock_real), .ops = &op, .n_ops = 1};
+    pd_store_op_t ops[3] = {{.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
+                             .id = {(const uint8_t *)id, (uint32_t)n},
+                             .data = {(const uint8_t *)pj->role, (uint32_t)strlen(pj->role)}}};
+    pd_pki_ca_t pub;
+    pd_pki_node_info_t info;
+    pd_ca_issue_rec_t rec;
+    const char *why = NULL;
+    pd_pki_ca_init(&pub);
+    int rc = pd_pki_ca_load(&pub, pj->resp.ca, pj->resp.ca_len, NULL, 0, &why);
+    if (rc == 0)
+        rc = pd_pki_cert_verify(&pub, pj->resp.cert, pj->resp.cert_len, (int64_t)(pd_clock_wall(&pd_clock_real) / 1000),
+                                &info, &why);
+    int k = rc == 0 ? pd_ca_issue_ops(d, pub.digest, &info, &rec, ops + 1) : rc;
+    pd_pki_ca_free(&pub);
+    if (k < 0) {
+        snprintf(err, errlen, "cannot record the certificate issued: %s", why ? why : pd_strerror(k));
+        return k;
+    }
+    pd_store_txn_t txn = {.now_ms = (int64_t)pd_clock_wall(&pd_clock_real), .ops = ops, .n_ops = 1 + (uint32_t)k};
     uint8_t *entry = NULL;
     size_t elen = 0;
-    int rc = pd_store_wire_encode_txn(&txn, &entry, &elen);
+    rc = pd_store_wire_encode_txn(&txn, &entry, &elen);
     if (rc) {
         snprintf(err, errlen, "cannot encode the join record: %s", pd_strerror(rc));
         return rc;
@@ -136,6 +154,8 @@ void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t
     const char *why = NULL;
     pd_pki_token_t worker, manager;
     int have_w = 0, have_m = 0;
+    pd_pki_ca_t signer;
+    pd_pki_ca_init(&signer);
     if (!pj || !req || !keyring) {
         pd_free(pj);
         pd_free(req);
@@ -150,9 +170,10 @@ void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t
         goto refused;
     }
     snprintf(pj->node_id, sizeof pj->node_id, "%s", req->node_id);
-    if (!s || !s->active || !s->ca.has_key) {
+    char serr[160];
+    if (!s || !s->active || pd_ca_signer(d, &signer, serr, sizeof serr) != 0) {
         rc = -PD_ESTATE;
-        snprintf(err, sizeof err, "join refused: this manager cannot sign certificates");
+        snprintf(err, sizeof err, "join refused: this manager cannot sign certificates yet");
         goto refused;
     }
     if (joins_in_flight >= JOINS_IN_FLIGHT_MAX) {
@@ -179,9 +200,10 @@ void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t
     for (unsigned i = 0; i < n_seeds; i++)
         seeds[i] = seed_buf[i];
     pd_join_server_t srv = {
-        .policy = {.ca_digest = s->ca.digest, .worker = have_w ? &worker : NULL, .manager = have_m ? &manager : NULL,
+        .policy = {.ca_digest = signer.digest, .worker = have_w ? &worker : NULL, .manager = have_m ? &manager : NULL,
                    .joined = was_joined, .ctx = d},
-        .ca = &s->ca, .rng = pd_pki_drbg_rng(&s->drbg), .now_s = (int64_t)(pd_clock_wall(&pd_clock_real) / 1000),
+        .ca = &signer, .rng = pd_pki_drbg_rng(&s->drbg), .now_s = (int64_t)(pd_clock_wall(&pd_clock_real) / 1000),
+        .validity_s = pd_ca_validity_s(d),
         .keyring = keyring, .keyring_len = klen, .seeds = seeds, .n_seeds = n_seeds};
     rc = pd_join_answer(req, &srv, &pj->resp);
     if (rc) {
@@ -201,6 +223,7 @@ void pd_join_server_request(void *ctx, pd_rt_t *rt, uint64_t conn, const uint8_t
 refused:
     refuse(d, rt, conn, &pj->resp, rc, err, req->node_id);
 out:
+    pd_pki_ca_free(&signer);
     if (have_w)
         pd_pki_token_wipe(&worker);
     if (have_m)

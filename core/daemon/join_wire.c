@@ -19,13 +19,6 @@ static void pack_bin(msgpack_packer *pk, const char *key, const void *p, size_t 
     msgpack_pack_bin_body(pk, p, len);
 }
 
-static void pack_strn(msgpack_packer *pk, const char *key, const char *s, size_t len)
-{
-    pd_mp_pack_cstr(pk, key);
-    msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, s, len);
-}
-
 int pd_join_req_encode(const pd_join_req_t *r, msgpack_sbuffer *out)
 {
     msgpack_packer pk;
@@ -37,7 +30,7 @@ int pd_join_req_encode(const pd_join_req_t *r, msgpack_sbuffer *out)
     pd_mp_pack_kv_str(&pk, "hostname", r->hostname);
     pd_mp_pack_kv_str(&pk, "addr", r->addr);
     pack_bin(&pk, "nonce", r->nonce, PD_JOIN_NONCE_LEN);
-    pack_strn(&pk, "csr", r->csr, r->csr_len);
+    pd_mp_pack_kv_strn(&pk, "csr", r->csr, r->csr_len);
     return out->size > PD_JOIN_MSG_MAX ? -PD_ETOOBIG : 0;
 }
 
@@ -52,37 +45,21 @@ int pd_join_resp_encode(const pd_join_resp_t *r, msgpack_sbuffer *out)
         pd_mp_pack_kv_str(&pk, "err", r->err);
         return out->size > PD_JOIN_MSG_MAX ? -PD_ETOOBIG : 0;
     }
-    msgpack_pack_map(&pk, 10 + (r->ca_key_len > 0));
+    msgpack_pack_map(&pk, 10);
     pd_mp_pack_kv_u64(&pk, "v", PD_JOIN_VERSION);
     pd_mp_pack_kv_i64(&pk, "rc", 0);
     pd_mp_pack_kv_str(&pk, "node_id", r->node_id);
     pd_mp_pack_kv_str(&pk, "role", pd_pki_role_name(r->role));
     pd_mp_pack_kv_str(&pk, "cluster_id", r->cluster_id);
-    pack_strn(&pk, "cert", r->cert, r->cert_len);
-    pack_strn(&pk, "ca", r->ca, r->ca_len);
-    if (r->ca_key_len > 0)
-        pack_strn(&pk, "ca_key", r->ca_key, r->ca_key_len);
-    pack_strn(&pk, "keyring", r->keyring, r->keyring_len);
+    pd_mp_pack_kv_strn(&pk, "cert", r->cert, r->cert_len);
+    pd_mp_pack_kv_strn(&pk, "ca", r->ca, r->ca_len);
+    pd_mp_pack_kv_strn(&pk, "keyring", r->keyring, r->keyring_len);
     pd_mp_pack_kv_str(&pk, "err", "");
     pd_mp_pack_cstr(&pk, "seeds");
     msgpack_pack_array(&pk, r->n_seeds);
     for (unsigned i = 0; i < r->n_seeds; i++)
         pd_mp_pack_cstr(&pk, r->seeds[i]);
     return out->size > PD_JOIN_MSG_MAX ? -PD_ETOOBIG : 0;
-}
-
-/* A string field copied into buf with its length; absent or too long is malformed. */
-static int get_str(const msgpack_object *m, const char *key, char *buf, size_t cap, size_t *len)
-{
-    const char *p;
-    size_t n;
-    if (pd_mp_get_str(m, key, &p, &n) != 0 || n >= cap || memchr(p, '\0', n))
-        return -PD_EMALFORMED;
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return 0;
 }
 
 static int printable(const char *s)
@@ -135,17 +112,17 @@ int pd_join_req_decode(const void *body, size_t len, pd_join_req_t *out, const c
     memset(out, 0, sizeof *out);
     const msgpack_object *m = &u.data, *nonce = pd_mp_get(m, "nonce");
     rc = -PD_EMALFORMED;
-    if (get_str(m, "token", out->token, sizeof out->token, NULL) != 0)
+    if (pd_mp_get_text(m, "token", out->token, sizeof out->token, NULL) != 0)
         w = "join request: token missing or too long";
-    else if (get_str(m, "node_id", out->node_id, sizeof out->node_id, NULL) != 0 || !pd_pki_node_id_valid(out->node_id))
+    else if (pd_mp_get_text(m, "node_id", out->node_id, sizeof out->node_id, NULL) != 0 || !pd_pki_node_id_valid(out->node_id))
         w = "join request: node id missing or not 25 characters of [0-9a-z]";
-    else if (get_str(m, "hostname", out->hostname, sizeof out->hostname, NULL) != 0 || !printable(out->hostname))
+    else if (pd_mp_get_text(m, "hostname", out->hostname, sizeof out->hostname, NULL) != 0 || !printable(out->hostname))
         w = "join request: bad hostname";
-    else if (get_str(m, "addr", out->addr, sizeof out->addr, NULL) != 0 || !printable(out->addr))
+    else if (pd_mp_get_text(m, "addr", out->addr, sizeof out->addr, NULL) != 0 || !printable(out->addr))
         w = "join request: bad address";
     else if (!nonce || nonce->type != MSGPACK_OBJECT_BIN || nonce->via.bin.size != PD_JOIN_NONCE_LEN)
         w = "join request: nonce missing or not 16 bytes";
-    else if (get_str(m, "csr", out->csr, sizeof out->csr, &out->csr_len) != 0 || out->csr_len == 0)
+    else if (pd_mp_get_text(m, "csr", out->csr, sizeof out->csr, &out->csr_len) != 0 || out->csr_len == 0)
         w = "join request: CSR missing or too large";
     else {
         memcpy(out->nonce, nonce->via.bin.ptr, PD_JOIN_NONCE_LEN);
@@ -172,28 +149,28 @@ int pd_join_resp_decode(const void *body, size_t len, pd_join_resp_t *out, const
     rc = -PD_EMALFORMED;
     if (pd_mp_get_i64(m, "rc", &code) != 0 || code > 0 || code < -100000)
         w = "join response: bad result code";
-    else if (get_str(m, "err", out->err, sizeof out->err, NULL) != 0 || !printable(out->err))
+    else if (pd_mp_get_text(m, "err", out->err, sizeof out->err, NULL) != 0 || !printable(out->err))
         w = "join response: bad error text";
     else if (code != 0) {
         out->rc = (int32_t)code;
         if (!out->err[0])
             snprintf(out->err, sizeof out->err, "%s", pd_strerror((int)code));
         rc = 0;
-    } else if (get_str(m, "node_id", out->node_id, sizeof out->node_id, NULL) != 0 ||
+    } else if (pd_mp_get_text(m, "node_id", out->node_id, sizeof out->node_id, NULL) != 0 ||
                !pd_pki_node_id_valid(out->node_id))
         w = "join response: bad node id";
-    else if (get_str(m, "role", role, sizeof role, NULL) != 0 ||
+    else if (pd_mp_get_text(m, "role", role, sizeof role, NULL) != 0 ||
              (strcmp(role, "worker") != 0 && strcmp(role, "manager") != 0))
         w = "join response: bad role";
-    else if (get_str(m, "cluster_id", out->cluster_id, sizeof out->cluster_id, NULL) != 0 ||
+    else if (pd_mp_get_text(m, "cluster_id", out->cluster_id, sizeof out->cluster_id, NULL) != 0 ||
              !pd_pki_cluster_id_valid(out->cluster_id))
         w = "join response: bad cluster id";
-    else if (get_str(m, "cert", out->cert, sizeof out->cert, &out->cert_len) != 0 ||
-             get_str(m, "ca", out->ca, sizeof out->ca, &out->ca_len) != 0)
+    else if (pd_mp_get_text(m, "cert", out->cert, sizeof out->cert, &out->cert_len) != 0 ||
+             pd_mp_get_text(m, "ca", out->ca, sizeof out->ca, &out->ca_len) != 0)
         w = "join response: certificate missing or too large";
-    else if (pd_mp_get(m, "ca_key") && get_str(m, "ca_key", out->ca_key, sizeof out->ca_key, &out->ca_key_len) != 0)
-        w = "join response: bad CA key";
-    else if (get_str(m, "keyring", out->keyring, sizeof out->keyring, &out->keyring_len) != 0)
+    else if (pd_mp_get(m, "ca_key"))
+        w = "join response: a CA key is never sent (it lives in the managers' Raft store)";
+    else if (pd_mp_get_text(m, "keyring", out->keyring, sizeof out->keyring, &out->keyring_len) != 0)
         w = "join response: gossip keyring missing or too large";
     else {
         out->role = strcmp(role, "manager") == 0 ? PD_PKI_ROLE_MANAGER : PD_PKI_ROLE_WORKER;
@@ -220,10 +197,6 @@ int pd_join_resp_decode(const void *body, size_t len, pd_join_resp_t *out, const
                 w = "join response: bad gossip seed address";
             else
                 out->n_seeds = s->via.array.size;
-        }
-        if (rc == 0 && out->role == PD_PKI_ROLE_WORKER && out->ca_key_len) {
-            rc = -PD_EMALFORMED;
-            w = "join response: a worker is never given the CA key";
         }
     }
     msgpack_unpacked_destroy(&u);
@@ -281,7 +254,7 @@ int pd_join_answer(const pd_join_req_t *req, const pd_join_server_t *s, pd_join_
     }
     memset(resp, 0, sizeof *resp);
     const char *why = NULL;
-    rc = pd_pki_ca_sign_csr(s->ca, req->csr, req->csr_len, req->node_id, role, s->now_s, 0, s->rng, resp->cert,
+    rc = pd_pki_ca_sign_csr(s->ca, req->csr, req->csr_len, req->node_id, role, s->now_s, s->validity_s, s->rng, resp->cert,
                             sizeof resp->cert, &resp->cert_len, &why);
     if (rc) {
         snprintf(err, sizeof err, "join refused: bad certificate request: %s", why ? why : pd_strerror(rc));
@@ -289,8 +262,6 @@ int pd_join_answer(const pd_join_req_t *req, const pd_join_server_t *s, pd_join_
         return rc;
     }
     rc = pd_pki_ca_cert_pem(s->ca, resp->ca, sizeof resp->ca, &resp->ca_len);
-    if (rc == 0 && role == PD_PKI_ROLE_MANAGER)
-        rc = pd_pki_ca_key_pem(s->ca, resp->ca_key, sizeof resp->ca_key, &resp->ca_key_len);
     if (rc == 0 && (s->keyring_len >= sizeof resp->keyring || s->n_seeds == 0 || s->n_seeds > PD_JOIN_SEEDS_MAX))
         rc = -PD_ELIMIT;
     if (rc) {
@@ -398,8 +369,7 @@ static pd_join_c_state_t finish(pd_join_client_t *c, const uint8_t *body, size_t
         return fail(c, c->resp->rc, "%s", c->resp->err);
     pd_pki_ca_t sent;
     pd_pki_ca_init(&sent);
-    rc = pd_pki_ca_load(&sent, c->resp->ca, c->resp->ca_len, c->resp->ca_key_len ? c->resp->ca_key : NULL,
-                        c->resp->ca_key_len, &why);
+    rc = pd_pki_ca_load(&sent, c->resp->ca, c->resp->ca_len, NULL, 0, &why);
     if (rc == 0 && memcmp(sent.digest, c->token.ca_digest, PD_PKI_DIGEST_LEN) != 0) {
         rc = -PD_EAUTH;
         why = "the CA certificate sent is not the one the token pins";

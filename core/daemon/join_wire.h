@@ -8,7 +8,8 @@
  *
  *   request  {v:1, token, node_id, hostname, addr, nonce:bin16, csr}
  *   response {v:1, rc, err} on refusal; on success also
- *            {node_id, role, cluster_id, cert, ca, ca_key (managers only), keyring, seeds:[addr...]}
+ *            {node_id, role, cluster_id, cert, ca, keyring, seeds:[addr...]}
+ *            (no CA key, not even for a manager: it reads the key from the Raft store it replicates)
  *
  * The manager (an anonymous TLS session admitted to this RPC only) decodes the request, runs
  * pd_join_decide (token → role; node id not joined before: a replayed join is refused), signs the
@@ -52,8 +53,6 @@ typedef struct {
     size_t cert_len;
     char ca[PD_PKI_PEM_MAX];
     size_t ca_len;
-    char ca_key[PD_PKI_PEM_MAX];           /* a manager signs joins too: it gets the CA key */
-    size_t ca_key_len;
     char keyring[PD_JOIN_KEYRING_MAX];     /* gossip keyring text (one base64 key per line) */
     size_t keyring_len;
     char seeds[PD_JOIN_SEEDS_MAX][PD_ADDR_MAX]; /* gossip addresses to join through */
@@ -90,14 +89,15 @@ typedef struct {
     pd_pki_ca_t *ca;                        /* with its key */
     pd_pki_rng_t rng;
     int64_t now_s;
+    int64_t validity_s;                     /* node certificate validity; 0: the default */
     const char *keyring;                    /* gossip keyring text */
     size_t keyring_len;
     const char *const *seeds;               /* gossip addresses */
     unsigned n_seeds;
 } pd_join_server_t;
 
-/* Decide, then sign the CSR: resp becomes the success answer (node id, role, certificate, CA, CA
- * key for a manager, keyring, seeds) or a refusal. Returns resp->rc. */
+/* Decide, then sign the CSR: resp becomes the success answer (node id, role, certificate, CA,
+ * keyring, seeds) or a refusal. Returns resp->rc. */
 int pd_join_answer(const pd_join_req_t *req, const pd_join_server_t *s, pd_join_resp_t *resp);
 
 /* Fill a refusal. */
@@ -122,7 +122,7 @@ typedef struct {
     pd_ctl_framer_t framer;
     msgpack_sbuffer req;                   /* the encoded request frame, written after the handshake */
     pd_pki_ident_t ident;                  /* our new key; its certificate once DONE */
-    pd_pki_ca_t ca;                        /* the pinned CA (with its key for a manager) once DONE */
+    pd_pki_ca_t ca;                        /* the pinned CA once DONE */
     pd_join_resp_t *resp;                  /* heap; valid once DONE */
     pd_clock_t *clock;
     int conf_ready;

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "gossip_io.h"
-#include "gossip_rotation_run.h"
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
@@ -1043,7 +1042,7 @@ static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
     rc = pd_rt_start(d->loop, d->cfg.listen_addr, n->id, on_frame, n, &tls, &d->log, &n->rt, lerr, sizeof lerr);
     if (n->rt) {
         pd_rt_set_lost_cb(n->rt, on_peer_lost);
-        pd_rt_set_member_rpc(n->rt, pd_gkey_member_request, d); /* members fetch the gossip keyring */
+        pd_swarm_attach_transport(d, n->rt); /* renewal and keyring-fetch RPCs */
     }
     if (rc && (!n->rt || d->cfg.bootstrap_expect != 1)) {
         snprintf(err, errlen, "%s", lerr);
@@ -1121,6 +1120,8 @@ const pd_store_t *pd_raft_node_store(const pd_daemon_t *d)
 }
 
 int pd_raft_node_locked(const pd_daemon_t *d) { return d->raft && !d->raft->keys.ready; }
+
+pd_rt_t *pd_raft_node_transport(pd_daemon_t *d) { return d->raft ? d->raft->rt : NULL; }
 
 pd_rng_t *pd_raft_node_rng(pd_daemon_t *d) { return &d->raft->rng; }
 

@@ -82,6 +82,8 @@ int pd_raft_node_locked(const pd_daemon_t *d);
  * -PD_EAUTH (wrong key: stays locked) / -PD_ESTATE (not locked), with a message in err. */
 int pd_raft_node_unlock(pd_daemon_t *d, const char *key, size_t len, char *err, size_t errlen);
 pd_rng_t *pd_raft_node_rng(pd_daemon_t *d);
+/* The Raft transport while Raft runs, else NULL (certificate renewal reloads its TLS). */
+struct pd_rt *pd_raft_node_transport(pd_daemon_t *d);
 /* This node's term while it leads, else 0 (not a manager, not formed, a follower). */
 uint64_t pd_raft_node_leader_term(const pd_daemon_t *d);
 /* "raft.status" */

@@ -152,6 +152,8 @@ typedef struct rt_conn {
     int member_only;         /* a worker certificate: one member request only */
     int peer_manager;
     char peer_node[PD_NODE_ID_LEN + 1];
+    int cert_rpc;            /* a certificate and ALPN PD_CERT_ALPN: the renewal RPC only */
+    pd_pki_node_info_t peer; /* who the certificate named (renewal sessions) */
     int answered;            /* its one request was handed over */
     uint64_t serial;         /* names the connection for pd_rt_conn_reply */
     uint64_t peer_id;        /* Raft id of the certificate's node */
@@ -173,9 +175,11 @@ struct pd_rt {
     rt_conn_t *conns;
     uint32_t n_conns;
     pd_rt_stats_t stats;
-    pd_rt_tls_t tls;         /* always: there is no plaintext mode */
+    pd_rt_tls_t tls;         /* always: there is no plaintext mode (pd_rt_set_tls swaps it) */
     pd_rt_member_fn member_fn;
     void *member_ctx;
+    pd_rt_cert_fn cert_fn;   /* or NULL: sessions asking for the renewal RPC are refused */
+    void *cert_ctx;
     uint64_t conn_serials;
     uv_timer_t sweep;        /* closes connections past their deadline */
     int sweep_open;
@@ -587,14 +591,17 @@ static void conn_frames(rt_conn_t *c)
     size_t len;
     int rc;
     while (!c->closing && !t->stopped && (rc = pd_ctl_framer_next(&c->framer, &body, &len)) == 1) {
-        if (c->anonymous) {
+        if (c->anonymous || c->cert_rpc) {
             if (c->answered) { /* one request per session */
                 t->stats.bad_frames++;
                 conn_close(c);
                 return;
             }
             c->answered = 1;
-            t->tls.join(t->tls.join_ctx, t, c->serial, body, len);
+            if (c->anonymous)
+                t->tls.join(t->tls.join_ctx, t, c->serial, body, len);
+            else
+                t->cert_fn(t->cert_ctx, t, c->serial, &c->peer, body, len);
             continue;
         }
         pd_rt_frame_t f;
@@ -679,8 +686,17 @@ static void conn_tls_input(rt_conn_t *c, const uint8_t *in, size_t left)
                     return;
                 }
                 c->anonymous = 1;
-            } else if (pd_pki_tls_peer(c->tls, &info) != 0 ||
-                       (info.role != PD_PKI_ROLE_MANAGER && !t->member_fn)) {
+            } else if (pd_pki_tls_peer(c->tls, &info) != 0) {
+                conn_refused(c, "no verified certificate", NULL);
+                return;
+            } else if (pd_pki_tls_alpn(c->tls)) { /* asked for the renewal RPC (the only ALPN) */
+                if (!t->cert_fn) {
+                    conn_refused(c, "certificate renewal not served here", info.node_id);
+                    return;
+                }
+                c->cert_rpc = 1;
+                c->peer = info;
+            } else if (info.role != PD_PKI_ROLE_MANAGER && !t->member_fn) {
                 conn_refused(c, "a worker certificate cannot take part in Raft", info.node_id);
                 return;
             } else {
@@ -690,7 +706,7 @@ static void conn_tls_input(rt_conn_t *c, const uint8_t *in, size_t left)
                 snprintf(c->peer_node, sizeof c->peer_node, "%s", info.node_id);
             }
             c->tls_ready = 1;
-            c->deadline_ms = c->anonymous || c->member_only ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
+            c->deadline_ms = c->anonymous || c->member_only || c->cert_rpc ? uv_now(t->loop) + PD_RT_ANON_MS : 0;
             t->stats.tls_accepted++;
         }
         uint8_t plain[16384];
@@ -827,6 +843,20 @@ void pd_rt_set_member_rpc(pd_rt_t *t, pd_rt_member_fn fn, void *ctx)
 {
     t->member_fn = fn;
     t->member_ctx = ctx;
+}
+
+int pd_rt_set_tls(pd_rt_t *t, const pd_rt_tls_t *tls)
+{
+    if (!tls || !tls->server || !tls->client)
+        return -PD_EUSAGE;
+    t->tls = *tls;
+    return 0;
+}
+
+void pd_rt_set_cert_rpc(pd_rt_t *t, pd_rt_cert_fn fn, void *ctx)
+{
+    t->cert_fn = fn;
+    t->cert_ctx = ctx;
 }
 
 static void conn_shut_cb(uv_shutdown_t *req, int status)

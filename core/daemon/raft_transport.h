@@ -2,7 +2,8 @@
  * mutual TLS (there is no plaintext mode): both ends show a certificate of the cluster's CA; only a
  * manager certificate may carry Raft frames, and a frame's sender id must be the certificate's
  * node. A peer without a certificate gets an anonymous session admitted to the join RPC only (one
- * request, one answer, then the connection closes); without a join handler it is refused.
+ * request, one answer, then the connection closes); without a join handler it is refused. A
+ * certificate session that asks for ALPN PD_CERT_ALPN gets the renewal RPC only, the same way.
  *
  * Frame (big-endian): u32 body length (PD_RT_HDR_LEN..PD_RT_FRAME_MAX) | body
  *   body   = u8 version (1) | u8 type | u64 from | u64 to | payload
@@ -131,6 +132,15 @@ const pd_rt_stats_t *pd_rt_stats(const pd_rt_t *t);
 typedef void (*pd_rt_member_fn)(void *ctx, pd_rt_t *t, uint64_t conn, const char *node_id, int manager,
                                 const uint8_t *payload, size_t len);
 void pd_rt_set_member_rpc(pd_rt_t *t, pd_rt_member_fn fn, void *ctx);
+/* New TLS configs (e.g. after a renewal) for new connections only; the old configs must live until
+ * their sessions end (pd_pki_tls_conf_t.sessions). 0, or -PD_EUSAGE when a config is missing. */
+int pd_rt_set_tls(pd_rt_t *t, const pd_rt_tls_t *tls);
+/* The certificate renewal RPC (cert_wire.h): a session with a verified certificate that agreed on
+ * ALPN PD_CERT_ALPN (the server config offers it) sends one frame, handed to fn with the peer's
+ * certificate; it answers with pd_rt_conn_reply. Such a session never carries Raft. */
+typedef void (*pd_rt_cert_fn)(void *ctx, pd_rt_t *t, uint64_t conn, const pd_pki_node_info_t *peer,
+                              const uint8_t *body, size_t len);
+void pd_rt_set_cert_rpc(pd_rt_t *t, pd_rt_cert_fn fn, void *ctx);
 /* Answer an anonymous session's request (one frame: u32 length + data), then close it.
  * -PD_ENOTFOUND when that connection is gone. */
 int pd_rt_conn_reply(pd_rt_t *t, uint64_t conn, const void *data, size_t len);

@@ -2,9 +2,10 @@
  * identity (CA + node certificate) the Raft transport's mutual TLS uses.
  *
  * State in the data dir (0600, written with pd_pki_file_write):
- *   ca.crt        the cluster CA certificate (every node)
- *   ca.key        its key (managers only: they sign joins)
- *   node.key      this node's key;  node.crt  its certificate (node id, role, cluster id)
+ *   ca.crt        the trust bundle: the cluster's root CA certificate, then the previous root
+ *                 while a CA rotation runs (every node). The CA key is in the Raft store only.
+ *   node.key      this node's key;  node.crt  its certificate (node id, role, cluster id);
+ *                 node.key.new: a renewal's key until node.crt names it (ca_renew.c)
  *   swarm.seeds   gossip addresses to (re)join through, one per line (joined nodes)
  *   gossip.keyring  as before; a joiner receives it from the manager
  * The join tokens live in the Raft store (kind CLUSTER, ids "token.worker" / "token.manager", data
@@ -27,6 +28,7 @@
 
 typedef struct pd_join_dial pd_join_dial_t;
 typedef struct pd_join_start pd_join_start_t;
+typedef struct pd_ca_state pd_ca_state_t;
 
 #define PD_SWARM_TOKEN_WORKER "token.worker"
 #define PD_SWARM_TOKEN_MANAGER "token.manager"
@@ -40,10 +42,10 @@ typedef struct pd_swarm {
     pd_pki_role_t role;
     pd_pki_drbg_t drbg;
     int drbg_ready;
-    pd_pki_ca_t ca;
+    pd_pki_ca_t ca;             /* the current root (its key lives in the Raft store: ca_state.h) */
+    pd_pki_ca_t ca_prev;        /* the previous root while a CA rotation runs, else empty */
     pd_pki_ident_t ident;
-    pd_pki_tls_conf_t tls_server, tls_client;
-    int tls_ready;
+    pd_ca_state_t *cas;         /* TLS configs, renewal, rotation (ca_state.h) */
     pd_pki_peer_check_fn removed_check; /* "is this node removed?" (node records; branch nodes) */
     void *removed_ctx;
     /* tokens made by init, written to Raft once this node leads */
@@ -77,9 +79,13 @@ void pd_swarm_seeds_stop(pd_daemon_t *d);
 int pd_swarm_init_state(pd_daemon_t *d, char *err, size_t errlen);
 /* Once gossip and Raft run: write init's tokens. */
 void pd_swarm_after_start(pd_daemon_t *d);
-/* The Raft transport's TLS (mutual, joins admitted on anonymous sessions): 0, or -PD_ESTATE
- * without a node certificate (err says so). */
+/* The Raft transport's TLS (mutual, joins admitted on anonymous sessions; the current config set
+ * of ca_state.c): 0, or -PD_ESTATE without a node certificate (err says so). */
 int pd_swarm_transport_tls(pd_daemon_t *d, pd_rt_tls_t *out, char *err, size_t errlen);
+/* Once the transport runs: the RPCs served on certificate sessions (renewal, keyring fetch). */
+void pd_swarm_attach_transport(pd_daemon_t *d, pd_rt_t *rt);
+/* The TLS peer check: the removed-nodes hook (ctx: the pd_swarm_t). */
+int pd_swarm_peer_check(void *ctx, const pd_pki_node_info_t *peer);
 /* The hook for removed nodes: fn runs after a peer's certificate verified (nonzero refuses it). */
 void pd_swarm_set_removed_check(pd_daemon_t *d, pd_pki_peer_check_fn fn, void *ctx);
 /* Is the local node in a cluster (a certificate, or gossip-only membership)? */

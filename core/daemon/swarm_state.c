@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "ca_state.h"
 #include "gossip_io.h"
 #include "gossip_rotation_run.h"
 #include "pd_alloc.h"
@@ -57,40 +60,68 @@ static pd_swarm_t *swarm_of(pd_daemon_t *d)
         d->swarm = pd_calloc(1, sizeof *d->swarm);
         if (d->swarm) {
             pd_pki_ca_init(&d->swarm->ca);
+            pd_pki_ca_init(&d->swarm->ca_prev);
             pd_pki_ident_init(&d->swarm->ident);
+            if (pd_ca_state_open(d) != 0) {
+                pd_free(d->swarm);
+                d->swarm = NULL;
+            }
         }
     }
     return d->swarm;
 }
 
-/* The CA (with its key when present) and this node's key + certificate from the data dir. */
+/* node.crt with node.key, or (a renewal stopped between its two renames) with node.key.new, which
+ * then becomes node.key. Against the root that signed it: the current one or the previous one. */
+static int load_node_cert(pd_daemon_t *d, const char *key_name, const char *crt, size_t crt_len, char *key,
+                          const char **why)
+{
+    pd_swarm_t *s = d->swarm;
+    char ferr[256];
+    size_t key_len = 0;
+    int rc = state_read(d, key_name, key, PD_PKI_PEM_MAX, &key_len, 1, ferr, sizeof ferr);
+    if (rc == 0)
+        rc = pd_pki_ident_load_key(&s->ident, key, key_len, why);
+    if (rc == 0 && (rc = pd_pki_ident_set_cert(&s->ident, &s->ca, crt, crt_len, wall_s(), why)) != 0 &&
+        s->ca_prev.crt.raw.len)
+        rc = pd_pki_ident_set_cert(&s->ident, &s->ca_prev, crt, crt_len, wall_s(), why);
+    return rc;
+}
+
+/* The trust bundle (ca.crt) and this node's key + certificate from the data dir. */
 static int load_identity(pd_daemon_t *d, char *err, size_t errlen)
 {
     pd_swarm_t *s = d->swarm;
-    char *crt = pd_malloc(PD_PKI_PEM_MAX), *key = pd_malloc(PD_PKI_PEM_MAX);
-    size_t crt_len = 0, key_len = 0;
+    char *crt = pd_malloc(PD_CERT_BUNDLE_MAX), *key = pd_malloc(PD_PKI_PEM_MAX);
+    size_t crt_len = 0;
     const char *why = NULL;
     int rc = crt && key ? 0 : -ENOMEM;
-    int has_ca_key = state_exists(d, "ca.key");
+    if (state_exists(d, "ca.key"))
+        PD_WARN(&d->log, "%s/ca.key is not used: the CA key lives in the Raft store; delete the file",
+                d->cfg.data_dir);
     if (rc == 0)
-        rc = state_read(d, "ca.crt", crt, PD_PKI_PEM_MAX, &crt_len, 0, err, errlen);
-    if (rc == 0 && has_ca_key)
-        rc = state_read(d, "ca.key", key, PD_PKI_PEM_MAX, &key_len, 1, err, errlen);
-    if (rc == 0 && (rc = pd_pki_ca_load(&s->ca, crt, crt_len, has_ca_key ? key : NULL, key_len, &why)) != 0)
+        rc = state_read(d, "ca.crt", crt, PD_CERT_BUNDLE_MAX, &crt_len, 0, err, errlen);
+    if (rc == 0 && (rc = pd_pki_ca_load_bundle(&s->ca, &s->ca_prev, crt, crt_len, &why)) != 0)
         snprintf(err, errlen, "%s/ca.crt: %s", d->cfg.data_dir, why ? why : pd_strerror(rc));
     if (rc == 0)
-        rc = state_read(d, "node.key", key, PD_PKI_PEM_MAX, &key_len, 1, err, errlen);
-    if (rc == 0 && (rc = pd_pki_ident_load_key(&s->ident, key, key_len, &why)) != 0)
-        snprintf(err, errlen, "%s/node.key: %s", d->cfg.data_dir, why ? why : pd_strerror(rc));
-    if (rc == 0)
         rc = state_read(d, "node.crt", crt, PD_PKI_PEM_MAX, &crt_len, 0, err, errlen);
-    if (rc == 0 && (rc = pd_pki_ident_set_cert(&s->ident, &s->ca, crt, crt_len, wall_s(), &why)) != 0)
+    if (rc == 0 && (rc = load_node_cert(d, "node.key", crt, crt_len, key, &why)) != 0 &&
+        state_exists(d, "node.key.new") && load_node_cert(d, "node.key.new", crt, crt_len, key, &why) == 0) {
+        char path[PD_PATH_MAX + 32], to[PD_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/node.key.new", d->cfg.data_dir);
+        snprintf(to, sizeof to, "%s/node.key", d->cfg.data_dir);
+        rc = rename(path, to) == 0 ? 0 : -errno;
+        PD_INFO(&d->log, "certificate: finished a renewal that was interrupted (node.key.new)");
+    }
+    if (rc && !err[0])
         snprintf(err, errlen, "%s/node.crt: %s", d->cfg.data_dir, why ? why : pd_strerror(rc));
     if (rc == 0 && strcmp(s->ident.info.node_id, d->dd.node_id) != 0) {
         snprintf(err, errlen, "%s/node.crt names node %s, but this node is %s", d->cfg.data_dir,
                  s->ident.info.node_id, d->dd.node_id);
         rc = -PD_EAUTH;
     }
+    if (rc == 0)
+        pd_ca_note_issuer(d);
     if (key)
         memset(key, 0, PD_PKI_PEM_MAX);
     pd_free(crt);
@@ -159,7 +190,7 @@ int pd_swarm_init_state(pd_daemon_t *d, char *err, size_t errlen)
     const char *why = NULL;
     rc = pem && csr ? 0 : -ENOMEM;
     pd_pki_ca_free(&s->ca);
-    pd_pki_ca_init(&s->ca);
+    pd_pki_ca_free(&s->ca_prev);
     pd_pki_ident_free(&s->ident);
     pd_pki_ident_init(&s->ident);
     if (rc == 0)
@@ -169,7 +200,7 @@ int pd_swarm_init_state(pd_daemon_t *d, char *err, size_t errlen)
     if (rc == 0)
         rc = pd_pki_ident_csr(&s->ident, d->dd.node_id, rng, csr, PD_PKI_PEM_MAX, &csr_len);
     if (rc == 0)
-        rc = pd_pki_ca_sign_csr(&s->ca, csr, csr_len, d->dd.node_id, PD_PKI_ROLE_MANAGER, now, 0, rng, pem,
+        rc = pd_pki_ca_sign_csr(&s->ca, csr, csr_len, d->dd.node_id, PD_PKI_ROLE_MANAGER, now, s->cas->init_expiry_s, rng, pem,
                                 PD_PKI_PEM_MAX, &len, &why);
     if (rc == 0)
         rc = pd_pki_ident_set_cert(&s->ident, &s->ca, pem, len, now, &why);
@@ -178,10 +209,8 @@ int pd_swarm_init_state(pd_daemon_t *d, char *err, size_t errlen)
                  why ? why : pd_strerror(rc));
         goto out;
     }
-    /* the certificate last: its presence is what marks the node as a member */
-    if ((rc = pd_pki_ca_key_pem(&s->ca, csr, PD_PKI_PEM_MAX, &csr_len)) != 0 ||
-        (rc = pd_swarm_write(d, "ca.key", csr, csr_len, err, errlen)) != 0)
-        goto out;
+    /* The CA key stays in memory until it is committed to the Raft store with the tokens (never a
+     * file); the certificate last: its presence is what marks the node as a member. */
     if ((rc = pd_pki_ca_cert_pem(&s->ca, csr, PD_PKI_PEM_MAX, &csr_len)) != 0 ||
         (rc = pd_swarm_write(d, "ca.crt", csr, csr_len, err, errlen)) != 0)
         goto out;
@@ -192,6 +221,7 @@ int pd_swarm_init_state(pd_daemon_t *d, char *err, size_t errlen)
         goto out;
     s->active = 1;
     s->role = PD_PKI_ROLE_MANAGER;
+    pd_ca_note_issuer(d);
     d->cfg.worker = 0;
     d->cfg.bootstrap_expect = 1;
     d->cfg.n_join = 0;
@@ -245,7 +275,16 @@ static int tokens_done(pd_daemon_t *d, const pd_ctl_token_t *tok, const void *ar
     }
     char addr[PD_ADDR_MAX + 8];
     pd_swarm_manager_addr(d, addr, sizeof addr);
-    PD_INFO(&d->log, "swarm: join tokens committed");
+    PD_INFO(&d->log, "swarm: join tokens and the CA committed");
+    if (s && s->ca.has_key) { /* the Raft store has the key now: none in memory any more */
+        pd_pki_ca_t pub;
+        const char *why = NULL;
+        pd_pki_ca_init(&pub);
+        if (pd_pki_ca_load(&pub, s->ca.crt.raw.p, s->ca.crt.raw.len, NULL, 0, &why) == 0) {
+            pd_pki_ca_free(&s->ca);
+            s->ca = pub;
+        }
+    }
     msgpack_pack_map(pk, 3);
     pd_mp_pack_kv_str(pk, "node_id", d->dd.node_id);
     pd_mp_pack_kv_str(pk, "addr", addr);
@@ -272,7 +311,7 @@ static int tokens_write(pd_daemon_t *d, const pd_ctl_token_t *tok, char *err, si
         snprintf(err, errlen, "cannot make join tokens: %s", pd_strerror(rc));
         return rc;
     }
-    pd_store_op_t ops[2] = {
+    pd_store_op_t ops[8] = {
         {.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
          .id = {(const uint8_t *)PD_SWARM_TOKEN_WORKER, (uint32_t)strlen(PD_SWARM_TOKEN_WORKER)},
          .data = {(const uint8_t *)w, PD_PKI_TOKEN_LEN}},
@@ -280,12 +319,48 @@ static int tokens_write(pd_daemon_t *d, const pd_ctl_token_t *tok, char *err, si
          .id = {(const uint8_t *)PD_SWARM_TOKEN_MANAGER, (uint32_t)strlen(PD_SWARM_TOKEN_MANAGER)},
          .data = {(const uint8_t *)m, PD_PKI_TOKEN_LEN}},
     };
-    pd_store_txn_t txn = {.now_ms = (int64_t)pd_clock_wall(&pd_clock_real), .ops = ops, .n_ops = 2};
+    uint32_t n_ops = 2;
+    /* the CA: certificate, key, validity, and the record of this node's certificate */
+    char *crt = pd_malloc(PD_PKI_PEM_MAX), *key = pd_malloc(PD_PKI_PEM_MAX), expiry[24];
+    size_t crt_len = 0, key_len = 0;
+    pd_ca_issue_rec_t rec;
+    rc = crt && key ? 0 : -ENOMEM;
+    if (rc == 0)
+        rc = pd_pki_ca_cert_pem(&s->ca, crt, PD_PKI_PEM_MAX, &crt_len);
+    if (rc == 0)
+        rc = pd_pki_ca_key_pem(&s->ca, key, PD_PKI_PEM_MAX, &key_len);
+    if (rc == 0) {
+        ops[n_ops++] = (pd_store_op_t){.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
+                                       .id = {(const uint8_t *)PD_CA_REC_CERT, (uint32_t)strlen(PD_CA_REC_CERT)},
+                                       .data = {(const uint8_t *)crt, (uint32_t)crt_len}};
+        ops[n_ops++] = (pd_store_op_t){.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
+                                       .id = {(const uint8_t *)PD_CA_REC_KEY, (uint32_t)strlen(PD_CA_REC_KEY)},
+                                       .data = {(const uint8_t *)key, (uint32_t)key_len}};
+        if (s->cas->init_expiry_s) {
+            int n = snprintf(expiry, sizeof expiry, "%lld", (long long)s->cas->init_expiry_s);
+            ops[n_ops++] = (pd_store_op_t){.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
+                                           .id = {(const uint8_t *)PD_CA_REC_EXPIRY, (uint32_t)strlen(PD_CA_REC_EXPIRY)},
+                                           .data = {(const uint8_t *)expiry, (uint32_t)n}};
+        }
+        int k = pd_ca_issue_ops(d, s->ca.digest, &s->ident.info, &rec, ops + n_ops);
+        rc = k < 0 ? k : 0;
+        n_ops += k > 0 ? (uint32_t)k : 0;
+    }
+    pd_store_txn_t txn = {.now_ms = (int64_t)pd_clock_wall(&pd_clock_real), .ops = ops, .n_ops = n_ops};
     uint8_t *entry = NULL;
     size_t elen = 0;
-    rc = pd_store_wire_encode_txn(&txn, &entry, &elen);
+    if (rc == 0)
+        rc = pd_store_wire_encode_txn(&txn, &entry, &elen);
+    if (key)
+        sodium_memzero(key, PD_PKI_PEM_MAX);
+    pd_free(key);
+    pd_free(crt);
     if (rc == 0)
         rc = pd_raft_node_write(d, tok, entry, elen, tokens_done, w, PD_PKI_TOKEN_LEN, err, errlen);
+    else
+        snprintf(err, errlen, "cannot encode the cluster's first records: %s", pd_strerror(rc));
+    if (entry)
+        sodium_memzero(entry, elen);
     pd_free(entry);
     memset(m, 0, sizeof m);
     return rc == PD_CTL_LATER ? 0 : rc;
@@ -327,6 +402,7 @@ static void tokens_timer_cb(uv_timer_t *t)
 void pd_swarm_after_start(pd_daemon_t *d)
 {
     pd_swarm_t *s = d->swarm;
+    pd_ca_start(d); /* every member: certificate renewal */
     if (!s || !s->active || s->role != PD_PKI_ROLE_MANAGER || !s->ca.has_key || !d->raft)
         return;
     if (ensure_drbg(s) != 0)
@@ -342,7 +418,7 @@ void pd_swarm_after_start(pd_daemon_t *d)
 
 /* --- the transport's TLS ---------------------------------------------------------------------- */
 
-static int peer_check(void *ctx, const pd_pki_node_info_t *peer)
+int pd_swarm_peer_check(void *ctx, const pd_pki_node_info_t *peer)
 {
     pd_swarm_t *s = ctx;
     return s->removed_check ? s->removed_check(s->removed_ctx, peer) : 0;
@@ -365,31 +441,23 @@ int pd_swarm_transport_tls(pd_daemon_t *d, pd_rt_tls_t *out, char *err, size_t e
                               "manager token");
         return -PD_ESTATE;
     }
-    int rc = 0;
-    if (!s->tls_ready) {
-        pd_pki_rng_t rng;
-        if ((rc = ensure_drbg(s)) != 0)
-            goto fail;
-        rng = pd_pki_drbg_rng(&s->drbg);
-        if ((rc = pd_pki_tls_conf_init(&s->tls_server, PD_PKI_TLS_SERVER, &s->ca, &s->ident, &pd_clock_real, rng)) != 0)
-            goto fail;
-        if ((rc = pd_pki_tls_conf_init(&s->tls_client, PD_PKI_TLS_CLIENT, &s->ca, &s->ident, &pd_clock_real, rng)) != 0) {
-            pd_pki_tls_conf_free(&s->tls_server);
-            goto fail;
-        }
-        pd_pki_tls_conf_allow_anonymous(&s->tls_server); /* joiners: the join RPC only */
-        pd_pki_tls_conf_set_peer_check(&s->tls_server, peer_check, s);
-        pd_pki_tls_conf_set_peer_check(&s->tls_client, peer_check, s);
-        s->tls_ready = 1;
-    }
-    *out = (pd_rt_tls_t){.server = &s->tls_server, .client = &s->tls_client, .join = pd_join_server_request,
-                         .join_ctx = d};
+    int rc = ensure_drbg(s);
+    if (rc == 0)
+        rc = pd_ca_transport_tls(d, out);
+    if (rc)
+        goto fail;
     PD_INFO(&d->log, "raft transport: mutual TLS as %s %s of cluster %s", pd_pki_role_name(s->role),
             s->ident.info.node_id, s->ca.cluster_id);
     return 0;
 fail:
     snprintf(err, errlen, "cannot set up TLS for the Raft transport: %s", pd_strerror(rc));
     return rc;
+}
+
+void pd_swarm_attach_transport(pd_daemon_t *d, pd_rt_t *rt)
+{
+    pd_ca_attach(d, rt);                                /* the renewal RPC */
+    pd_rt_set_member_rpc(rt, pd_gkey_member_request, d); /* members fetch the gossip keyring */
 }
 
 int pd_swarm_in_cluster(const pd_daemon_t *d)
@@ -425,7 +493,7 @@ static int remove_tree(const char *path)
 
 int pd_swarm_forget(pd_daemon_t *d, char *err, size_t errlen)
 {
-    static const char *const names[] = {"node.crt", "node.key", "ca.key", "ca.crt", "swarm.seeds",
+    static const char *const names[] = {"node.crt", "node.key", "node.key.new", "ca.key", "ca.crt", "swarm.seeds",
                                         "gossip.keyring", "raft", "node_id"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[PD_PATH_MAX + 32];
@@ -447,6 +515,7 @@ void pd_swarm_close(pd_daemon_t *d)
         return;
     if (s->timer_open && !uv_is_closing((uv_handle_t *)&s->timer))
         uv_close((uv_handle_t *)&s->timer, NULL);
+    pd_ca_close(d);
     pd_swarm_seeds_stop(d);
     pd_join_start_stop(d);
     pd_join_dial_cancel(d);
@@ -457,12 +526,10 @@ void pd_swarm_free(pd_daemon_t *d)
     pd_swarm_t *s = d->swarm;
     if (!s)
         return;
-    if (s->tls_ready) {
-        pd_pki_tls_conf_free(&s->tls_server);
-        pd_pki_tls_conf_free(&s->tls_client);
-    }
+    pd_ca_free(d);
     pd_pki_ident_free(&s->ident);
     pd_pki_ca_free(&s->ca);
+    pd_pki_ca_free(&s->ca_prev);
     pd_pki_token_wipe(&s->new_worker);
     pd_pki_token_wipe(&s->new_manager);
     if (s->drbg_ready)

@@ -12,7 +12,9 @@
  *                pd_pki_ca_sign_csr; the joiner keeps pd_pki_tls_join_ca and pd_pki_ident_set_cert.
  *   every conn   pd_pki_tls_conf_init once per direction, then one pd_pki_tls_t per connection:
  *                feed / handshake / drain / read / write; pd_pki_tls_peer gives (node id, role).
- *   renewal      pd_pki_renew_due(&ident.info, now) → a new CSR with the same key or a new one.
+ *   renewal      pd_pki_renew_due(&ident.info, now, jitter) → a new key, a CSR, the same signing;
+ *                during a CA rotation the trust is a bundle (pd_pki_ca_load_bundle: new root first,
+ *                then the old one) and pd_pki_tls_conf_add_ca trusts both.
  *
  * Errors: 0 or a negative pd_err code. Parsers and verifiers also give a static `why` string (or
  * write `err`) naming what was wrong, for the user-facing message. Out-params are written last. */
@@ -37,6 +39,7 @@
 #define PD_PKI_CA_DAYS 7300            /* root CA validity: 20 years */
 #define PD_PKI_NODE_DAYS 90            /* node certificate default validity */
 #define PD_PKI_NODE_DAYS_MAX 3650      /* a caller asking for more is refused */
+#define PD_PKI_NODE_MIN_S 30           /* shortest node validity (tests; Swarm's floor is 1 h) */
 #define PD_PKI_BACKDATE_S 300          /* not_before = now - 5 min: tolerate small clock skew */
 
 /* ---- randomness ----------------------------------------------------------------------------- */
@@ -69,15 +72,19 @@ typedef struct {
     char cluster_id[PD_PKI_CLUSTER_ID_MAX + 1];     /* subject O, equal to the CA's O */
     pd_pki_role_t role;                              /* subject OU: peerd-manager | peerd-worker */
     int64_t not_before_s, not_after_s;               /* Unix seconds */
+    char serial[2 * 20 + 1];                         /* hex, for people and records */
 } pd_pki_node_info_t;
 
 /* Is s a node id ([0-9a-z], PD_NODE_ID_LEN chars)? A cluster id ([0-9a-z], 1..40 chars)? */
 int pd_pki_node_id_valid(const char *s);
 int pd_pki_cluster_id_valid(const char *s);
 
-/* When to renew: at 2/3 of the lifetime. */
-int64_t pd_pki_renew_at_s(const pd_pki_node_info_t *info);
-int pd_pki_renew_due(const pd_pki_node_info_t *info, int64_t now_s);
+/* When to renew: at a point between 1/2 and 4/5 of the lifetime (Swarm's window), chosen by jitter
+ * (any uniform 32-bit value, fixed per certificate) so that nodes issued together do not all renew
+ * at once. The lifetime counts from issuance (not_before + PD_PKI_BACKDATE_S, when longer than
+ * that) to not_after. */
+int64_t pd_pki_renew_at_s(const pd_pki_node_info_t *info, uint32_t jitter);
+int pd_pki_renew_due(const pd_pki_node_info_t *info, int64_t now_s, uint32_t jitter);
 
 /* ---- the CA ------------------------------------------------------------------------------------ */
 /* Root CA: ECDSA P-256, self-signed, CN "peerd cluster CA <cluster id>", O <cluster id>,
@@ -103,12 +110,20 @@ int pd_pki_ca_cert_pem(const pd_pki_ca_t *ca, char *out, size_t cap, size_t *len
 int pd_pki_ca_key_pem(pd_pki_ca_t *ca, char *out, size_t cap, size_t *len);
 void pd_pki_ca_free(pd_pki_ca_t *ca);
 
+/* A trust bundle in PEM: the current root, then (during a CA rotation) the previous one; both of
+ * the same cluster and distinct. Loads cur, and prev when there is a second certificate (else
+ * prev stays empty: prev->crt.raw.len == 0). Refuses more than two, foreign clusters, duplicates. */
+int pd_pki_ca_load_bundle(pd_pki_ca_t *cur, pd_pki_ca_t *prev, const void *pem, size_t len, const char **why);
+/* Did this CA sign this node certificate (PEM or DER)? Time is not looked at. 1, 0, or an error. */
+int pd_pki_ca_signed(const pd_pki_ca_t *ca, const void *cert, size_t cert_len);
+
 /* Sign a CSR into a node certificate. The node id and role come from the caller (the join flow
  * decides them); the CSR must carry a valid self-signature by a P-256 key and CN == node_id.
  * Serial: 128 random bits. keyUsage digitalSignature, EKU serverAuth+clientAuth, CA:false.
- * validity_days 0 means PD_PKI_NODE_DAYS. Out: PEM (NUL-terminated; *len excludes the NUL). */
+ * validity_s 0 means PD_PKI_NODE_DAYS; else PD_PKI_NODE_MIN_S .. PD_PKI_NODE_DAYS_MAX days.
+ * Out: PEM (NUL-terminated; *len excludes the NUL). */
 int pd_pki_ca_sign_csr(pd_pki_ca_t *ca, const void *csr, size_t csr_len, const char *node_id,
-                       pd_pki_role_t role, int64_t now_s, uint32_t validity_days, pd_pki_rng_t rng,
+                       pd_pki_role_t role, int64_t now_s, int64_t validity_s, pd_pki_rng_t rng,
                        char *out, size_t cap, size_t *len, const char **why);
 
 /* Verify a node certificate (PEM or DER) against the CA at now_s and say what it names. */
@@ -191,6 +206,8 @@ typedef struct {
     int ciphersuites[4];
     mbedtls_ecp_group_id curves[2];
     int sig_hashes[3];
+    const char *alpn[2];              /* one protocol name (static text), or none */
+    unsigned sessions;                /* pd_pki_tls_t using it: free the config only at 0 */
 } pd_pki_tls_conf_t;
 
 /* self may be NULL only for a client (tests use that to show the server refuses it). self's key
@@ -208,6 +225,12 @@ int pd_pki_tls_conf_init_join(pd_pki_tls_conf_t *c, const uint8_t ca_digest[PD_P
  * peer that does send a certificate is still verified in full. */
 void pd_pki_tls_conf_allow_anonymous(pd_pki_tls_conf_t *c);
 void pd_pki_tls_conf_set_peer_check(pd_pki_tls_conf_t *c, pd_pki_peer_check_fn fn, void *ctx);
+/* Trust one more root of the same cluster (a CA rotation: old and new). -PD_EUSAGE for another
+ * cluster's CA. Call before any session uses the config. */
+int pd_pki_tls_conf_add_ca(pd_pki_tls_conf_t *c, const pd_pki_ca_t *ca);
+/* ALPN: a client offers this protocol; a server accepts it (a client offering none still gets
+ * through). proto: static text. Before any session. */
+int pd_pki_tls_conf_set_alpn(pd_pki_tls_conf_t *c, const char *proto);
 void pd_pki_tls_conf_free(pd_pki_tls_conf_t *c);
 
 typedef struct {
@@ -251,6 +274,8 @@ int pd_pki_tls_anonymous(const pd_pki_tls_t *t);
  * ca.crt and trust from now on). */
 int pd_pki_tls_join_ca(const pd_pki_tls_t *t, pd_pki_ca_t *out);
 const char *pd_pki_tls_why(const pd_pki_tls_t *t);
+/* The ALPN protocol agreed in the handshake, or NULL. */
+const char *pd_pki_tls_alpn(const pd_pki_tls_t *t);
 void pd_pki_tls_free(pd_pki_tls_t *t);
 
 /* ---- files ----------------------------------------------------------------------------------- */

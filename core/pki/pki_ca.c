@@ -170,3 +170,45 @@ int pd_pki_ca_key_pem(pd_pki_ca_t *ca, char *out, size_t cap, size_t *len)
         return -PD_ESTATE;
     return pki_key_pem(&ca->key, out, cap, len);
 }
+
+int pd_pki_ca_load_bundle(pd_pki_ca_t *cur, pd_pki_ca_t *prev, const void *pem, size_t len, const char **why)
+{
+    PD_ASSERT(cur && prev && why);
+    pd_pki_ca_free(cur);
+    pd_pki_ca_free(prev);
+    if (!pem || len == 0 || len > 2 * PD_PKI_PEM_MAX) {
+        *why = len ? "CA bundle too large" : "empty CA bundle";
+        return len ? -PD_ETOOBIG : -PD_EMALFORMED;
+    }
+    unsigned char tmp[2 * PD_PKI_PEM_MAX + 1];
+    memcpy(tmp, pem, len);
+    tmp[len] = '\0';
+    mbedtls_x509_crt chain;
+    mbedtls_x509_crt_init(&chain);
+    int rc = mbedtls_x509_crt_parse(&chain, tmp, len + 1) == 0 ? 0 : -PD_EMALFORMED;
+    if (rc)
+        *why = "CA bundle is not one or two PEM certificates";
+    const mbedtls_x509_crt *second = rc == 0 ? chain.next : NULL;
+    if (rc == 0 && second && second->next) {
+        *why = "CA bundle holds more than two certificates";
+        rc = -PD_EMALFORMED;
+    }
+    if (rc == 0)
+        rc = pd_pki_ca_load(cur, chain.raw.p, chain.raw.len, NULL, 0, why);
+    if (rc == 0 && second)
+        rc = pd_pki_ca_load(prev, second->raw.p, second->raw.len, NULL, 0, why);
+    if (rc == 0 && second && strcmp(cur->cluster_id, prev->cluster_id) != 0) {
+        *why = "CA bundle mixes two clusters";
+        rc = -PD_EAUTH;
+    }
+    if (rc == 0 && second && memcmp(cur->digest, prev->digest, sizeof cur->digest) == 0) {
+        *why = "CA bundle holds the same certificate twice";
+        rc = -PD_EMALFORMED;
+    }
+    mbedtls_x509_crt_free(&chain);
+    if (rc) {
+        pd_pki_ca_free(cur);
+        pd_pki_ca_free(prev);
+    }
+    return rc;
+}

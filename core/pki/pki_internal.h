@@ -64,6 +64,7 @@ int pki_key_generate(mbedtls_pk_context *pk, pd_pki_rng_t rng);
 #define PKI_DER_MAX 2048
 int pki_set_serial(mbedtls_x509write_cert *w, pd_pki_rng_t rng);
 int pki_set_validity(mbedtls_x509write_cert *w, int64_t now_s, uint32_t days);
+int pki_set_validity_s(mbedtls_x509write_cert *w, int64_t now_s, int64_t validity_s);
 int pki_crt_finish(mbedtls_x509write_cert *w, pd_pki_rng_t rng, mbedtls_x509_crt *out);
 /* PEM of a parsed cert's DER. *len excludes the NUL. */
 int pki_crt_pem(const mbedtls_x509_crt *crt, char *out, size_t cap, size_t *len);

@@ -73,6 +73,26 @@ int pd_pki_cert_verify(const pd_pki_ca_t *ca, const void *cert, size_t cert_len,
     return rc;
 }
 
+int pd_pki_ca_signed(const pd_pki_ca_t *ca, const void *cert, size_t cert_len)
+{
+    PD_ASSERT(ca);
+    if (ca->crt.raw.len == 0)
+        return -PD_ESTATE;
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    const char *why = NULL;
+    int rc = pki_crt_parse_one(&crt, cert, cert_len, &why);
+    if (rc == 0) {
+        uint32_t flags = 0;
+        int v = mbedtls_x509_crt_verify_with_profile(&crt, (mbedtls_x509_crt *)&ca->crt, NULL, &pki_profile, NULL,
+                                                     &flags, NULL, NULL);
+        flags &= ~(uint32_t)PKI_TIME_FLAGS;
+        rc = flags == 0 && (v == 0 || v == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED);
+    }
+    mbedtls_x509_crt_free(&crt);
+    return rc;
+}
+
 /* The CSR's signature over its own request info, by its own key: proof the requester holds it. */
 static int csr_self_signed(mbedtls_x509_csr *csr)
 {
@@ -140,7 +160,7 @@ static int set_eku(mbedtls_x509write_cert *w)
 }
 
 static int write_node_cert(pd_pki_ca_t *ca, mbedtls_pk_context *subject_key, const char *node_id,
-                           pd_pki_role_t role, int64_t now_s, uint32_t days, pd_pki_rng_t rng,
+                           pd_pki_role_t role, int64_t now_s, int64_t validity_s, pd_pki_rng_t rng,
                            mbedtls_x509_crt *out)
 {
     char subject[PKI_NAME_MAX], issuer[PKI_NAME_MAX];
@@ -165,7 +185,7 @@ static int write_node_cert(pd_pki_ca_t *ca, mbedtls_pk_context *subject_key, con
     if (rc == 0)
         rc = pki_set_serial(&w, rng);
     if (rc == 0)
-        rc = pki_set_validity(&w, now_s, days);
+        rc = pki_set_validity_s(&w, now_s, validity_s);
     if (rc == 0)
         rc = pki_crt_finish(&w, rng, out);
     mbedtls_x509write_crt_free(&w);
@@ -173,7 +193,7 @@ static int write_node_cert(pd_pki_ca_t *ca, mbedtls_pk_context *subject_key, con
 }
 
 int pd_pki_ca_sign_csr(pd_pki_ca_t *ca, const void *csr_in, size_t csr_len, const char *node_id,
-                       pd_pki_role_t role, int64_t now_s, uint32_t validity_days, pd_pki_rng_t rng,
+                       pd_pki_role_t role, int64_t now_s, int64_t validity_s, pd_pki_rng_t rng,
                        char *out, size_t cap, size_t *len, const char **why)
 {
     PD_ASSERT(ca && out && len && why && rng.fn);
@@ -182,7 +202,7 @@ int pd_pki_ca_sign_csr(pd_pki_ca_t *ca, const void *csr_in, size_t csr_len, cons
         return -PD_ESTATE;
     }
     if (!pd_pki_node_id_valid(node_id) || (role != PD_PKI_ROLE_WORKER && role != PD_PKI_ROLE_MANAGER) ||
-        validity_days > PD_PKI_NODE_DAYS_MAX) {
+        (validity_s != 0 && (validity_s < PD_PKI_NODE_MIN_S || validity_s > (int64_t)PD_PKI_NODE_DAYS_MAX * 86400))) {
         *why = "invalid node id, role or validity";
         return -PD_EUSAGE;
     }
@@ -195,8 +215,8 @@ int pd_pki_ca_sign_csr(pd_pki_ca_t *ca, const void *csr_in, size_t csr_len, cons
     mbedtls_x509_crt_init(&crt);
     rc = csr_check(&csr, csr_in, csr_len, node_id, why);
     if (rc == 0) {
-        rc = write_node_cert(ca, &csr.pk, node_id, role, now_s, validity_days ? validity_days : PD_PKI_NODE_DAYS,
-                             rng, &crt);
+        rc = write_node_cert(ca, &csr.pk, node_id, role, now_s,
+                             validity_s ? validity_s : (int64_t)PD_PKI_NODE_DAYS * 86400, rng, &crt);
         if (rc != 0)
             *why = "could not write the certificate";
     }

@@ -106,6 +106,22 @@ void pd_pki_tls_conf_set_peer_check(pd_pki_tls_conf_t *c, pd_pki_peer_check_fn f
     c->check_ctx = ctx;
 }
 
+int pd_pki_tls_conf_add_ca(pd_pki_tls_conf_t *c, const pd_pki_ca_t *ca)
+{
+    PD_ASSERT(c && ca && c->sessions == 0);
+    if (ca->crt.raw.len == 0 || strcmp(ca->cluster_id, c->cluster_id) != 0)
+        return -PD_EUSAGE;
+    return pki_crt_copy(&c->ca_crt, &ca->crt); /* appended: the chain's head does not move */
+}
+
+int pd_pki_tls_conf_set_alpn(pd_pki_tls_conf_t *c, const char *proto)
+{
+    PD_ASSERT(c && proto && c->sessions == 0);
+    c->alpn[0] = proto;
+    c->alpn[1] = NULL;
+    return mbedtls_ssl_conf_alpn_protocols(&c->conf, c->alpn) == 0 ? 0 : -PD_EUSAGE;
+}
+
 void pd_pki_tls_conf_free(pd_pki_tls_conf_t *c)
 {
     if (!c)
@@ -190,10 +206,12 @@ int pd_pki_tls_init(pd_pki_tls_t *t, pd_pki_tls_conf_t *c)
     if (mbedtls_ssl_setup(&t->ssl, &c->conf) != 0) {
         mbedtls_ssl_free(&t->ssl);
         mbedtls_ssl_init(&t->ssl);
+        t->conf = NULL; /* counted only once set up */
         return -PD_EINTERNAL;
     }
     mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
     mbedtls_ssl_set_verify(&t->ssl, verify_cb, t);
+    c->sessions++;
     return 0;
 }
 
@@ -201,6 +219,10 @@ void pd_pki_tls_free(pd_pki_tls_t *t)
 {
     if (!t)
         return;
+    if (t->conf && t->conf->sessions > 0) {
+        t->conf->sessions--;
+        t->conf = NULL;
+    }
     mbedtls_ssl_free(&t->ssl); /* zeroizes keys and record buffers */
     t->in_off = t->in_len = t->out_len = 0;
 }
@@ -462,3 +484,5 @@ int pd_pki_tls_join_ca(const pd_pki_tls_t *t, pd_pki_ca_t *out)
 }
 
 const char *pd_pki_tls_why(const pd_pki_tls_t *t) { return t->why ? t->why : "no error"; }
+
+const char *pd_pki_tls_alpn(const pd_pki_tls_t *t) { return t->done ? mbedtls_ssl_get_alpn_protocol(&t->ssl) : NULL; }

@@ -51,15 +51,23 @@ const char *pd_pki_role_name(pd_pki_role_t role)
     }
 }
 
-int64_t pd_pki_renew_at_s(const pd_pki_node_info_t *info)
+int64_t pd_pki_renew_at_s(const pd_pki_node_info_t *info, uint32_t jitter)
 {
-    int64_t life = info->not_after_s - info->not_before_s;
-    return info->not_before_s + (life > 0 ? life / 3 * 2 : 0);
+    int64_t issued = info->not_before_s;
+    if (info->not_after_s - issued > PD_PKI_BACKDATE_S)
+        issued += PD_PKI_BACKDATE_S; /* the backdating is skew allowance, not lifetime */
+    int64_t life = info->not_after_s - issued;
+    if (life <= 0)
+        return issued;
+    /* 1/2 + (3/10) * jitter/2^32 of the lifetime, in 128-bit-free integer steps */
+    int64_t base = life / 2;
+    int64_t span = life * 3 / 10;
+    return issued + base + (int64_t)(((uint64_t)span * jitter) >> 32);
 }
 
-int pd_pki_renew_due(const pd_pki_node_info_t *info, int64_t now_s)
+int pd_pki_renew_due(const pd_pki_node_info_t *info, int64_t now_s, uint32_t jitter)
 {
-    return now_s >= pd_pki_renew_at_s(info);
+    return now_s >= pd_pki_renew_at_s(info, jitter);
 }
 
 int pki_time_fmt(int64_t s, char out[16])
@@ -164,6 +172,8 @@ int pki_node_info(const mbedtls_x509_crt *crt, pd_pki_node_info_t *out, const ch
     }
     info.not_before_s = pki_time_of(&crt->valid_from);
     info.not_after_s = pki_time_of(&crt->valid_to);
+    for (size_t i = 0; i < crt->serial.len && i < 20; i++)
+        snprintf(info.serial + 2 * i, 3, "%02x", crt->serial.p[i]);
     *out = info;
     return 0;
 }

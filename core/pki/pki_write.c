@@ -36,13 +36,17 @@ int pki_set_serial(mbedtls_x509write_cert *w, pd_pki_rng_t rng)
     return rc == 0 ? 0 : -PD_EINTERNAL;
 }
 
-int pki_set_validity(mbedtls_x509write_cert *w, int64_t now_s, uint32_t days)
+int pki_set_validity_s(mbedtls_x509write_cert *w, int64_t now_s, int64_t validity_s)
 {
     char from[16], to[16];
-    if (pki_time_fmt(now_s - PD_PKI_BACKDATE_S, from) != 0 ||
-        pki_time_fmt(now_s + (int64_t)days * 86400, to) != 0)
+    if (pki_time_fmt(now_s - PD_PKI_BACKDATE_S, from) != 0 || pki_time_fmt(now_s + validity_s, to) != 0)
         return -PD_EUSAGE;
     return mbedtls_x509write_crt_set_validity(w, from, to) == 0 ? 0 : -PD_EINTERNAL;
+}
+
+int pki_set_validity(mbedtls_x509write_cert *w, int64_t now_s, uint32_t days)
+{
+    return pki_set_validity_s(w, now_s, (int64_t)days * 86400);
 }
 
 int pki_crt_finish(mbedtls_x509write_cert *w, pd_pki_rng_t rng, mbedtls_x509_crt *out)

@@ -22,6 +22,9 @@ no_kek() { [ ! -e "$E2E_WORK/h$1/data/raft/kek" ]; }
 has_kek() { [ -e "$E2E_WORK/h$1/data/raft/kek" ]; }
 # Files under the hosts' data dirs and logs that contain $1 (none expected).
 leaks() { grep -rlaF -- "$1" "$E2E_WORK"/h*/data "$E2E_WORK"/h*/peerd.log 2>/dev/null || true; }
+# Files holding a PEM private key other than a node's own node.key: the CA key (a cluster made by
+# swarm init) lives in the Raft store, sealed like the secrets; it must never show up in plaintext.
+key_leaks() { leaks "PRIVATE KEY" | grep -v '/data/node\.key$' || true; }
 # Expect a command to fail with a message matching $1.
 must_fail() {
   local want=$1 out rc=0
@@ -88,8 +91,8 @@ run() {
     done
   done
   local found
-  found=$(leaks "$tag")
-  [ -z "$found" ] || e2e_fail "secret plaintext found in: $found"
+  found=$(leaks "$tag")$(key_leaks)
+  [ -z "$found" ] || e2e_fail "secret or key plaintext found in: $found"
   e2e_log "no plaintext in $(find "$E2E_WORK"/h*/data -type f | wc -l) files under 3 data dirs (WAL, snapshots) nor the logs"
 
   # Autolock on: the key is printed once; every manager re-wraps its data key and drops the KEK.
@@ -136,7 +139,7 @@ run() {
   e2e_stop "$R" TERM || e2e_fail "h$R did not stop cleanly"
   e2e_start "$R"
   e2e_wait_for 10 has_secret "$R" after-rotate || e2e_fail "h$R is not serving after autolock off"
-  found=$(leaks "$tag")$(leaks "${key2#PDUNLK-1-}")
+  found=$(leaks "$tag")$(leaks "${key2#PDUNLK-1-}")$(key_leaks)
   [ -z "$found" ] || e2e_fail "plaintext found at the end in: $found"
   e2e_log "autolock off: h$R restarted without a key"
 

@@ -45,7 +45,7 @@ static void resp_case(const uint8_t *data, size_t size)
         abort();
     if (a.rc != b.rc || strcmp(a.err, b.err) ||
         (a.rc == 0 && (strcmp(a.node_id, b.node_id) || a.role != b.role || a.n_seeds != b.n_seeds ||
-                       a.cert_len != b.cert_len || a.ca_key_len != b.ca_key_len || a.keyring_len != b.keyring_len)))
+                       a.cert_len != b.cert_len || a.ca_len != b.ca_len || a.keyring_len != b.keyring_len)))
         abort();
     msgpack_sbuffer_destroy(&sb);
 }

@@ -42,8 +42,8 @@ static void issue(cluster_t *cl, pd_pki_ca_t *ca, pd_pki_ident_t *id, const char
     pd_pki_ident_init(id);
     assert_int_equal(pd_pki_ident_generate(id, rng), 0);
     assert_int_equal(pd_pki_ident_csr(id, node_id, rng, csr, sizeof csr, &csr_len), 0);
-    assert_int_equal(pd_pki_ca_sign_csr(ca, csr, csr_len, node_id, role, NOW_S, days, rng, crt, sizeof crt,
-                                        &crt_len, &why),
+    assert_int_equal(pd_pki_ca_sign_csr(ca, csr, csr_len, node_id, role, NOW_S, (int64_t)days * DAY_S, rng, crt,
+                                        sizeof crt, &crt_len, &why),
                      0);
     assert_int_equal(pd_pki_ident_set_cert(id, ca, crt, crt_len, NOW_S, &why), 0);
 }
@@ -231,12 +231,12 @@ static void test_issue_and_verify(void **state)
     assert_string_equal(why, "certificate is for another key");
     assert_false(cl.mgr.has_crt);
 
-    /* renewal at 2/3 of the lifetime */
-    int64_t at = pd_pki_renew_at_s(&cl.wrk.info);
-    int64_t life = cl.wrk.info.not_after_s - cl.wrk.info.not_before_s;
-    assert_int_equal(at, cl.wrk.info.not_before_s + life / 3 * 2);
-    assert_false(pd_pki_renew_due(&cl.wrk.info, NOW_S + 59 * DAY_S));
-    assert_true(pd_pki_renew_due(&cl.wrk.info, NOW_S + 61 * DAY_S));
+    /* renewal between 1/2 and 4/5 of the 90 days from issuance (test_renew_rule has the details) */
+    assert_false(pd_pki_renew_due(&cl.wrk.info, NOW_S + 44 * DAY_S, 0));
+    assert_true(pd_pki_renew_due(&cl.wrk.info, NOW_S + 45 * DAY_S, 0));
+    assert_false(pd_pki_renew_due(&cl.wrk.info, NOW_S + 71 * DAY_S, UINT32_MAX));
+    assert_true(pd_pki_renew_due(&cl.wrk.info, NOW_S + 72 * DAY_S, UINT32_MAX));
+    assert_int_equal(strlen(cl.wrk.info.serial), 32); /* 128-bit serial in hex */
     /* renewing: a new CSR with the same key, a new certificate, a later expiry */
     pd_pki_rng_t rng = pd_pki_drbg_rng(&cl.drbg);
     char csr[PD_PKI_PEM_MAX];
@@ -248,7 +248,7 @@ static void test_issue_and_verify(void **state)
                      0);
     assert_int_equal(pd_pki_ident_set_cert(&cl.wrk, &cl.ca, pem, len, later, &why), 0);
     assert_int_equal(cl.wrk.info.not_after_s, later + 90 * DAY_S);
-    assert_false(pd_pki_renew_due(&cl.wrk.info, later));
+    assert_false(pd_pki_renew_due(&cl.wrk.info, later, UINT32_MAX / 2));
     cluster_free(&other);
     cluster_free(&cl);
 }
@@ -279,8 +279,11 @@ static void test_sign_refusals(void **state)
                                         sizeof crt, &crt_len, &why),
                      -PD_EUSAGE);
     assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, csr, csr_len, WRK_ID, PD_PKI_ROLE_WORKER, NOW_S,
-                                        PD_PKI_NODE_DAYS_MAX + 1, rng, crt, sizeof crt, &crt_len, &why),
+                                        (PD_PKI_NODE_DAYS_MAX + 1) * DAY_S, rng, crt, sizeof crt, &crt_len, &why),
                      -PD_EUSAGE);
+    assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, csr, csr_len, WRK_ID, PD_PKI_ROLE_WORKER, NOW_S,
+                                        PD_PKI_NODE_MIN_S - 1, rng, crt, sizeof crt, &crt_len, &why),
+                     -PD_EUSAGE); /* below the floor */
     /* garbage and a tampered signature (DER: flip a bit of the signature at the end) */
     assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, "hello", 5, WRK_ID, PD_PKI_ROLE_WORKER, NOW_S, 0, rng, crt,
                                         sizeof crt, &crt_len, &why),
@@ -310,12 +313,18 @@ static void test_sign_refusals(void **state)
                                         sizeof crt, &crt_len, &why),
                      -PD_ESTATE);
     /* custom validity */
-    assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, csr, csr_len, WRK_ID, PD_PKI_ROLE_WORKER, NOW_S, 7, rng, crt,
-                                        sizeof crt, &crt_len, &why),
+    assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, csr, csr_len, WRK_ID, PD_PKI_ROLE_WORKER, NOW_S, 7 * DAY_S, rng,
+                                        crt, sizeof crt, &crt_len, &why),
                      0);
     pd_pki_node_info_t info;
     assert_int_equal(pd_pki_cert_verify(&pub, crt, crt_len, NOW_S, &info, &why), 0);
     assert_int_equal(info.not_after_s, NOW_S + 7 * DAY_S);
+    /* seconds (tests use short lives), down to the floor */
+    assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, csr, csr_len, WRK_ID, PD_PKI_ROLE_WORKER, NOW_S, PD_PKI_NODE_MIN_S,
+                                        rng, crt, sizeof crt, &crt_len, &why),
+                     0);
+    assert_int_equal(pd_pki_cert_verify(&pub, crt, crt_len, NOW_S, &info, &why), 0);
+    assert_int_equal(info.not_after_s, NOW_S + PD_PKI_NODE_MIN_S);
     /* a CA past its 20 years signs nothing */
     assert_int_equal(pd_pki_ca_sign_csr(&cl.ca, csr, csr_len, WRK_ID, PD_PKI_ROLE_WORKER, NOW_S + 7400 * DAY_S, 0,
                                         rng, crt, sizeof crt, &crt_len, &why),
@@ -490,18 +499,24 @@ static void handshake(pair_t *p)
     }
 }
 
-static void pair_open(pair_t *p, const pd_pki_ca_t *cca, pd_pki_ident_t *cself, const pd_pki_ca_t *sca,
-                      pd_pki_ident_t *sself, cluster_t *cl)
+/* The two sessions, on configs already made (p->cc, p->sc). */
+static void pair_sessions(pair_t *p)
 {
-    pd_pki_rng_t rng = pd_pki_drbg_rng(&cl->drbg);
-    assert_int_equal(pd_pki_tls_conf_init(&p->cc, PD_PKI_TLS_CLIENT, cca, cself, &cl->clock.base, rng), 0);
-    assert_int_equal(pd_pki_tls_conf_init(&p->sc, PD_PKI_TLS_SERVER, sca, sself, &cl->clock.base, rng), 0);
     p->c = calloc(1, sizeof *p->c);
     p->s = calloc(1, sizeof *p->s);
     assert_non_null(p->c);
     assert_non_null(p->s);
     assert_int_equal(pd_pki_tls_init(p->c, &p->cc), 0);
     assert_int_equal(pd_pki_tls_init(p->s, &p->sc), 0);
+}
+
+static void pair_open(pair_t *p, const pd_pki_ca_t *cca, pd_pki_ident_t *cself, const pd_pki_ca_t *sca,
+                      pd_pki_ident_t *sself, cluster_t *cl)
+{
+    pd_pki_rng_t rng = pd_pki_drbg_rng(&cl->drbg);
+    assert_int_equal(pd_pki_tls_conf_init(&p->cc, PD_PKI_TLS_CLIENT, cca, cself, &cl->clock.base, rng), 0);
+    assert_int_equal(pd_pki_tls_conf_init(&p->sc, PD_PKI_TLS_SERVER, sca, sself, &cl->clock.base, rng), 0);
+    pair_sessions(p);
 }
 
 static void pair_close(pair_t *p)
@@ -957,6 +972,172 @@ static void test_files(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- renewal and CA rotation ---- */
+static void test_renew_rule(void **state)
+{
+    (void)state;
+    /* issued at 1300 (not_before is backdated 300 s), 100 s of life: renew in [1350, 1380) */
+    pd_pki_node_info_t info = {.not_before_s = 1000, .not_after_s = 1400};
+    assert_int_equal(pd_pki_renew_at_s(&info, 0), 1350);
+    assert_int_equal(pd_pki_renew_at_s(&info, UINT32_MAX), 1379);
+    assert_int_equal(pd_pki_renew_at_s(&info, UINT32_MAX / 2), 1364);
+    assert_false(pd_pki_renew_due(&info, 1349, 0));
+    assert_true(pd_pki_renew_due(&info, 1350, 0));
+    /* every jitter lands in the window, and the window is used (not one point) */
+    int64_t lo = INT64_MAX, hi = 0;
+    for (uint64_t j = 0; j <= UINT32_MAX; j += 0x01000193u) {
+        int64_t at = pd_pki_renew_at_s(&info, (uint32_t)j);
+        assert_true(at >= 1350 && at < 1380);
+        lo = at < lo ? at : lo;
+        hi = at > hi ? at : hi;
+    }
+    assert_true(hi - lo >= 25);
+    /* a life shorter than the backdating counts from not_before */
+    pd_pki_node_info_t tiny = {.not_before_s = 0, .not_after_s = 200};
+    assert_int_equal(pd_pki_renew_at_s(&tiny, 0), 100);
+    /* an empty or inverted life: due at once */
+    pd_pki_node_info_t bad = {.not_before_s = 500, .not_after_s = 400};
+    assert_true(pd_pki_renew_due(&bad, 500, 0));
+    /* the 90-day default: between day 45 and day 72 */
+    pd_pki_node_info_t d90 = {.not_before_s = NOW_S - PD_PKI_BACKDATE_S, .not_after_s = NOW_S + 90 * DAY_S};
+    assert_int_equal(pd_pki_renew_at_s(&d90, 0), NOW_S + 45 * DAY_S);
+    assert_true(pd_pki_renew_at_s(&d90, UINT32_MAX) < NOW_S + 72 * DAY_S);
+}
+
+/* A second root of the same cluster (what `swarm ca --rotate` makes). */
+static void make_root(cluster_t *cl, pd_pki_ca_t *ca, const char *cluster_id)
+{
+    pd_pki_ca_init(ca);
+    assert_int_equal(pd_pki_ca_create(ca, cluster_id, NOW_S, 0, pd_pki_drbg_rng(&cl->drbg)), 0);
+}
+
+static size_t bundle_pem(const pd_pki_ca_t *a, const pd_pki_ca_t *b, char *out, size_t cap)
+{
+    size_t n = 0, m = 0;
+    assert_int_equal(pd_pki_ca_cert_pem(a, out, cap, &n), 0);
+    if (b) {
+        assert_int_equal(pd_pki_ca_cert_pem(b, out + n, cap - n, &m), 0);
+    }
+    return n + m;
+}
+
+static void test_ca_bundle(void **state)
+{
+    (void)state;
+    cluster_t cl;
+    cluster_make(&cl, 11, CLUSTER);
+    pd_pki_ca_t root2, foreign, cur, prev;
+    make_root(&cl, &root2, CLUSTER);
+    make_root(&cl, &foreign, "othercluster");
+    pd_pki_ca_init(&cur);
+    pd_pki_ca_init(&prev);
+    char pem[3 * PD_PKI_PEM_MAX];
+    const char *why = NULL;
+    /* one root: prev stays empty */
+    size_t n = bundle_pem(&cl.ca, NULL, pem, sizeof pem);
+    assert_int_equal(pd_pki_ca_load_bundle(&cur, &prev, pem, n, &why), 0);
+    assert_memory_equal(cur.digest, cl.ca.digest, PD_PKI_DIGEST_LEN);
+    assert_int_equal(prev.crt.raw.len, 0);
+    /* new root first, old one second */
+    n = bundle_pem(&root2, &cl.ca, pem, sizeof pem);
+    assert_int_equal(pd_pki_ca_load_bundle(&cur, &prev, pem, n, &why), 0);
+    assert_memory_equal(cur.digest, root2.digest, PD_PKI_DIGEST_LEN);
+    assert_memory_equal(prev.digest, cl.ca.digest, PD_PKI_DIGEST_LEN);
+    assert_false(cur.has_key);
+    /* refused, and nothing kept: the same root twice, two clusters, three roots, garbage */
+    n = bundle_pem(&cl.ca, &cl.ca, pem, sizeof pem);
+    assert_int_equal(pd_pki_ca_load_bundle(&cur, &prev, pem, n, &why), -PD_EMALFORMED);
+    assert_string_equal(why, "CA bundle holds the same certificate twice");
+    assert_int_equal(cur.crt.raw.len, 0);
+    n = bundle_pem(&cl.ca, &foreign, pem, sizeof pem);
+    assert_int_equal(pd_pki_ca_load_bundle(&cur, &prev, pem, n, &why), -PD_EAUTH);
+    assert_string_equal(why, "CA bundle mixes two clusters");
+    n = bundle_pem(&cl.ca, &root2, pem, sizeof pem);
+    n += bundle_pem(&foreign, NULL, pem + n, sizeof pem - n);
+    assert_int_equal(pd_pki_ca_load_bundle(&cur, &prev, pem, n, &why), -PD_EMALFORMED);
+    assert_string_equal(why, "CA bundle holds more than two certificates");
+    assert_int_equal(pd_pki_ca_load_bundle(&cur, &prev, "junk", 4, &why), -PD_EMALFORMED);
+    assert_int_equal(pd_pki_ca_load_bundle(&cur, &prev, "", 0, &why), -PD_EMALFORMED);
+    /* which root signed a node certificate */
+    char crt[PD_PKI_PEM_MAX];
+    size_t crt_len = 0;
+    assert_int_equal(pd_pki_ident_cert_pem(&cl.wrk, crt, sizeof crt, &crt_len), 0);
+    assert_int_equal(pd_pki_ca_signed(&cl.ca, crt, crt_len), 1);
+    assert_int_equal(pd_pki_ca_signed(&root2, crt, crt_len), 0);
+    assert_true(pd_pki_ca_signed(&root2, "junk", 4) < 0);
+    pd_pki_ca_free(&cur);
+    pd_pki_ca_free(&prev);
+    pd_pki_ca_free(&root2);
+    pd_pki_ca_free(&foreign);
+    cluster_free(&cl);
+}
+
+/* During a rotation: a node on the new root and one still on the old root talk when both trust
+ * both; a config that trusts only the new root refuses the old certificate. */
+static void test_tls_two_roots(void **state)
+{
+    (void)state;
+    cluster_t cl;
+    cluster_make(&cl, 12, CLUSTER);
+    pd_pki_ca_t root2, foreign;
+    make_root(&cl, &root2, CLUSTER);
+    make_root(&cl, &foreign, "othercluster");
+    pd_pki_ident_t renewed; /* the worker, renewed by the new root */
+    issue(&cl, &root2, &renewed, WRK_ID, PD_PKI_ROLE_WORKER, 0);
+    pd_pki_rng_t rng = pd_pki_drbg_rng(&cl.drbg);
+    pair_t p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(pd_pki_tls_conf_init(&p.cc, PD_PKI_TLS_CLIENT, &root2, &renewed, &cl.clock.base, rng), 0);
+    assert_int_equal(pd_pki_tls_conf_init(&p.sc, PD_PKI_TLS_SERVER, &cl.ca, &cl.mgr, &cl.clock.base, rng), 0);
+    assert_int_equal(pd_pki_tls_conf_add_ca(&p.cc, &cl.ca), 0);
+    assert_int_equal(pd_pki_tls_conf_add_ca(&p.sc, &root2), 0);
+    assert_int_equal(pd_pki_tls_conf_add_ca(&p.sc, &foreign), -PD_EUSAGE);
+    assert_int_equal(pd_pki_tls_conf_set_alpn(&p.cc, "pd-cert"), 0);
+    assert_int_equal(pd_pki_tls_conf_set_alpn(&p.sc, "pd-cert"), 0);
+    pair_sessions(&p);
+    assert_int_equal(p.sc.sessions, 1);
+    handshake(&p);
+    assert_int_equal(p.rc_c, 0);
+    assert_int_equal(p.rc_s, 0);
+    pd_pki_node_info_t peer;
+    assert_int_equal(pd_pki_tls_peer(p.s, &peer), 0);
+    assert_string_equal(peer.node_id, WRK_ID);
+    assert_string_equal(pd_pki_tls_alpn(p.s), "pd-cert");
+    assert_string_equal(pd_pki_tls_alpn(p.c), "pd-cert");
+    send_recv(p.c, p.s, "renew", 5);
+    pd_pki_tls_free(p.s);
+    assert_int_equal(p.sc.sessions, 0); /* the config may go now */
+    pd_pki_tls_free(p.s);               /* twice is harmless */
+    assert_int_equal(p.sc.sessions, 0);
+    pair_close(&p);
+
+    /* the old root dropped on the server: the old certificate is refused; no ALPN offered: none */
+    memset(&p, 0, sizeof p);
+    assert_int_equal(pd_pki_tls_conf_init(&p.cc, PD_PKI_TLS_CLIENT, &cl.ca, &cl.wrk, &cl.clock.base, rng), 0);
+    assert_int_equal(pd_pki_tls_conf_init(&p.sc, PD_PKI_TLS_SERVER, &root2, &renewed, &cl.clock.base, rng), 0);
+    assert_int_equal(pd_pki_tls_conf_add_ca(&p.cc, &root2), 0);
+    assert_int_equal(pd_pki_tls_conf_set_alpn(&p.sc, "pd-cert"), 0);
+    pair_sessions(&p);
+    handshake(&p);
+    assert_int_equal(p.rc_s, -PD_EAUTH);
+    assert_string_equal(pd_pki_tls_why(p.s), "certificate not signed by this cluster's CA");
+    pair_close(&p);
+
+    memset(&p, 0, sizeof p);
+    assert_int_equal(pd_pki_tls_conf_init(&p.cc, PD_PKI_TLS_CLIENT, &root2, &renewed, &cl.clock.base, rng), 0);
+    assert_int_equal(pd_pki_tls_conf_init(&p.sc, PD_PKI_TLS_SERVER, &root2, &renewed, &cl.clock.base, rng), 0);
+    assert_int_equal(pd_pki_tls_conf_set_alpn(&p.sc, "pd-cert"), 0);
+    pair_sessions(&p);
+    handshake(&p);
+    assert_int_equal(p.rc_s, 0);
+    assert_null(pd_pki_tls_alpn(p.s));
+    pair_close(&p);
+    pd_pki_ident_free(&renewed);
+    pd_pki_ca_free(&root2);
+    pd_pki_ca_free(&foreign);
+    cluster_free(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -968,6 +1149,8 @@ int main(void)
         cmocka_unit_test(test_tls_removed_node_refused), cmocka_unit_test(test_tls_expired_cert_refused),
         cmocka_unit_test(test_tls_garbage),            cmocka_unit_test(test_join_flow),
         cmocka_unit_test(test_join_refusals),          cmocka_unit_test(test_files),
+        cmocka_unit_test(test_renew_rule),             cmocka_unit_test(test_ca_bundle),
+        cmocka_unit_test(test_tls_two_roots),
     };
     return cmocka_run_group_tests_name("pki", tests, NULL, NULL);
 }
