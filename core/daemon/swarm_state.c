@@ -271,15 +271,21 @@ static int tokens_write(pd_daemon_t *d, const pd_ctl_token_t *tok, char *err, si
         snprintf(err, errlen, "cannot make join tokens: %s", pd_strerror(rc));
         return rc;
     }
-    pd_store_op_t ops[2] = {
+    /* this node's certificate is recorded like a joiner's ("joined.<node id>" = its role): node
+     * promote reads it */
+    char self[64];
+    int self_len = snprintf(self, sizeof self, PD_SWARM_JOINED_PREFIX "%s", d->dd.node_id);
+    pd_store_op_t ops[3] = {
         {.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
          .id = {(const uint8_t *)PD_SWARM_TOKEN_WORKER, (uint32_t)strlen(PD_SWARM_TOKEN_WORKER)},
          .data = {(const uint8_t *)w, PD_PKI_TOKEN_LEN}},
         {.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
          .id = {(const uint8_t *)PD_SWARM_TOKEN_MANAGER, (uint32_t)strlen(PD_SWARM_TOKEN_MANAGER)},
          .data = {(const uint8_t *)m, PD_PKI_TOKEN_LEN}},
+        {.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER, .id = {(const uint8_t *)self, (uint32_t)self_len},
+         .data = {(const uint8_t *)"manager", 7}},
     };
-    pd_store_txn_t txn = {.now_ms = (int64_t)pd_clock_wall(&pd_clock_real), .ops = ops, .n_ops = 2};
+    pd_store_txn_t txn = {.now_ms = (int64_t)pd_clock_wall(&pd_clock_real), .ops = ops, .n_ops = 3};
     uint8_t *entry = NULL;
     size_t elen = 0;
     rc = pd_store_wire_encode_txn(&txn, &entry, &elen);
