@@ -165,14 +165,19 @@ static int do_ls(pd_daemon_t *d, msgpack_packer *pk)
     return 0;
 }
 
-/* Did node_id join with the worker token ("joined.<node id>" = "worker")? Its certificate says so,
- * and the Raft transport refuses a worker certificate. */
-static int joined_as_worker(const pd_store_t *s, const char *node_id)
+/* Can node_id be promoted? It needs a certificate of this cluster, recorded as "joined.<node id>"
+ * (by the join, or by init for the init node); a worker-token node's certificate is re-issued with
+ * the manager role by its next renewal, which a role change triggers (ca_renew.c). A gossip-only
+ * member (no certificate, no record) cannot. 0, or an error with err. */
+static int promotable(const pd_store_t *s, const char *node_id, char *err, size_t errlen)
 {
     char id[64];
     int n = snprintf(id, sizeof id, PD_SWARM_JOINED_PREFIX "%s", node_id);
-    const pd_store_obj_t *j = pd_store_get(s, PD_STORE_CLUSTER, id, (size_t)n);
-    return j && j->data_len == 6 && memcmp(j->data, "worker", 6) == 0;
+    if (pd_store_get(s, PD_STORE_CLUSTER, id, (size_t)n))
+        return 0;
+    snprintf(err, errlen, "node %s has no certificate of this cluster (a gossip-only member, started with "
+                          "--join): join it with the manager token instead", node_id);
+    return -PD_ESTATE;
 }
 
 /* Apply an update/promote/demote/rm to the record; returns 0, or an error with err (nothing
@@ -181,12 +186,8 @@ static int change(pd_daemon_t *d, int op, const msgpack_object *args, const pd_s
                   char *msg, size_t msglen, char *err, size_t errlen)
 {
     const pd_store_t *s = pd_raft_node_store(d);
-    if (op == OP_PROMOTE && joined_as_worker(s, o->id)) {
-        snprintf(err, errlen, "node %s joined with the worker token: its certificate cannot take part in Raft, and "
-                              "re-issuing it with the manager role is not supported yet; run 'peerctl swarm leave' "
-                              "on it and join it again with the manager token", o->id);
+    if (op == OP_PROMOTE && r->role != PD_NODE_MANAGER && promotable(s, o->id, err, errlen) != 0)
         return -PD_ESTATE;
-    }
     if (op == OP_PROMOTE || op == OP_DEMOTE) { /* checked and written by pd_node_set_role */
         r->role = op == OP_PROMOTE ? PD_NODE_MANAGER : PD_NODE_WORKER;
         snprintf(msg, msglen, "Node %s %s", o->id, op == OP_PROMOTE ? "promoted to a manager in the cluster."

@@ -1031,14 +1031,13 @@ int pd_raft_node_unlock(pd_daemon_t *d, const char *key, size_t len, char *err, 
 static int start_unlocked(pd_raft_node_t *n, char *err, size_t errlen)
 {
     pd_daemon_t *d = n->d;
-    int rc = recover(n, err, errlen);
+    pd_rt_tls_t tls;
+    int rc = pd_swarm_transport_tls(d, &tls, err, errlen); /* mutual TLS, always: no certificate, no Raft */
+    if (rc == 0)
+        rc = recover(n, err, errlen);
     if (rc)
         return rc;
     char lerr[256] = "";
-    pd_rt_tls_t tls;
-    rc = pd_swarm_transport_tls(d, &tls, err, errlen); /* mutual TLS, always */
-    if (rc)
-        return rc;
     rc = pd_rt_start(d->loop, d->cfg.listen_addr, n->id, on_frame, n, &tls, &d->log, &n->rt, lerr, sizeof lerr);
     if (n->rt) {
         pd_rt_set_lost_cb(n->rt, on_peer_lost);

@@ -311,15 +311,21 @@ static int tokens_write(pd_daemon_t *d, const pd_ctl_token_t *tok, char *err, si
         snprintf(err, errlen, "cannot make join tokens: %s", pd_strerror(rc));
         return rc;
     }
-    pd_store_op_t ops[8] = {
+    /* this node's certificate is recorded like a joiner's ("joined.<node id>" = its role): node
+     * promote reads it */
+    char self[64];
+    int self_len = snprintf(self, sizeof self, PD_SWARM_JOINED_PREFIX "%s", d->dd.node_id);
+    pd_store_op_t ops[9] = {
         {.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
          .id = {(const uint8_t *)PD_SWARM_TOKEN_WORKER, (uint32_t)strlen(PD_SWARM_TOKEN_WORKER)},
          .data = {(const uint8_t *)w, PD_PKI_TOKEN_LEN}},
         {.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER,
          .id = {(const uint8_t *)PD_SWARM_TOKEN_MANAGER, (uint32_t)strlen(PD_SWARM_TOKEN_MANAGER)},
          .data = {(const uint8_t *)m, PD_PKI_TOKEN_LEN}},
+        {.op = PD_STORE_OP_CREATE, .kind = PD_STORE_CLUSTER, .id = {(const uint8_t *)self, (uint32_t)self_len},
+         .data = {(const uint8_t *)"manager", 7}},
     };
-    uint32_t n_ops = 2;
+    uint32_t n_ops = 3;
     /* the CA: certificate, key, validity, and the record of this node's certificate */
     char *crt = pd_malloc(PD_PKI_PEM_MAX), *key = pd_malloc(PD_PKI_PEM_MAX), expiry[24];
     size_t crt_len = 0, key_len = 0;

@@ -2,7 +2,8 @@
 # Five peerd in five namespaces: join; kill -9 one (all others mark it failed and drop its endpoints);
 # restart it (alive again); graceful leave (left, never failed); 10% loss for 60 s (no false failure);
 # a node with the wrong key neither joins nor appears; the gossip key rotated live with no failure;
-# a gossip-only member (--join, no token) is alive everywhere but runs no Raft and is refused on 2377.
+# a gossip-only member (--join, no token) is alive everywhere but runs no Raft, is refused on 2377
+# and cannot be promoted.
 source "$(dirname "$0")/lib/cluster.sh"
 N=5
 LOSS_SECS=${E2E_LOSS_SECS:-60}
@@ -134,6 +135,11 @@ run() {
   # a Raft frame (version 1, type RAFT, from 1 to 2) sent without TLS: closed by the server
   e2e_exec 5 "$E2E_TOOLS/pki_probe" raw "$(e2e_addr 1):2377" 00000012010100000000000000010000000000000002 >/dev/null ||
     e2e_fail "h1's Raft port did not close a plaintext frame from the gossip-only member"
-  e2e_log "gossip-only member: alive everywhere, no Raft, refused on 2377"
+  # ... and it cannot be promoted: with no certificate it could never take part in Raft
+  e2e_wait_for 10 eval "e2e_ctl 1 node ls -q | grep -q $id5" || e2e_fail "the gossip-only member has no node record"
+  local pr
+  pr=$(e2e_ctl 1 node promote "$id5" 2>&1) && e2e_fail "promoting a gossip-only member succeeded: $pr"
+  grep -q "has no certificate of this cluster" <<<"$pr" || e2e_fail "promoting a gossip-only member: $pr"
+  e2e_log "gossip-only member: alive everywhere, no Raft, refused on 2377, not promotable"
 }
 e2e_main run

@@ -19,11 +19,6 @@
 source "$(dirname "$0")/lib/cluster.sh"
 FAILOVER_BOUND_MS=5000
 QUORUM_BOUND_MS=2000
-# Promoting a worker of an init/join cluster also needs its certificate reissued with the manager
-# role (the Raft port refuses worker certificates). Until that lands, either `node promote` says so
-# or the promoted worker is refused on 2377, and this test checks that instead (logged as a KNOWN
-# GAP). 0: require the promotion to complete.
-PROMOTE_NEEDS_CERT_RENEWAL=${PROMOTE_NEEDS_CERT_RENEWAL:-1}
 
 now_ms() { date +%s%3N; }
 join_cmd() { grep -o 'peerctl swarm join --token PDTKN-1-[0-9a-z-]* [0-9.]*:2377' <<<"$1"; }
@@ -98,26 +93,14 @@ run() {
   # --- promote h4, then demote it
   L=$(e2e_find_leader 1 2 3) || e2e_fail "no leader"
   promoted() { [ "$(mstatus_of "$L" "$id4")" = Reachable ] && voters_are "$L" 4; }
-  refused() { grep -q "worker certificate cannot take part in Raft: $id4" "$E2E_WORK"/h[123]/peerd.log; }
-  local st=0
-  out=$(e2e_ctl "$L" node promote "$id4" 2>&1) || st=$?
-  if [ $st != 0 ]; then # refused up front, with the reason, by builds that know they cannot reissue
-    [ "$PROMOTE_NEEDS_CERT_RENEWAL" = 1 ] && grep -q "re-issuing it with the manager role is not supported" <<<"$out" ||
-      e2e_fail "promote h4: $out"
-    e2e_log "KNOWN GAP: promote of worker h4 refused: $out"
-  else
-    e2e_wait_for 20 eval 'promoted || refused' || e2e_fail "h4 not a Reachable manager: $(view "$L")"
-    if ! promoted; then
-      [ "$PROMOTE_NEEDS_CERT_RENEWAL" = 1 ] || e2e_fail "promoted h4 refused on 2377 with its worker certificate"
-      e2e_log "KNOWN GAP: promoted h4 runs Raft, but its worker certificate is refused on 2377 (needs the" \
-        "certificate reissued with the manager role on promotion)"
-    fi
-    e2e_ctl "$L" node demote "$id4" >/dev/null || e2e_fail "demote h4"
-    e2e_wait_for 20 is_worker 4 || e2e_fail "h4 still runs Raft after its demotion"
-    e2e_wait_for 10 voters_are "$L" 3 || e2e_fail "h4 still a voter"
-    e2e_wait_for 10 eval '[ -z "$(mstatus_of '"$L"' '"$id4"')" ]' || e2e_fail "h4 still listed as a manager"
-    e2e_log "h4 promoted, then demoted to a worker"
-  fi
+  out=$(e2e_ctl "$L" node promote "$id4" 2>&1) || e2e_fail "promote h4: $out"
+  # its worker certificate is re-issued with the manager role by a renewal, then it catches up and votes
+  e2e_wait_for 30 promoted || e2e_fail "h4 not a Reachable manager: $(view "$L")"
+  e2e_ctl "$L" node demote "$id4" >/dev/null || e2e_fail "demote h4"
+  e2e_wait_for 20 is_worker 4 || e2e_fail "h4 still runs Raft after its demotion"
+  e2e_wait_for 10 voters_are "$L" 3 || e2e_fail "h4 still a voter"
+  e2e_wait_for 10 eval '[ -z "$(mstatus_of '"$L"' '"$id4"')" ]' || e2e_fail "h4 still listed as a manager"
+  e2e_log "h4 (worker token) promoted, then demoted to a worker"
 
   # --- drain and label h5
   e2e_ctl "$L" node update --availability drain --label-add zone=east "$id5" >/dev/null || e2e_fail "node update h5"

@@ -25,6 +25,8 @@ waiting_without_state() { # I: no certificate, key or seeds in the data dir, and
   done
   [ "$(e2e_ctl "$1" info --json | grep -o '"role": "[a-z]*"')" = '"role": "none"' ]
 }
+# CMD prints exactly WANT (for e2e_wait_for: the command runs again on every try).
+output_is() { local want=$1; shift; [ "$("$@" 2>/dev/null)" = "$want" ]; }
 no_cluster_state() { waiting_without_state "$1" || e2e_fail "h$1 has cluster state (or a role) it should not have"; }
 
 run() {
@@ -125,7 +127,7 @@ run() {
   h4mid=$(e2e_node_id 4)
   e2e_wait_for 30 eval "e2e_ctl 1 node ls | awk -v id=$h4mid '\$1 == id' | grep -q Reachable" ||
     e2e_fail "h4 did not become a Reachable manager: $(e2e_ctl 1 node ls)"
-  e2e_wait_for 10 test "$(e2e_ctl 4 swarm join-token -q worker 2>/dev/null)" = "$newtoken" ||
+  e2e_wait_for 10 output_is "$newtoken" e2e_ctl 4 swarm join-token -q worker ||
     e2e_fail "h4 (manager) does not serve management"
 
   # --- leave: a manager needs --force; a worker leaves, forgets, and can join again as a new node
@@ -136,7 +138,7 @@ run() {
   [ "$out" = "Node left the swarm." ] || e2e_fail "leave output: $out"
   e2e_wait_for 10 waiting_without_state 3 || e2e_fail "h3 kept cluster state after leave"
   [ "$(e2e_node_id 3)" != "$h3id" ] || e2e_fail "h3 kept its node id after leave"
-  e2e_wait_for 15 test "$(e2e_member_status 1 "$h3id")" = left || e2e_fail "h1 does not see h3 as left"
+  e2e_wait_for 15 output_is left e2e_member_status 1 "$h3id" || e2e_fail "h1 does not see h3 as left"
   expect_error "leave when not in a swarm" "not part of a swarm" e2e_ctl 3 swarm leave
   out=$(e2e_ctl 3 swarm join --token "$newtoken" "$addr") || e2e_fail "h3 rejoin failed: $out"
 
@@ -145,13 +147,13 @@ run() {
   h2id=$(e2e_node_id 2)
   e2e_stop 2 TERM || e2e_fail "h2 did not stop cleanly"
   e2e_start 2
-  e2e_wait_for 15 test "$(e2e_member_status 1 "$h2id")" = alive || e2e_fail "h2 not alive again after restart"
+  e2e_wait_for 15 output_is alive e2e_member_status 1 "$h2id" || e2e_fail "h2 not alive again after restart"
   grep -q "node certificate; cluster" "$E2E_WORK/h2/peerd.log" || e2e_fail "h2 did not restart from its certificate"
 
   # --- the manager restarts from its certificate and Raft state: the same tokens, still a manager
   e2e_stop 1 TERM || e2e_fail "h1 did not stop cleanly"
   e2e_start 1
-  e2e_wait_for 15 test "$(e2e_ctl 1 swarm join-token -q worker 2>/dev/null)" = "$newtoken" ||
+  e2e_wait_for 15 output_is "$newtoken" e2e_ctl 1 swarm join-token -q worker ||
     e2e_fail "h1 lost its worker token across a restart"
   expect_error "init after a restart" "already part of a swarm" e2e_ctl 1 swarm init
 }
