@@ -113,7 +113,7 @@ run() {
   expect_error "a CSR for another node id" "CN is not the node id" \
     e2e_exec 3 "$E2E_TOOLS/cert_probe" "$E2E_WORK/h3/data" "$addr" "$h2id"
   expect_error "a worker certificate on the Raft port" "closed by server" \
-    e2e_exec 3 "$E2E_TOOLS/pki_probe" tls "$E2E_WORK/h3/data" "$addr"
+    e2e_exec 3 "$E2E_TOOLS/pki_probe" tls-raft "$E2E_WORK/h3/data" "$addr"
 
   # --- rotation: every node moves to the new root, management never fails
   local oldtoken newtoken root
