@@ -94,9 +94,9 @@ static int cmd_key_generate(pd_cli_t *cli)
 
 const pd_cli_cmd_t pd_cli_gossip_cmds[] = {
     {"gossip key list", cmd_key_list, "[--json]", "Gossip keys and how many members hold / use each"},
-    {"gossip key install", cmd_key_install, "KEY", "Add a gossip key on every member (rotation step 1)"},
-    {"gossip key use", cmd_key_use, "KEY", "Make an installed key the primary everywhere (step 2)"},
-    {"gossip key remove", cmd_key_remove, "KEY", "Remove an old key everywhere (step 3)"},
+    {"gossip key install", cmd_key_install, "KEY", "Add a gossip key on every member (step 1; not in a swarm: see swarm gossip-key)"},
+    {"gossip key use", cmd_key_use, "KEY", "Make an installed key the primary everywhere (step 2; not in a swarm)"},
+    {"gossip key remove", cmd_key_remove, "KEY", "Remove an old key everywhere (step 3; not in a swarm)"},
     {"gossip key generate", cmd_key_generate, "", "Print a new random key (no daemon needed)"},
     {"members", cmd_members, "[--json]", "List cluster members as gossip sees them"},
     {"gossip stats", cmd_gossip_stats, "[--json]", "Gossip counters (frames, auth failures, probes)"},

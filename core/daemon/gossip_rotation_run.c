@@ -39,8 +39,6 @@ struct pd_gkey {
     unsigned next_cand;        /* which manager to ask next (starts at a random one: spreads the load) */
     uint64_t announced_gen;    /* the newest phase the leader announced */
     gkey_fetch_t *fetch;       /* in flight */
-    pd_pki_tls_conf_t conf;
-    int conf_ready;
     uint64_t stall_logged_gen;
 };
 
@@ -51,6 +49,8 @@ struct gkey_fetch {
     uv_timer_t timer;
     int handles, finished;
     char addr[PD_ADDR_MAX + 8];
+    pd_pki_tls_conf_t conf; /* per fetch: always the certificate and CA the node has now */
+    int conf_ready;
     pd_gkf_client_t c;
 };
 
@@ -310,6 +310,8 @@ static void fetch_closed_cb(uv_handle_t *h)
     gkey_fetch_t *f = h->data;
     if (--f->handles == 0) {
         pd_gkf_client_free(&f->c);
+        if (f->conf_ready)
+            pd_pki_tls_conf_free(&f->conf);
         pd_free(f);
     }
 }
@@ -424,20 +426,16 @@ static void fetch_timeout(uv_timer_t *t)
     fetch_finish(f);
 }
 
-static int ensure_conf(pd_gkey_t *g)
+static int conf_init(pd_daemon_t *d, pd_pki_tls_conf_t *conf)
 {
-    pd_swarm_t *s = g->d->swarm;
-    if (g->conf_ready)
-        return 0;
+    pd_swarm_t *s = d->swarm;
     if (!s->drbg_ready) {
         if (pd_pki_drbg_init(&s->drbg) != 0)
             return -PD_EINTERNAL;
         s->drbg_ready = 1;
     }
-    int rc = pd_pki_tls_conf_init(&g->conf, PD_PKI_TLS_CLIENT, &s->ca, &s->ident, &pd_clock_real,
-                                  pd_pki_drbg_rng(&s->drbg));
-    g->conf_ready = rc == 0;
-    return rc;
+    return pd_pki_tls_conf_init(conf, PD_PKI_TLS_CLIENT, &s->ca, &s->ident, &pd_clock_real,
+                                pd_pki_drbg_rng(&s->drbg));
 }
 
 static int fetch_start(pd_gkey_t *g, const char *addr)
@@ -450,15 +448,16 @@ static int fetch_start(pd_gkey_t *g, const char *addr)
         (uv_ip4_addr(host, port ? port : PD_RN_RAFT_PORT, (struct sockaddr_in *)&ss) != 0 &&
          uv_ip6_addr(host, port ? port : PD_RN_RAFT_PORT, (struct sockaddr_in6 *)&ss) != 0))
         return -PD_EUSAGE;
-    if (ensure_conf(g) != 0)
-        return -PD_EINTERNAL;
     gkey_fetch_t *f = pd_calloc(1, sizeof *f);
     if (!f)
         return -ENOMEM;
     f->g = g;
     snprintf(f->addr, sizeof f->addr, "%s", addr);
-    if (pd_gkf_client_init(&f->c, &g->conf, d->dd.node_id) != 0) {
+    f->conf_ready = conf_init(d, &f->conf) == 0;
+    if (!f->conf_ready || pd_gkf_client_init(&f->c, &f->conf, d->dd.node_id) != 0) {
         pd_gkf_client_free(&f->c);
+        if (f->conf_ready)
+            pd_pki_tls_conf_free(&f->conf);
         pd_free(f);
         return -PD_EINTERNAL;
     }
@@ -618,8 +617,6 @@ void pd_gkey_free(pd_daemon_t *d)
     pd_gkey_t *g = d->gkey;
     if (!g)
         return;
-    if (g->conf_ready)
-        pd_pki_tls_conf_free(&g->conf);
     pd_free(g);
     d->gkey = NULL;
 }

@@ -130,12 +130,15 @@ run() {
   e2e_wait_for 30 e2e_alive_count_is 5 5 || e2e_fail "h5 does not see 5 members after h$L's restart"
 
   # --- a second rotation, with h6 joining while it runs
+  local r0
+  r0=$(date +%s%3N)
   out=$(e2e_ctl 1 swarm gossip-key --rotate --detach) || e2e_fail "second rotate: $out"
   local new2
   new2=$(grep -o 'new key [0-9a-f]*' <<<"$out" | awk '{print $3}')
   e2e_ctl 6 ${cmd#peerctl } >/dev/null || e2e_fail "h6 could not join during the rotation"
   e2e_wait_for 60 primary_is 1 "$new2" || e2e_fail "second rotation: $(e2e_ctl 1 swarm gossip-key)"
   e2e_wait_for 60 phase_is 1 idle || e2e_fail "second rotation did not finish: $(e2e_ctl 1 swarm gossip-key)"
+  e2e_log "second rotation (6 members, h6 joining meanwhile) committed idle $(($(date +%s%3N) - r0)) ms after --rotate"
   e2e_wait_for 10 same_ring 1 2 3 4 5 6 || e2e_fail "after the second rotation the keyring files differ"
   e2e_wait_for 20 e2e_alive_count_is 6 6 || e2e_fail "h6 does not see 6 members"
   out=$(e2e_ctl 1 swarm gossip-key)

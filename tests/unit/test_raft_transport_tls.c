@@ -18,6 +18,7 @@
 #include "pki.h"
 #include "raft_node.h"
 #include "raft_transport.h"
+#include "test_pki_util.h"
 
 #define ID_A "a00000000000000000000000a"
 #define ID_B "b00000000000000000000000b"
@@ -45,16 +46,7 @@ static void ca_make(ca_t *c, uint64_t seed, const char *cluster)
 static void node_make(node_t *n, ca_t *c, const char *node_id, pd_pki_role_t role)
 {
     pd_pki_rng_t rng = pd_pki_drbg_rng(&c->drbg);
-    char csr[PD_PKI_PEM_MAX], crt[PD_PKI_PEM_MAX];
-    size_t csr_len, crt_len;
-    const char *why;
-    int64_t now = (int64_t)time(NULL);
-    pd_pki_ident_init(&n->id);
-    assert_int_equal(pd_pki_ident_generate(&n->id, rng), 0);
-    assert_int_equal(pd_pki_ident_csr(&n->id, node_id, rng, csr, sizeof csr, &csr_len), 0);
-    assert_int_equal(pd_pki_ca_sign_csr(&c->ca, csr, csr_len, node_id, role, now, 0, rng, crt, sizeof crt, &crt_len,
-                                        &why), 0);
-    assert_int_equal(pd_pki_ident_set_cert(&n->id, &c->ca, crt, crt_len, now, &why), 0);
+    test_pki_ident(&c->ca, rng, &n->id, node_id, role);
     assert_int_equal(pd_pki_tls_conf_init(&n->server, PD_PKI_TLS_SERVER, &c->ca, &n->id, &pd_clock_real, rng), 0);
     assert_int_equal(pd_pki_tls_conf_init(&n->client, PD_PKI_TLS_CLIENT, &c->ca, &n->id, &pd_clock_real, rng), 0);
 }
