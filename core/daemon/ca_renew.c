@@ -34,7 +34,7 @@ static int manager_waits(pd_daemon_t *d, const pd_pki_node_info_t *info)
     const pd_store_obj_t *prev = pd_ca_rec(d, PD_CA_REC_PREV);
     int64_t now = wall_s();
     if (!prev || (uint64_t)(pd_clock_wall(&pd_clock_real) - (uint64_t)prev->created_ms) > PD_CA_MANAGER_WAIT_MS ||
-        info->not_after_s - now < (info->not_after_s - info->not_before_s) / 5)
+        info->not_after_s - now < (info->not_after_s - pd_pki_issued_at_s(info)) / 5)
         return 0;
     const char *first;
     char buf[PD_NODE_ID_LEN + 1];

@@ -83,6 +83,8 @@ int pd_pki_cluster_id_valid(const char *s);
  * (any uniform 32-bit value, fixed per certificate) so that nodes issued together do not all renew
  * at once. The lifetime counts from issuance (not_before + PD_PKI_BACKDATE_S, when longer than
  * that) to not_after. */
+/* When the certificate was issued: not_before without the skew backdating. */
+int64_t pd_pki_issued_at_s(const pd_pki_node_info_t *info);
 int64_t pd_pki_renew_at_s(const pd_pki_node_info_t *info, uint32_t jitter);
 int pd_pki_renew_due(const pd_pki_node_info_t *info, int64_t now_s, uint32_t jitter);
 

@@ -51,11 +51,17 @@ const char *pd_pki_role_name(pd_pki_role_t role)
     }
 }
 
-int64_t pd_pki_renew_at_s(const pd_pki_node_info_t *info, uint32_t jitter)
+int64_t pd_pki_issued_at_s(const pd_pki_node_info_t *info)
 {
     int64_t issued = info->not_before_s;
     if (info->not_after_s - issued > PD_PKI_BACKDATE_S)
         issued += PD_PKI_BACKDATE_S; /* the backdating is skew allowance, not lifetime */
+    return issued;
+}
+
+int64_t pd_pki_renew_at_s(const pd_pki_node_info_t *info, uint32_t jitter)
+{
+    int64_t issued = pd_pki_issued_at_s(info);
     int64_t life = info->not_after_s - issued;
     if (life <= 0)
         return issued;

@@ -978,6 +978,7 @@ static void test_renew_rule(void **state)
     (void)state;
     /* issued at 1300 (not_before is backdated 300 s), 100 s of life: renew in [1350, 1380) */
     pd_pki_node_info_t info = {.not_before_s = 1000, .not_after_s = 1400};
+    assert_int_equal(pd_pki_issued_at_s(&info), 1300);
     assert_int_equal(pd_pki_renew_at_s(&info, 0), 1350);
     assert_int_equal(pd_pki_renew_at_s(&info, UINT32_MAX), 1379);
     assert_int_equal(pd_pki_renew_at_s(&info, UINT32_MAX / 2), 1364);
