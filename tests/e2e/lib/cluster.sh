@@ -24,6 +24,7 @@
 #   e2e_wait_for SECS CMD...    retry CMD every 0.1 s until it succeeds or SECS pass
 #   e2e_main FN                 run scenario FN in a subshell (its trap tears down), then assert that
 #                               no namespace, process, nftables table or file of the run is left
+# E2E_KEEP_LOGS=DIR copies every host's peerd.log there at teardown (for a failure's post-mortem).
 # Requires root and network namespaces; exits 77 (ctest: skipped) otherwise.
 set -euo pipefail
 
@@ -80,6 +81,7 @@ e2e_teardown() {
   fi
   for i in $(seq "$E2E_N"); do ip netns del "$(e2e_ns "$i")" 2>/dev/null || true; done
   ip netns del "$(e2e_sw)" 2>/dev/null || true
+  [ -n "${E2E_KEEP_LOGS:-}" ] && [ -n "$E2E_WORK" ] && { mkdir -p "$E2E_KEEP_LOGS"; for f in "$E2E_WORK"/h*/peerd.log; do cp "$f" "$E2E_KEEP_LOGS/$(basename "$(dirname "$f")").log"; done; }
   [ -n "$E2E_WORK" ] && rm -rf "$E2E_WORK"
   exit $rc
 }
