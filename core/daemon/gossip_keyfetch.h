@@ -20,6 +20,7 @@
 #include "ctl_wire.h"
 #include "gossip_keyring.h"
 #include "pki.h"
+#include "tls_exchange.h"
 
 #define PD_GKF_VERSION 1u
 #define PD_GKF_OP "gossip.keyring"
@@ -57,14 +58,15 @@ typedef struct {
     char err[PD_GKF_ERR_MAX + 96];
     uint64_t self_id;
     char manager[PD_NODE_ID_LEN + 1]; /* the answering manager's node id, from its certificate */
-    pd_pki_tls_t *tls;                /* heap */
-    pd_ctl_framer_t framer;
+    pd_tlsx_t x;                      /* the TLS exchange carrying the request and the answer */
     pd_gkf_resp_t resp;
 } pd_gkf_client_t;
 
 /* conf: a client TLS config with this node's certificate (kept alive by the caller). */
 int pd_gkf_client_init(pd_gkf_client_t *c, pd_pki_tls_conf_t *conf, const char *self_node_id);
 pd_gkf_c_state_t pd_gkf_client_input(pd_gkf_client_t *c, const void *data, size_t len);
+/* The answer's body, when a shell ran the exchange c->x itself (tls_call.h). Returns the state. */
+pd_gkf_c_state_t pd_gkf_client_answer(pd_gkf_client_t *c, const uint8_t *body, size_t len);
 size_t pd_gkf_client_output(pd_gkf_client_t *c, void *out, size_t cap);
 void pd_gkf_client_abort(pd_gkf_client_t *c, int rc, const char *why);
 void pd_gkf_client_free(pd_gkf_client_t *c);

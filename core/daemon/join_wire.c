@@ -8,7 +8,6 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
-#include "tls_exchange.h"
 
 /* --- codec ---------------------------------------------------------------------------------- */
 
@@ -296,8 +295,6 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
 {
     memset(c, 0, sizeof *c);
     c->clock = clock;
-    msgpack_sbuffer_init(&c->req);
-    pd_ctl_framer_init(&c->framer, PD_JOIN_MSG_MAX);
     pd_pki_ident_init(&c->ident);
     pd_pki_ca_init(&c->ca);
     const char *why = NULL;
@@ -308,8 +305,7 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
     }
     pd_join_req_t *req = pd_calloc(1, sizeof *req);
     c->resp = pd_calloc(1, sizeof *c->resp);
-    c->tls = pd_calloc(1, sizeof *c->tls);
-    if (!req || !c->resp || !c->tls) {
+    if (!req || !c->resp) {
         pd_free(req);
         fail(c, -ENOMEM, "%s", NULL);
         return -ENOMEM;
@@ -329,38 +325,36 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
         fail(c, rc, "cannot make a key and CSR: %s", NULL);
         return rc;
     }
-    uint8_t prefix[4] = {0};
-    msgpack_sbuffer_write(&c->req, (const char *)prefix, sizeof prefix); /* length filled below */
-    rc = pd_join_req_encode(req, &c->req);
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init(&body);
+    rc = pd_join_req_encode(req, &body);
     memset(req, 0, sizeof *req);
     pd_free(req);
     if (rc) {
+        msgpack_sbuffer_destroy(&body);
         fail(c, rc, "cannot encode the join request: %s", NULL);
         return rc;
     }
-    uint32_t blen = (uint32_t)(c->req.size - 4);
-    uint8_t *p = (uint8_t *)c->req.data;
-    p[0] = (uint8_t)(blen >> 24), p[1] = (uint8_t)(blen >> 16), p[2] = (uint8_t)(blen >> 8), p[3] = (uint8_t)blen;
     rc = pd_pki_tls_conf_init_join(&c->conf, c->token.ca_digest, clock, rng);
+    if (rc == 0) {
+        c->conf_ready = 1;
+        rc = pd_tlsx_init(&c->x, &c->conf, PD_JOIN_MSG_MAX);
+    }
+    if (rc == 0)
+        rc = pd_tlsx_set_request(&c->x, body.data, body.size);
+    msgpack_sbuffer_destroy(&body);
     if (rc) {
         fail(c, rc, "cannot set up TLS: %s", NULL);
         return rc;
     }
-    c->conf_ready = 1;
-    rc = pd_pki_tls_init(c->tls, &c->conf);
-    if (rc) {
-        pd_free(c->tls);
-        c->tls = NULL;
-        fail(c, rc, "cannot set up TLS: %s", NULL);
-        return rc;
-    }
-    pd_pki_tls_handshake(c->tls); /* queues the ClientHello */
     return 0;
 }
 
 /* The response is in: check it against what the TLS session proved, install the certificate. */
-static pd_join_c_state_t finish(pd_join_client_t *c, const uint8_t *body, size_t len)
+pd_join_c_state_t pd_join_client_answer(pd_join_client_t *c, const uint8_t *body, size_t len)
 {
+    if (c->state == PD_JOIN_C_FAILED || c->state == PD_JOIN_C_DONE)
+        return c->state;
     const char *why = NULL;
     int rc = pd_join_resp_decode(body, len, c->resp, &why);
     if (rc)
@@ -387,43 +381,23 @@ static pd_join_c_state_t finish(pd_join_client_t *c, const uint8_t *body, size_t
     if (strcmp(c->ident.info.node_id, c->node_id) != 0 || c->ident.info.role != c->resp->role)
         return fail(c, -PD_EAUTH, "%s", "the certificate from the manager names another node or role");
     c->state = PD_JOIN_C_DONE;
-    pd_pki_tls_close(c->tls);
     return c->state;
 }
 
 pd_join_c_state_t pd_join_client_input(pd_join_client_t *c, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    while (c->tls && (c->state == PD_JOIN_C_HANDSHAKE || c->state == PD_JOIN_C_WAIT)) {
-        size_t taken = 0, blen = 0;
-        const uint8_t *body = NULL;
-        char why[PD_JOIN_ERR_MAX];
-        int r = pd_tls_exchange_step(c->tls, c->state == PD_JOIN_C_WAIT, &c->framer, p, len, &taken, &body, &blen,
-                                     why, sizeof why);
-        p += taken;
-        len -= taken;
-        if (r < 0)
-            return fail(c, r, "%s", why);
-        if (r == PD_TLSX_ANSWER)
-            return finish(c, body, blen);
-        if (r == PD_TLSX_READY) {
-            size_t w = 0;
-            int rc = pd_pki_tls_write(c->tls, c->req.data, c->req.size, &w);
-            if (rc || w != c->req.size)
-                return fail(c, rc ? rc : -PD_ETOOBIG, "%s", "cannot send the join request");
-            c->state = PD_JOIN_C_WAIT;
-            continue;
-        }
-        if (len == 0 || taken == 0)
-            break;
-    }
+    if (c->state == PD_JOIN_C_FAILED || c->state == PD_JOIN_C_DONE)
+        return c->state;
+    pd_tlsx_state_t st = pd_tlsx_input(&c->x, data, len);
+    if (st == PD_TLSX_FAILED)
+        return fail(c, c->x.rc, "%s", c->x.err);
+    if (st == PD_TLSX_DONE)
+        return pd_join_client_answer(c, c->x.body, c->x.blen);
+    c->state = st == PD_TLSX_WAIT ? PD_JOIN_C_WAIT : PD_JOIN_C_HANDSHAKE;
     return c->state;
 }
 
-size_t pd_join_client_output(pd_join_client_t *c, void *out, size_t cap)
-{
-    return c->tls ? pd_pki_tls_drain(c->tls, out, cap) : 0;
-}
+size_t pd_join_client_output(pd_join_client_t *c, void *out, size_t cap) { return pd_tlsx_output(&c->x, out, cap); }
 
 void pd_join_client_abort(pd_join_client_t *c, int rc, const char *why)
 {
@@ -432,18 +406,13 @@ void pd_join_client_abort(pd_join_client_t *c, int rc, const char *why)
 
 void pd_join_client_free(pd_join_client_t *c)
 {
-    if (c->tls) {
-        pd_pki_tls_free(c->tls);
-        pd_free(c->tls);
-    }
+    pd_tlsx_free(&c->x);
     if (c->conf_ready)
         pd_pki_tls_conf_free(&c->conf);
     if (c->resp) {
         memset(c->resp, 0, sizeof *c->resp);
         pd_free(c->resp);
     }
-    pd_ctl_framer_free(&c->framer);
-    msgpack_sbuffer_destroy(&c->req);
     pd_pki_ident_free(&c->ident);
     pd_pki_ca_free(&c->ca);
     pd_pki_token_wipe(&c->token);

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "ctl_wire.h"
 #include "pki.h"
+#include "tls_exchange.h"
 
 #define PD_JOIN_VERSION 1u
 #define PD_JOIN_MSG_MAX (48u * 1024u)   /* one request or response body */
@@ -118,9 +119,7 @@ typedef struct {
     char err[PD_JOIN_ERR_MAX + 64];
     pd_pki_token_t token;
     pd_pki_tls_conf_t conf;
-    pd_pki_tls_t *tls;                     /* heap: ~75 KiB */
-    pd_ctl_framer_t framer;
-    msgpack_sbuffer req;                   /* the encoded request frame, written after the handshake */
+    pd_tlsx_t x;                           /* the TLS exchange carrying the request and the answer */
     pd_pki_ident_t ident;                  /* our new key; its certificate once DONE */
     pd_pki_ca_t ca;                        /* the pinned CA once DONE */
     pd_join_resp_t *resp;                  /* heap; valid once DONE */
@@ -134,6 +133,8 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
                         const char *addr, pd_clock_t *clock, pd_pki_rng_t rng);
 /* Network bytes in; advances the exchange. Returns the state. */
 pd_join_c_state_t pd_join_client_input(pd_join_client_t *c, const void *data, size_t len);
+/* The answer's body, when a shell ran the exchange c->x itself (tls_call.h). Returns the state. */
+pd_join_c_state_t pd_join_client_answer(pd_join_client_t *c, const uint8_t *body, size_t len);
 /* Network bytes out (call after init and after every input). */
 size_t pd_join_client_output(pd_join_client_t *c, void *out, size_t cap);
 /* The connection closed or timed out before DONE. */
