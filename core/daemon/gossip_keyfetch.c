@@ -1,12 +1,10 @@
 /* The gossip keyring fetch: codec and the client's exchange (gossip_keyfetch.h). */
 #include "gossip_keyfetch.h"
 
-#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
 #include "raft_node.h"
@@ -107,16 +105,6 @@ int pd_gkf_resp_decode(const void *data, size_t len, pd_gkf_resp_t *out)
 
 /* --- the client --- */
 
-static pd_gkf_c_state_t fail(pd_gkf_client_t *c, int rc, const char *fmt, const char *detail)
-{
-    if (c->state == PD_GKF_C_DONE || c->state == PD_GKF_C_FAILED)
-        return c->state;
-    c->state = PD_GKF_C_FAILED;
-    c->rc = rc ? rc : -PD_EINTERNAL;
-    snprintf(c->err, sizeof c->err, fmt, detail ? detail : pd_strerror(c->rc));
-    return c->state;
-}
-
 /* Handshake done: the peer must be a manager; send the request framed for the transport. */
 static int send_request(void *ctx, pd_pki_tls_t *tls, char *why, size_t cap)
 {
@@ -145,49 +133,30 @@ static int send_request(void *ctx, pd_pki_tls_t *tls, char *why, size_t cap)
     return rc ? rc : -PD_ETOOBIG;
 }
 
+/* The answer: the ring, or the manager's refusal. */
+static int take_answer(void *ctx, const uint8_t *body, size_t len, char *why, size_t cap)
+{
+    pd_gkf_client_t *c = ctx;
+    int rc = pd_gkf_resp_decode(body, len, &c->resp);
+    if (rc) {
+        snprintf(why, cap, "bad answer from the manager: %s", pd_strerror(rc));
+        return rc;
+    }
+    if (c->resp.rc)
+        snprintf(why, cap, "%s", c->resp.err[0] ? c->resp.err : pd_strerror(c->resp.rc));
+    return c->resp.rc;
+}
+
 int pd_gkf_client_init(pd_gkf_client_t *c, pd_pki_tls_conf_t *conf, const char *self_node_id)
 {
     memset(c, 0, sizeof *c);
     pd_keyring_init(&c->resp.ring);
     c->self_id = pd_raft_node_id_from(self_node_id);
     int rc = pd_tlsx_init(&c->x, conf, PD_GKF_MSG_MAX);
-    if (rc) {
-        fail(c, rc, "%s", c->x.err);
-        return rc;
-    }
-    pd_tlsx_set_request_fn(&c->x, send_request, c);
-    return 0;
+    if (rc == 0)
+        pd_tlsx_set_hooks(&c->x, send_request, take_answer, c);
+    return rc;
 }
-
-pd_gkf_c_state_t pd_gkf_client_answer(pd_gkf_client_t *c, const uint8_t *body, size_t len)
-{
-    if (c->state == PD_GKF_C_DONE || c->state == PD_GKF_C_FAILED)
-        return c->state;
-    int rc = pd_gkf_resp_decode(body, len, &c->resp);
-    if (rc)
-        return fail(c, rc, "bad answer from the manager: %s", NULL);
-    if (c->resp.rc)
-        return fail(c, c->resp.rc, "%s", c->resp.err[0] ? c->resp.err : pd_strerror(c->resp.rc));
-    c->state = PD_GKF_C_DONE;
-    return c->state;
-}
-
-pd_gkf_c_state_t pd_gkf_client_input(pd_gkf_client_t *c, const void *data, size_t len)
-{
-    if (c->state == PD_GKF_C_DONE || c->state == PD_GKF_C_FAILED)
-        return c->state;
-    pd_tlsx_state_t st = pd_tlsx_input(&c->x, data, len);
-    if (st == PD_TLSX_FAILED)
-        return fail(c, c->x.rc, "%s", c->x.err);
-    if (st == PD_TLSX_DONE)
-        return pd_gkf_client_answer(c, c->x.body, c->x.blen);
-    c->state = st == PD_TLSX_WAIT ? PD_GKF_C_WAIT : PD_GKF_C_HANDSHAKE;
-    return c->state;
-}
-
-size_t pd_gkf_client_output(pd_gkf_client_t *c, void *out, size_t cap) { return pd_tlsx_output(&c->x, out, cap); }
-
-void pd_gkf_client_abort(pd_gkf_client_t *c, int rc, const char *why) { fail(c, rc, "%s", why); }
 
 void pd_gkf_client_free(pd_gkf_client_t *c)
 {

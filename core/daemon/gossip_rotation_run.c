@@ -318,11 +318,7 @@ static void fetch_done(void *ctx, int call_rc, const char *call_err, const uint8
     gkey_fetch_t *f = ctx;
     pd_gkey_t *g = f->g;
     pd_daemon_t *d = g->d;
-    if (call_rc)
-        pd_gkf_client_abort(&f->c, call_rc, call_err);
-    else
-        pd_gkf_client_answer(&f->c, body, len);
-    if (f->c.state == PD_GKF_C_DONE) {
+    if (call_rc == 0) {
         char from[PD_NODE_ID_LEN + 48];
         snprintf(from, sizeof from, "manager %s over mTLS", f->c.manager);
         if (f->c.resp.gen < g->announced_gen)
@@ -338,7 +334,7 @@ static void fetch_done(void *ctx, int call_rc, const char *call_err, const uint8
         static pd_ratelimit_t rl;
         uint64_t hidden = 0;
         if (pd_ratelimit_ok(&rl, now_ms(g), PD_LOG_RATE_INTERVAL_MS, &hidden))
-            PD_WARN(&d->log, "gossip keyring fetch via %s failed: %s suppressed=%llu", f->addr, f->c.err,
+            PD_WARN(&d->log, "gossip keyring fetch via %s failed: %s suppressed=%llu", f->addr, call_err,
                     (unsigned long long)hidden);
         g->next_cand++;
         g->fetch_after_ms = now_ms(g) + PD_GKEY_FETCH_RETRY_MS;

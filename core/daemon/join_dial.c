@@ -64,18 +64,13 @@ static void dial_done(void *ctx, int call_rc, const char *call_err, const uint8_
     pd_swarm_t *s = d->swarm;
     pd_join_client_t *c = &j->jc;
     char err[PD_CTL_ERRMSG_MAX] = "";
-    if (call_rc == -PD_ETIMEOUT) {
-        snprintf(err, sizeof err, "the join via %s did not finish within %u s", j->addr,
-                 PD_SWARM_JOIN_TIMEOUT_MS / 1000);
-        pd_join_client_abort(c, call_rc, err);
-    } else if (call_rc) {
-        pd_join_client_abort(c, call_rc, call_err);
-    } else {
-        pd_join_client_answer(c, body, len);
-    }
-    int rc = c->state == PD_JOIN_C_DONE ? 0 : (c->rc ? c->rc : -PD_EINTERNAL);
+    int rc = call_rc;
     if (rc) {
-        snprintf(err, sizeof err, "%s", c->err);
+        if (rc == -PD_ETIMEOUT)
+            snprintf(err, sizeof err, "the join via %s did not finish within %u s", j->addr,
+                     PD_SWARM_JOIN_TIMEOUT_MS / 1000);
+        else
+            snprintf(err, sizeof err, "%s", call_err);
         PD_WARN(&d->log, "swarm join via %s failed: %s", j->addr, err);
     } else if ((rc = store_result(d, c, err, sizeof err)) != 0 || (rc = pd_swarm_open(d, err, sizeof err)) < 0) {
         PD_ERROR(&d->log, "swarm join: %s", err);
@@ -126,7 +121,7 @@ int pd_join_dial_start(pd_daemon_t *d, const char *token, const char *addr, char
     int rc = pd_join_client_init(&j->jc, token, d->dd.node_id, d->hostname, adv, &pd_clock_real,
                                  pd_pki_drbg_rng(&s->drbg));
     if (rc) {
-        snprintf(err, errlen, "%s", j->jc.err);
+        snprintf(err, errlen, "%s", j->jc.x.err);
         dial_free(j);
         return rc;
     }

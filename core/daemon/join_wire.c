@@ -280,14 +280,50 @@ int pd_join_answer(const pd_join_req_t *req, const pd_join_server_t *s, pd_join_
 
 /* --- the joiner's exchange ------------------------------------------------------------------- */
 
-static pd_join_c_state_t fail(pd_join_client_t *c, int rc, const char *fmt, const char *detail)
+static int init_failed(pd_join_client_t *c, int rc, const char *fmt, const char *detail)
 {
-    if (c->state == PD_JOIN_C_FAILED || c->state == PD_JOIN_C_DONE)
-        return c->state;
-    c->state = PD_JOIN_C_FAILED;
-    c->rc = rc;
-    snprintf(c->err, sizeof c->err, fmt, detail ? detail : pd_strerror(rc));
-    return c->state;
+    char why[PD_TLSX_ERR_MAX];
+    snprintf(why, sizeof why, fmt, detail ? detail : pd_strerror(rc));
+    pd_tlsx_abort(&c->x, rc, why);
+    return rc;
+}
+
+/* The response is in: check it against what the TLS session proved, install the certificate. */
+static int take_answer(void *ctx, const uint8_t *body, size_t len, char *err, size_t cap)
+{
+    pd_join_client_t *c = ctx;
+    const char *why = NULL;
+    int rc = pd_join_resp_decode(body, len, c->resp, &why);
+    if (rc == 0 && c->resp->rc) {
+        snprintf(err, cap, "%s", c->resp->err);
+        return c->resp->rc;
+    }
+    pd_pki_ca_t sent;
+    pd_pki_ca_init(&sent);
+    if (rc == 0)
+        rc = pd_pki_ca_load(&sent, c->resp->ca, c->resp->ca_len, NULL, 0, &why);
+    if (rc == 0 && memcmp(sent.digest, c->token.ca_digest, PD_PKI_DIGEST_LEN) != 0) {
+        rc = -PD_EAUTH;
+        why = "the CA certificate sent is not the one the token pins";
+    }
+    if (rc) {
+        pd_pki_ca_free(&sent);
+        snprintf(err, cap, "bad answer from the manager: %s", why ? why : pd_strerror(rc));
+        return rc;
+    }
+    pd_pki_ca_free(&c->ca);
+    c->ca = sent; /* mbedTLS contexts are plain structs that own heap memory: moving is fine */
+    rc = pd_pki_ident_set_cert(&c->ident, &c->ca, c->resp->cert, c->resp->cert_len,
+                               (int64_t)(pd_clock_wall(c->clock) / 1000), &why);
+    if (rc) {
+        snprintf(err, cap, "the certificate from the manager is not valid: %s", why ? why : pd_strerror(rc));
+        return rc;
+    }
+    if (strcmp(c->ident.info.node_id, c->node_id) != 0 || c->ident.info.role != c->resp->role) {
+        snprintf(err, cap, "the certificate from the manager names another node or role");
+        return -PD_EAUTH;
+    }
+    return 0;
 }
 
 int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node_id, const char *hostname,
@@ -299,16 +335,13 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
     pd_pki_ca_init(&c->ca);
     const char *why = NULL;
     int rc = pd_pki_token_parse(&c->token, token, strlen(token), &why);
-    if (rc) {
-        fail(c, rc, "invalid join token: %s", why);
-        return rc;
-    }
+    if (rc)
+        return init_failed(c, rc, "invalid join token: %s", why);
     pd_join_req_t *req = pd_calloc(1, sizeof *req);
     c->resp = pd_calloc(1, sizeof *c->resp);
     if (!req || !c->resp) {
         pd_free(req);
-        fail(c, -ENOMEM, "%s", NULL);
-        return -ENOMEM;
+        return init_failed(c, -ENOMEM, "%s", NULL);
     }
     snprintf(req->token, sizeof req->token, "%s", token);
     snprintf(req->node_id, sizeof req->node_id, "%s", node_id);
@@ -322,8 +355,7 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
         rc = pd_pki_ident_csr(&c->ident, node_id, rng, req->csr, sizeof req->csr, &req->csr_len);
     if (rc) {
         pd_free(req);
-        fail(c, rc, "cannot make a key and CSR: %s", NULL);
-        return rc;
+        return init_failed(c, rc, "cannot make a key and CSR: %s", NULL);
     }
     msgpack_sbuffer body;
     msgpack_sbuffer_init(&body);
@@ -332,8 +364,7 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
     pd_free(req);
     if (rc) {
         msgpack_sbuffer_destroy(&body);
-        fail(c, rc, "cannot encode the join request: %s", NULL);
-        return rc;
+        return init_failed(c, rc, "cannot encode the join request: %s", NULL);
     }
     rc = pd_pki_tls_conf_init_join(&c->conf, c->token.ca_digest, clock, rng);
     if (rc == 0) {
@@ -343,65 +374,10 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
     if (rc == 0)
         rc = pd_tlsx_set_request(&c->x, body.data, body.size);
     msgpack_sbuffer_destroy(&body);
-    if (rc) {
-        fail(c, rc, "cannot set up TLS: %s", NULL);
-        return rc;
-    }
+    if (rc)
+        return init_failed(c, rc, "cannot set up TLS: %s", NULL);
+    pd_tlsx_set_hooks(&c->x, NULL, take_answer, c);
     return 0;
-}
-
-/* The response is in: check it against what the TLS session proved, install the certificate. */
-pd_join_c_state_t pd_join_client_answer(pd_join_client_t *c, const uint8_t *body, size_t len)
-{
-    if (c->state == PD_JOIN_C_FAILED || c->state == PD_JOIN_C_DONE)
-        return c->state;
-    const char *why = NULL;
-    int rc = pd_join_resp_decode(body, len, c->resp, &why);
-    if (rc)
-        return fail(c, rc, "bad answer from the manager: %s", why);
-    if (c->resp->rc)
-        return fail(c, c->resp->rc, "%s", c->resp->err);
-    pd_pki_ca_t sent;
-    pd_pki_ca_init(&sent);
-    rc = pd_pki_ca_load(&sent, c->resp->ca, c->resp->ca_len, NULL, 0, &why);
-    if (rc == 0 && memcmp(sent.digest, c->token.ca_digest, PD_PKI_DIGEST_LEN) != 0) {
-        rc = -PD_EAUTH;
-        why = "the CA certificate sent is not the one the token pins";
-    }
-    if (rc) {
-        pd_pki_ca_free(&sent);
-        return fail(c, rc, "bad answer from the manager: %s", why);
-    }
-    pd_pki_ca_free(&c->ca);
-    c->ca = sent; /* mbedTLS contexts are plain structs that own heap memory: moving is fine */
-    rc = pd_pki_ident_set_cert(&c->ident, &c->ca, c->resp->cert, c->resp->cert_len,
-                               (int64_t)(pd_clock_wall(c->clock) / 1000), &why);
-    if (rc)
-        return fail(c, rc, "the certificate from the manager is not valid: %s", why);
-    if (strcmp(c->ident.info.node_id, c->node_id) != 0 || c->ident.info.role != c->resp->role)
-        return fail(c, -PD_EAUTH, "%s", "the certificate from the manager names another node or role");
-    c->state = PD_JOIN_C_DONE;
-    return c->state;
-}
-
-pd_join_c_state_t pd_join_client_input(pd_join_client_t *c, const void *data, size_t len)
-{
-    if (c->state == PD_JOIN_C_FAILED || c->state == PD_JOIN_C_DONE)
-        return c->state;
-    pd_tlsx_state_t st = pd_tlsx_input(&c->x, data, len);
-    if (st == PD_TLSX_FAILED)
-        return fail(c, c->x.rc, "%s", c->x.err);
-    if (st == PD_TLSX_DONE)
-        return pd_join_client_answer(c, c->x.body, c->x.blen);
-    c->state = st == PD_TLSX_WAIT ? PD_JOIN_C_WAIT : PD_JOIN_C_HANDSHAKE;
-    return c->state;
-}
-
-size_t pd_join_client_output(pd_join_client_t *c, void *out, size_t cap) { return pd_tlsx_output(&c->x, out, cap); }
-
-void pd_join_client_abort(pd_join_client_t *c, int rc, const char *why)
-{
-    fail(c, rc, "%s", why);
 }
 
 void pd_join_client_free(pd_join_client_t *c)

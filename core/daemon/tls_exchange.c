@@ -52,10 +52,11 @@ int pd_tlsx_set_request(pd_tlsx_t *x, const void *body, size_t len)
     return 0;
 }
 
-void pd_tlsx_set_request_fn(pd_tlsx_t *x, pd_tlsx_request_fn fn, void *ctx)
+void pd_tlsx_set_hooks(pd_tlsx_t *x, pd_tlsx_request_fn request, pd_tlsx_answer_fn answer, void *ctx)
 {
-    x->request = fn;
-    x->request_ctx = ctx;
+    x->request = request;
+    x->answer = answer;
+    x->hook_ctx = ctx;
 }
 
 static pd_tlsx_state_t send_request(pd_tlsx_t *x)
@@ -63,7 +64,7 @@ static pd_tlsx_state_t send_request(pd_tlsx_t *x)
     char why[PD_TLSX_ERR_MAX] = "cannot send the request";
     int rc;
     if (x->request) {
-        rc = x->request(x->request_ctx, x->tls, why, sizeof why);
+        rc = x->request(x->hook_ctx, x->tls, why, sizeof why);
     } else {
         size_t w = 0;
         rc = pd_pki_tls_write(x->tls, x->req, x->req_len, &w);
@@ -90,6 +91,9 @@ static pd_tlsx_state_t gather(pd_tlsx_t *x)
     if (got < 0)
         return fail(x, got, "%s", "the manager's answer is not framed");
     if (got == 1) { /* the answer may arrive together with the manager's close_notify */
+        char why[PD_TLSX_ERR_MAX] = "bad answer from the manager";
+        if (x->answer && (rc = x->answer(x->hook_ctx, x->body, x->blen, why, sizeof why)) != 0)
+            return fail(x, rc, "%s", why);
         x->state = PD_TLSX_DONE;
         pd_pki_tls_close(x->tls);
         return x->state;

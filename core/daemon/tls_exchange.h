@@ -24,6 +24,9 @@ typedef enum {
 /* Called once, when the handshake completes: write the request with pd_pki_tls_write (the peer's
  * identity is known by now). 0, or an error with a sentence in why. */
 typedef int (*pd_tlsx_request_fn)(void *ctx, pd_pki_tls_t *tls, char *why, size_t cap);
+/* Called once with the answer's body: 0 accepts it (DONE), an error with a sentence in why refuses
+ * it (FAILED). */
+typedef int (*pd_tlsx_answer_fn)(void *ctx, const uint8_t *body, size_t len, char *why, size_t cap);
 
 typedef struct {
     pd_tlsx_state_t state;
@@ -34,7 +37,8 @@ typedef struct {
     uint8_t *req;       /* the framed request (pd_tlsx_set_request), or NULL with a request fn */
     size_t req_len;
     pd_tlsx_request_fn request;
-    void *request_ctx;
+    pd_tlsx_answer_fn answer;
+    void *hook_ctx;
     const uint8_t *body;
     size_t blen;
 } pd_tlsx_t;
@@ -42,14 +46,16 @@ typedef struct {
 /* conf stays alive until pd_tlsx_free. Queues the ClientHello. 0 or an error (err set); the
  * exchange must be freed either way. */
 int pd_tlsx_init(pd_tlsx_t *x, pd_pki_tls_conf_t *conf, size_t answer_max);
-/* The request: one frame with this body (copied), or what fn writes. */
+/* The request: one frame with this body (copied), or what the request hook writes. */
 int pd_tlsx_set_request(pd_tlsx_t *x, const void *body, size_t len);
-void pd_tlsx_set_request_fn(pd_tlsx_t *x, pd_tlsx_request_fn fn, void *ctx);
+/* A protocol's own steps (either may be NULL). */
+void pd_tlsx_set_hooks(pd_tlsx_t *x, pd_tlsx_request_fn request, pd_tlsx_answer_fn answer, void *ctx);
 /* Network bytes in (len may be 0); advances the exchange. Returns the state. */
 pd_tlsx_state_t pd_tlsx_input(pd_tlsx_t *x, const void *data, size_t len);
 /* Network bytes out (call after init and after every input). */
 size_t pd_tlsx_output(pd_tlsx_t *x, void *out, size_t cap);
-/* The connection failed, closed or timed out before DONE (nothing changes once finished). */
+/* The connection failed, closed or timed out before DONE (nothing changes once finished; also
+ * marks a zeroed exchange FAILED, for a protocol that fails before pd_tlsx_init). */
 void pd_tlsx_abort(pd_tlsx_t *x, int rc, const char *why);
 void pd_tlsx_free(pd_tlsx_t *x);
 
