@@ -1,17 +1,14 @@
 /* The gossip keyring fetch: codec and the client's exchange (gossip_keyfetch.h). */
 #include "gossip_keyfetch.h"
 
-#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
 #include "raft_node.h"
 #include "raft_transport.h"
-#include "tls_exchange.h"
 
 void pd_gkf_req_encode(msgpack_sbuffer *out)
 {
@@ -108,44 +105,15 @@ int pd_gkf_resp_decode(const void *data, size_t len, pd_gkf_resp_t *out)
 
 /* --- the client --- */
 
-static pd_gkf_c_state_t fail(pd_gkf_client_t *c, int rc, const char *fmt, const char *detail)
-{
-    if (c->state == PD_GKF_C_DONE || c->state == PD_GKF_C_FAILED)
-        return c->state;
-    c->state = PD_GKF_C_FAILED;
-    c->rc = rc ? rc : -PD_EINTERNAL;
-    snprintf(c->err, sizeof c->err, fmt, detail ? detail : pd_strerror(c->rc));
-    return c->state;
-}
-
-int pd_gkf_client_init(pd_gkf_client_t *c, pd_pki_tls_conf_t *conf, const char *self_node_id)
-{
-    memset(c, 0, sizeof *c);
-    pd_keyring_init(&c->resp.ring);
-    pd_ctl_framer_init(&c->framer, PD_GKF_MSG_MAX);
-    c->self_id = pd_raft_node_id_from(self_node_id);
-    c->tls = pd_calloc(1, sizeof *c->tls);
-    if (!c->tls) {
-        fail(c, -ENOMEM, "%s", NULL);
-        return -ENOMEM;
-    }
-    int rc = pd_pki_tls_init(c->tls, conf);
-    if (rc) {
-        pd_free(c->tls);
-        c->tls = NULL;
-        fail(c, rc, "cannot set up TLS: %s", NULL);
-        return rc;
-    }
-    pd_pki_tls_handshake(c->tls); /* queues the ClientHello */
-    return 0;
-}
-
 /* Handshake done: the peer must be a manager; send the request framed for the transport. */
-static pd_gkf_c_state_t send_request(pd_gkf_client_t *c)
+static int send_request(void *ctx, pd_pki_tls_t *tls, char *why, size_t cap)
 {
+    pd_gkf_client_t *c = ctx;
     pd_pki_node_info_t peer;
-    if (pd_pki_tls_peer(c->tls, &peer) != 0 || peer.role != PD_PKI_ROLE_MANAGER)
-        return fail(c, -PD_EAUTH, "%s", "the peer on the Raft port is not a manager of this cluster");
+    if (pd_pki_tls_peer(tls, &peer) != 0 || peer.role != PD_PKI_ROLE_MANAGER) {
+        snprintf(why, cap, "the peer on the Raft port is not a manager of this cluster");
+        return -PD_EAUTH;
+    }
     snprintf(c->manager, sizeof c->manager, "%s", peer.node_id);
     msgpack_sbuffer payload;
     msgpack_sbuffer_init(&payload);
@@ -154,69 +122,45 @@ static pd_gkf_c_state_t send_request(pd_gkf_client_t *c)
     size_t hl = pd_rt_frame_hdr_encode(hdr, PD_RT_MEMBER, c->self_id, pd_raft_node_id_from(peer.node_id),
                                        payload.size);
     size_t w1 = 0, w2 = 0;
-    int rc = pd_pki_tls_write(c->tls, hdr, hl, &w1);
+    int rc = pd_pki_tls_write(tls, hdr, hl, &w1);
     if (rc == 0)
-        rc = pd_pki_tls_write(c->tls, payload.data, payload.size, &w2);
+        rc = pd_pki_tls_write(tls, payload.data, payload.size, &w2);
     int whole = rc == 0 && w1 == hl && w2 == payload.size;
     msgpack_sbuffer_destroy(&payload);
-    if (!whole)
-        return fail(c, rc ? rc : -PD_ETOOBIG, "%s", "cannot send the keyring request");
-    c->state = PD_GKF_C_WAIT;
-    return c->state;
+    if (whole)
+        return 0;
+    snprintf(why, cap, "cannot send the keyring request");
+    return rc ? rc : -PD_ETOOBIG;
 }
 
-static pd_gkf_c_state_t finish(pd_gkf_client_t *c, const uint8_t *body, size_t len)
+/* The answer: the ring, or the manager's refusal. */
+static int take_answer(void *ctx, const uint8_t *body, size_t len, char *why, size_t cap)
 {
+    pd_gkf_client_t *c = ctx;
     int rc = pd_gkf_resp_decode(body, len, &c->resp);
-    if (rc)
-        return fail(c, rc, "bad answer from the manager: %s", NULL);
-    if (c->resp.rc)
-        return fail(c, c->resp.rc, "%s", c->resp.err[0] ? c->resp.err : pd_strerror(c->resp.rc));
-    c->state = PD_GKF_C_DONE;
-    pd_pki_tls_close(c->tls);
-    return c->state;
-}
-
-pd_gkf_c_state_t pd_gkf_client_input(pd_gkf_client_t *c, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (c->tls && (c->state == PD_GKF_C_HANDSHAKE || c->state == PD_GKF_C_WAIT)) {
-        size_t taken = 0, blen = 0;
-        const uint8_t *body = NULL;
-        char why[PD_GKF_ERR_MAX];
-        int r = pd_tls_exchange_step(c->tls, c->state == PD_GKF_C_WAIT, &c->framer, p, len, &taken, &body, &blen,
-                                     why, sizeof why);
-        p += taken;
-        len -= taken;
-        if (r < 0)
-            return fail(c, r, "%s", why);
-        if (r == PD_TLSX_ANSWER)
-            return finish(c, body, blen);
-        if (r == PD_TLSX_READY) {
-            if (send_request(c) != PD_GKF_C_WAIT)
-                return c->state;
-            continue;
-        }
-        if (len == 0 || taken == 0)
-            break;
+    if (rc) {
+        snprintf(why, cap, "bad answer from the manager: %s", pd_strerror(rc));
+        return rc;
     }
-    return c->state;
+    if (c->resp.rc)
+        snprintf(why, cap, "%s", c->resp.err[0] ? c->resp.err : pd_strerror(c->resp.rc));
+    return c->resp.rc;
 }
 
-size_t pd_gkf_client_output(pd_gkf_client_t *c, void *out, size_t cap)
+int pd_gkf_client_init(pd_gkf_client_t *c, pd_pki_tls_conf_t *conf, const char *self_node_id)
 {
-    return c->tls ? pd_pki_tls_drain(c->tls, out, cap) : 0;
+    memset(c, 0, sizeof *c);
+    pd_keyring_init(&c->resp.ring);
+    c->self_id = pd_raft_node_id_from(self_node_id);
+    int rc = pd_tlsx_init(&c->x, conf, PD_GKF_MSG_MAX);
+    if (rc == 0)
+        pd_tlsx_set_hooks(&c->x, send_request, take_answer, c);
+    return rc;
 }
-
-void pd_gkf_client_abort(pd_gkf_client_t *c, int rc, const char *why) { fail(c, rc, "%s", why); }
 
 void pd_gkf_client_free(pd_gkf_client_t *c)
 {
-    if (c->tls) {
-        pd_pki_tls_free(c->tls);
-        pd_free(c->tls);
-    }
-    pd_ctl_framer_free(&c->framer);
+    pd_tlsx_free(&c->x);
     pd_keyring_free(&c->resp.ring);
     memset(c, 0, sizeof *c);
 }

@@ -20,6 +20,7 @@
 #include "ctl_wire.h"
 #include "gossip_keyring.h"
 #include "pki.h"
+#include "tls_exchange.h"
 
 #define PD_GKF_VERSION 1u
 #define PD_GKF_OP "gossip.keyring"
@@ -44,29 +45,19 @@ int pd_gkf_resp_encode(msgpack_sbuffer *out, int32_t rc, const char *err, uint64
 /* 0 and *out (its ring must be freed; empty on a refusal), or -PD_EMALFORMED / -PD_EVERSION. */
 int pd_gkf_resp_decode(const void *data, size_t len, pd_gkf_resp_t *out);
 
-typedef enum {
-    PD_GKF_C_HANDSHAKE = 0,
-    PD_GKF_C_WAIT,
-    PD_GKF_C_DONE,   /* resp holds the manager's answer (resp.rc 0) */
-    PD_GKF_C_FAILED, /* rc, err */
-} pd_gkf_c_state_t;
-
+/* The client: x carries the request (once the peer is known to be a manager) and checks the
+ * answer. Once x.state is PD_TLSX_DONE, resp holds the manager's answer (resp.rc 0);
+ * PD_TLSX_FAILED: x.rc and x.err say why. Drive x with pd_tlsx_input/output, or tls_call.h. */
 typedef struct {
-    pd_gkf_c_state_t state;
-    int rc;
-    char err[PD_GKF_ERR_MAX + 96];
     uint64_t self_id;
     char manager[PD_NODE_ID_LEN + 1]; /* the answering manager's node id, from its certificate */
-    pd_pki_tls_t *tls;                /* heap */
-    pd_ctl_framer_t framer;
+    pd_tlsx_t x;
     pd_gkf_resp_t resp;
 } pd_gkf_client_t;
 
-/* conf: a client TLS config with this node's certificate (kept alive by the caller). */
+/* conf: a client TLS config with this node's certificate (kept alive by the caller). The client
+ * stays where it is until freed (x points back at it). */
 int pd_gkf_client_init(pd_gkf_client_t *c, pd_pki_tls_conf_t *conf, const char *self_node_id);
-pd_gkf_c_state_t pd_gkf_client_input(pd_gkf_client_t *c, const void *data, size_t len);
-size_t pd_gkf_client_output(pd_gkf_client_t *c, void *out, size_t cap);
-void pd_gkf_client_abort(pd_gkf_client_t *c, int rc, const char *why);
 void pd_gkf_client_free(pd_gkf_client_t *c);
 
 #endif

@@ -18,6 +18,7 @@
 #include "raft_node.h"
 #include "store_wire.h"
 #include "swarm.h"
+#include "tls_call.h"
 
 #define KEYS_TABLE "_gossip"
 #define ANNOUNCE_KEY "rotation"
@@ -43,11 +44,8 @@ struct pd_gkey {
 };
 
 struct gkey_fetch {
-    pd_gkey_t *g; /* NULL once cancelled */
-    uv_tcp_t tcp;
-    uv_connect_t creq;
-    uv_timer_t timer;
-    int handles, finished;
+    pd_gkey_t *g;
+    pd_tls_call_t *call;
     char addr[PD_ADDR_MAX + 8];
     pd_pki_tls_conf_t conf; /* per fetch: always the certificate and CA the node has now */
     int conf_ready;
@@ -305,125 +303,50 @@ static void lead(pd_gkey_t *g, const pd_gkr_record_t *r, int have, uint64_t vers
 
 /* --- fetching the ring over mutual TLS --- */
 
-static void fetch_closed_cb(uv_handle_t *h)
+static void fetch_free(gkey_fetch_t *f)
 {
-    gkey_fetch_t *f = h->data;
-    if (--f->handles == 0) {
-        pd_gkf_client_free(&f->c);
-        if (f->conf_ready)
-            pd_pki_tls_conf_free(&f->conf);
-        pd_free(f);
-    }
-}
-
-static void fetch_close(gkey_fetch_t *f)
-{
-    if (f->g && f->g->fetch == f)
+    if (f->g->fetch == f)
         f->g->fetch = NULL;
-    f->g = NULL;
-    if (!uv_is_closing((uv_handle_t *)&f->tcp))
-        uv_close((uv_handle_t *)&f->tcp, fetch_closed_cb);
-    if (!uv_is_closing((uv_handle_t *)&f->timer))
-        uv_close((uv_handle_t *)&f->timer, fetch_closed_cb);
+    pd_gkf_client_free(&f->c); /* the exchange first: it uses the config */
+    if (f->conf_ready)
+        pd_pki_tls_conf_free(&f->conf);
+    pd_free(f);
 }
 
-static void fetch_finish(gkey_fetch_t *f)
+static void fetch_done(void *ctx, int call_rc, const char *call_err, const uint8_t *body, size_t len)
 {
-    if (f->finished)
-        return;
-    f->finished = 1;
+    gkey_fetch_t *f = ctx;
     pd_gkey_t *g = f->g;
-    if (g) {
-        pd_daemon_t *d = g->d;
-        if (f->c.state == PD_GKF_C_DONE) {
-            char from[PD_NODE_ID_LEN + 48];
-            snprintf(from, sizeof from, "manager %s over mTLS", f->c.manager);
-            if (f->c.resp.gen < g->announced_gen)
-                g->next_cand++; /* a manager still behind the announced phase: ask another next time */
-            if (f->c.resp.gen > 0 && f->c.resp.gen >= g->applied_gen &&
-                apply_ring(g, &f->c.resp.ring, f->c.resp.gen, from) && g->recovering)
-                /* what we gossiped under the old key (our alive, a refutation) reached nobody: say
-                 * it again, now readable (a new incarnation, broadcast afresh) */
-                pd_daemon_gossip_republish_meta(d);
-            g->fetch_wanted = g->recovering = 0;
-            g->fetch_after_ms = now_ms(g) + PD_GKEY_FETCH_RETRY_MS;
-        } else {
-            static pd_ratelimit_t rl;
-            uint64_t hidden = 0;
-            if (pd_ratelimit_ok(&rl, now_ms(g), PD_LOG_RATE_INTERVAL_MS, &hidden))
-                PD_WARN(&d->log, "gossip keyring fetch via %s failed: %s suppressed=%llu", f->addr, f->c.err,
-                        (unsigned long long)hidden);
-            g->next_cand++;
-            g->fetch_after_ms = now_ms(g) + PD_GKEY_FETCH_RETRY_MS;
-        }
-    }
-    fetch_close(f);
-}
-
-static void fetch_write_done(uv_write_t *w, int status) { pd_free(w); }
-
-static void fetch_flush(gkey_fetch_t *f)
-{
-    uint8_t buf[8192];
-    size_t n;
-    while ((n = pd_gkf_client_output(&f->c, buf, sizeof buf)) > 0) {
-        uv_write_t *w = pd_malloc(sizeof *w + n);
-        if (!w) {
-            pd_gkf_client_abort(&f->c, -ENOMEM, "out of memory");
-            return;
-        }
-        memcpy(w + 1, buf, n);
-        uv_buf_t b = uv_buf_init((char *)(w + 1), (unsigned)n);
-        if (uv_write(w, (uv_stream_t *)&f->tcp, &b, 1, fetch_write_done) != 0) {
-            pd_free(w);
-            pd_gkf_client_abort(&f->c, -PD_ECLOSED, "cannot send to the manager");
-            return;
-        }
-    }
-}
-
-static void fetch_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char slab[16384];
-    *buf = uv_buf_init(slab, sizeof slab);
-}
-
-static void fetch_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    gkey_fetch_t *f = s->data;
-    if (f->finished || nread == 0)
-        return;
-    if (nread < 0) {
-        pd_gkf_client_abort(&f->c, -PD_ECLOSED, "the manager closed the connection");
+    pd_daemon_t *d = g->d;
+    if (call_rc == 0) {
+        char from[PD_NODE_ID_LEN + 48];
+        snprintf(from, sizeof from, "manager %s over mTLS", f->c.manager);
+        if (f->c.resp.gen < g->announced_gen)
+            g->next_cand++; /* a manager still behind the announced phase: ask another next time */
+        if (f->c.resp.gen > 0 && f->c.resp.gen >= g->applied_gen &&
+            apply_ring(g, &f->c.resp.ring, f->c.resp.gen, from) && g->recovering)
+            /* what we gossiped under the old key (our alive, a refutation) reached nobody: say
+             * it again, now readable (a new incarnation, broadcast afresh) */
+            pd_daemon_gossip_republish_meta(d);
+        g->fetch_wanted = g->recovering = 0;
+        g->fetch_after_ms = now_ms(g) + PD_GKEY_FETCH_RETRY_MS;
     } else {
-        pd_gkf_client_input(&f->c, buf->base, (size_t)nread);
-        fetch_flush(f);
+        static pd_ratelimit_t rl;
+        uint64_t hidden = 0;
+        if (pd_ratelimit_ok(&rl, now_ms(g), PD_LOG_RATE_INTERVAL_MS, &hidden))
+            PD_WARN(&d->log, "gossip keyring fetch via %s failed: %s suppressed=%llu", f->addr, call_err,
+                    (unsigned long long)hidden);
+        g->next_cand++;
+        g->fetch_after_ms = now_ms(g) + PD_GKEY_FETCH_RETRY_MS;
     }
-    if (f->c.state == PD_GKF_C_DONE || f->c.state == PD_GKF_C_FAILED)
-        fetch_finish(f);
+    fetch_free(f);
 }
 
-static void fetch_connected(uv_connect_t *req, int status)
+/* Stop the fetch in flight (shutdown). */
+static void fetch_cancel(gkey_fetch_t *f)
 {
-    gkey_fetch_t *f = req->data;
-    if (f->finished || status == UV_ECANCELED)
-        return;
-    if (status != 0) {
-        pd_gkf_client_abort(&f->c, -PD_ECLOSED, uv_strerror(status));
-        fetch_finish(f);
-        return;
-    }
-    uv_read_start((uv_stream_t *)&f->tcp, fetch_alloc, fetch_read);
-    fetch_flush(f);
-    if (f->c.state == PD_GKF_C_FAILED)
-        fetch_finish(f);
-}
-
-static void fetch_timeout(uv_timer_t *t)
-{
-    gkey_fetch_t *f = t->data;
-    pd_gkf_client_abort(&f->c, -PD_ETIMEOUT, "no answer in time");
-    fetch_finish(f);
+    pd_tls_call_cancel(f->call);
+    fetch_free(f);
 }
 
 static int conf_init(pd_daemon_t *d, pd_pki_tls_conf_t *conf)
@@ -441,37 +364,20 @@ static int conf_init(pd_daemon_t *d, pd_pki_tls_conf_t *conf)
 static int fetch_start(pd_gkey_t *g, const char *addr)
 {
     pd_daemon_t *d = g->d;
-    char host[PD_ADDR_MAX];
-    uint16_t port = 0;
-    struct sockaddr_storage ss;
-    if (pd_config_parse_hostport(addr, host, sizeof host, &port) != 0 ||
-        (uv_ip4_addr(host, port ? port : PD_RN_RAFT_PORT, (struct sockaddr_in *)&ss) != 0 &&
-         uv_ip6_addr(host, port ? port : PD_RN_RAFT_PORT, (struct sockaddr_in6 *)&ss) != 0))
-        return -PD_EUSAGE;
     gkey_fetch_t *f = pd_calloc(1, sizeof *f);
     if (!f)
         return -ENOMEM;
     f->g = g;
     snprintf(f->addr, sizeof f->addr, "%s", addr);
     f->conf_ready = conf_init(d, &f->conf) == 0;
-    if (!f->conf_ready || pd_gkf_client_init(&f->c, &f->conf, d->dd.node_id) != 0) {
-        pd_gkf_client_free(&f->c);
-        if (f->conf_ready)
-            pd_pki_tls_conf_free(&f->conf);
-        pd_free(f);
-        return -PD_EINTERNAL;
+    int rc = f->conf_ready ? pd_gkf_client_init(&f->c, &f->conf, d->dd.node_id) : -PD_EINTERNAL;
+    if (rc == 0)
+        rc = pd_tls_call_run(d->loop, addr, &f->c.x, PD_GKEY_FETCH_TIMEOUT_MS, fetch_done, f, &f->call);
+    if (rc) {
+        fetch_free(f);
+        return rc;
     }
-    uv_tcp_init(d->loop, &f->tcp);
-    uv_timer_init(d->loop, &f->timer);
-    f->tcp.data = f->timer.data = f->creq.data = f;
-    f->handles = 2;
     g->fetch = f;
-    uv_timer_start(&f->timer, fetch_timeout, PD_GKEY_FETCH_TIMEOUT_MS, 0);
-    if (uv_tcp_connect(&f->creq, &f->tcp, (struct sockaddr *)&ss, fetch_connected) != 0) {
-        f->finished = 1;
-        fetch_close(f);
-        return -PD_ECLOSED;
-    }
     return 0;
 }
 
@@ -607,7 +513,7 @@ void pd_gkey_stop(pd_daemon_t *d)
     if (!g)
         return;
     if (g->fetch)
-        fetch_close(g->fetch);
+        fetch_cancel(g->fetch);
     if (g->open && !uv_is_closing((uv_handle_t *)&g->timer))
         uv_close((uv_handle_t *)&g->timer, NULL);
 }

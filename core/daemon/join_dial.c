@@ -1,5 +1,5 @@
-/* The joiner's side of `swarm join` (libuv shell around join_wire.c's state machine): connect to
- * the manager's Raft port, run the exchange, store what it gave (0600) and start the cluster. The
+/* The joiner's side of `swarm join`: run join_wire.c's exchange with the manager's Raft port over
+ * tls_call.c, store what it gave (0600) and start the cluster. The
  * `swarm join` request is answered at the end, with the manager's refusal when there is one. */
 #include <errno.h>
 #include <stdio.h>
@@ -11,35 +11,21 @@
 #include "pd_mp.h"
 #include "raft_node.h"
 #include "swarm.h"
+#include "tls_call.h"
 
 struct pd_join_dial {
     pd_daemon_t *d;
-    uv_tcp_t tcp;
-    uv_connect_t creq;
-    uv_timer_t timer;
-    int handles;   /* open libuv handles; freed when both closed */
-    int finished;
+    pd_tls_call_t *call;
     char addr[PD_ADDR_MAX + 8];
     pd_join_client_t jc;
 };
 
-static void dial_closed_cb(uv_handle_t *h)
-{
-    pd_join_dial_t *j = h->data;
-    if (--j->handles == 0) {
-        pd_join_client_free(&j->jc);
-        pd_free(j);
-    }
-}
-
-static void dial_close(pd_join_dial_t *j)
+static void dial_free(pd_join_dial_t *j)
 {
     if (j->d->swarm && j->d->swarm->dial == j)
         j->d->swarm->dial = NULL;
-    if (!uv_is_closing((uv_handle_t *)&j->tcp))
-        uv_close((uv_handle_t *)&j->tcp, dial_closed_cb);
-    if (!uv_is_closing((uv_handle_t *)&j->timer))
-        uv_close((uv_handle_t *)&j->timer, dial_closed_cb);
+    pd_join_client_free(&j->jc);
+    pd_free(j);
 }
 
 /* Store the join's result: the certificate last, since its presence makes the node a member. */
@@ -71,18 +57,20 @@ static int store_result(pd_daemon_t *d, pd_join_client_t *c, char *err, size_t e
     return rc;
 }
 
-static void finish(pd_join_dial_t *j)
+static void dial_done(void *ctx, int call_rc, const char *call_err, const uint8_t *body, size_t len)
 {
-    if (j->finished)
-        return;
-    j->finished = 1;
+    pd_join_dial_t *j = ctx;
     pd_daemon_t *d = j->d;
     pd_swarm_t *s = d->swarm;
     pd_join_client_t *c = &j->jc;
     char err[PD_CTL_ERRMSG_MAX] = "";
-    int rc = c->state == PD_JOIN_C_DONE ? 0 : (c->rc ? c->rc : -PD_EINTERNAL);
+    int rc = call_rc;
     if (rc) {
-        snprintf(err, sizeof err, "%s", c->err);
+        if (rc == -PD_ETIMEOUT)
+            snprintf(err, sizeof err, "the join via %s did not finish within %u s", j->addr,
+                     PD_SWARM_JOIN_TIMEOUT_MS / 1000);
+        else
+            snprintf(err, sizeof err, "%s", call_err);
         PD_WARN(&d->log, "swarm join via %s failed: %s", j->addr, err);
     } else if ((rc = store_result(d, c, err, sizeof err)) != 0 || (rc = pd_swarm_open(d, err, sizeof err)) < 0) {
         PD_ERROR(&d->log, "swarm join: %s", err);
@@ -94,7 +82,7 @@ static void finish(pd_join_dial_t *j)
                 pd_pki_role_name(c->resp->role), j->addr);
     }
     pd_ctl_token_t tok = s->join_tok;
-    dial_close(j);
+    dial_free(j);
     pd_join_start_done(d, rc, err); /* --join-token at start: retry or stop */
     if (rc) {
         pd_daemon_ctl_answer(d, &tok, rc, err, NULL, 0);
@@ -112,95 +100,9 @@ static void finish(pd_join_dial_t *j)
     msgpack_sbuffer_destroy(&sb);
 }
 
-typedef struct {
-    uv_write_t req;
-    uint8_t data[];
-} dial_write_t;
-
-static void dial_write_cb(uv_write_t *req, int status) { pd_free(req); }
-
-static void flush_out(pd_join_dial_t *j)
-{
-    uint8_t buf[8192];
-    size_t n;
-    while ((n = pd_join_client_output(&j->jc, buf, sizeof buf)) > 0) {
-        dial_write_t *w = pd_malloc(sizeof *w + n);
-        if (!w) {
-            pd_join_client_abort(&j->jc, -ENOMEM, "out of memory");
-            return;
-        }
-        memcpy(w->data, buf, n);
-        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
-        if (uv_write(&w->req, (uv_stream_t *)&j->tcp, &b, 1, dial_write_cb) != 0) {
-            pd_free(w);
-            pd_join_client_abort(&j->jc, -PD_ECLOSED, "cannot send to the manager");
-            return;
-        }
-    }
-}
-
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char slab[16384];
-    *buf = uv_buf_init(slab, sizeof slab);
-}
-
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    pd_join_dial_t *j = s->data;
-    if (j->finished || nread == 0)
-        return;
-    if (nread < 0) {
-        char why[160];
-        snprintf(why, sizeof why, "the manager at %s closed the connection during the join", j->addr);
-        pd_join_client_abort(&j->jc, -PD_ECLOSED, why);
-    } else {
-        pd_join_client_input(&j->jc, buf->base, (size_t)nread);
-        flush_out(j);
-    }
-    if (j->jc.state == PD_JOIN_C_DONE || j->jc.state == PD_JOIN_C_FAILED)
-        finish(j);
-}
-
-static void connect_cb(uv_connect_t *req, int status)
-{
-    pd_join_dial_t *j = req->data;
-    if (j->finished || status == UV_ECANCELED)
-        return;
-    if (status != 0) {
-        char why[160];
-        snprintf(why, sizeof why, "cannot reach the manager at %s: %s", j->addr, uv_strerror(status));
-        pd_join_client_abort(&j->jc, -PD_ECLOSED, why);
-        finish(j);
-        return;
-    }
-    uv_read_start((uv_stream_t *)&j->tcp, alloc_cb, read_cb);
-    flush_out(j);
-    if (j->jc.state == PD_JOIN_C_FAILED)
-        finish(j);
-}
-
-static void timeout_cb(uv_timer_t *t)
-{
-    pd_join_dial_t *j = t->data;
-    char why[160];
-    snprintf(why, sizeof why, "the join via %s did not finish within %u s", j->addr, PD_SWARM_JOIN_TIMEOUT_MS / 1000);
-    pd_join_client_abort(&j->jc, -PD_ETIMEOUT, why);
-    finish(j);
-}
-
 int pd_join_dial_start(pd_daemon_t *d, const char *token, const char *addr, char *err, size_t errlen)
 {
     pd_swarm_t *s = d->swarm;
-    char host[PD_ADDR_MAX];
-    uint16_t port = 0;
-    struct sockaddr_storage ss;
-    if (pd_config_parse_hostport(addr, host, sizeof host, &port) != 0 ||
-        (uv_ip4_addr(host, port ? port : PD_RN_RAFT_PORT, (struct sockaddr_in *)&ss) != 0 &&
-         uv_ip6_addr(host, port ? port : PD_RN_RAFT_PORT, (struct sockaddr_in6 *)&ss) != 0)) {
-        snprintf(err, errlen, "invalid manager address '%s': expected IP[:PORT]", addr);
-        return -PD_EUSAGE;
-    }
     if (!s->drbg_ready) {
         if (pd_pki_drbg_init(&s->drbg) != 0) {
             snprintf(err, errlen, "cannot seed the random generator");
@@ -212,7 +114,6 @@ int pd_join_dial_start(pd_daemon_t *d, const char *token, const char *addr, char
     if (!j)
         return -ENOMEM;
     j->d = d;
-    snprintf(j->addr, sizeof j->addr, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port ? port : PD_RN_RAFT_PORT);
     char adv[PD_ADDR_MAX] = "";
     uint16_t aport;
     if (d->cfg.advertise_addr[0])
@@ -220,23 +121,21 @@ int pd_join_dial_start(pd_daemon_t *d, const char *token, const char *addr, char
     int rc = pd_join_client_init(&j->jc, token, d->dd.node_id, d->hostname, adv, &pd_clock_real,
                                  pd_pki_drbg_rng(&s->drbg));
     if (rc) {
-        snprintf(err, errlen, "%s", j->jc.err);
-        pd_join_client_free(&j->jc);
-        pd_free(j);
+        snprintf(err, errlen, "%s", j->jc.x.err);
+        dial_free(j);
         return rc;
     }
-    uv_tcp_init(d->loop, &j->tcp);
-    uv_timer_init(d->loop, &j->timer);
-    j->tcp.data = j->timer.data = j->creq.data = j;
-    j->handles = 2;
-    s->dial = j;
-    uv_timer_start(&j->timer, timeout_cb, PD_SWARM_JOIN_TIMEOUT_MS, 0);
-    if ((rc = uv_tcp_connect(&j->creq, &j->tcp, (struct sockaddr *)&ss, connect_cb)) != 0) {
-        snprintf(err, errlen, "cannot connect to %s: %s", j->addr, uv_strerror(rc));
-        j->finished = 1;
-        dial_close(j);
-        return -PD_ECLOSED;
+    rc = pd_tls_call_run(d->loop, addr, &j->jc.x, PD_SWARM_JOIN_TIMEOUT_MS, dial_done, j, &j->call);
+    if (rc) {
+        if (rc == -PD_EUSAGE)
+            snprintf(err, errlen, "invalid manager address '%s': expected IP[:PORT]", addr);
+        else
+            snprintf(err, errlen, "cannot connect to %s: %s", addr, pd_strerror(rc));
+        dial_free(j);
+        return rc;
     }
+    snprintf(j->addr, sizeof j->addr, "%s", pd_tls_call_peer(j->call));
+    s->dial = j;
     PD_INFO(&d->log, "swarm join: connecting to %s", j->addr);
     return 0;
 }
@@ -246,6 +145,6 @@ void pd_join_dial_cancel(pd_daemon_t *d)
     pd_join_dial_t *j = d->swarm ? d->swarm->dial : NULL;
     if (!j)
         return;
-    j->finished = 1;
-    dial_close(j);
+    pd_tls_call_cancel(j->call);
+    dial_free(j);
 }

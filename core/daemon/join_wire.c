@@ -8,7 +8,6 @@
 #include "pd_alloc.h"
 #include "pd_err.h"
 #include "pd_mp.h"
-#include "tls_exchange.h"
 
 /* --- codec ---------------------------------------------------------------------------------- */
 
@@ -281,14 +280,50 @@ int pd_join_answer(const pd_join_req_t *req, const pd_join_server_t *s, pd_join_
 
 /* --- the joiner's exchange ------------------------------------------------------------------- */
 
-static pd_join_c_state_t fail(pd_join_client_t *c, int rc, const char *fmt, const char *detail)
+static int init_failed(pd_join_client_t *c, int rc, const char *fmt, const char *detail)
 {
-    if (c->state == PD_JOIN_C_FAILED || c->state == PD_JOIN_C_DONE)
-        return c->state;
-    c->state = PD_JOIN_C_FAILED;
-    c->rc = rc;
-    snprintf(c->err, sizeof c->err, fmt, detail ? detail : pd_strerror(rc));
-    return c->state;
+    char why[PD_TLSX_ERR_MAX];
+    snprintf(why, sizeof why, fmt, detail ? detail : pd_strerror(rc));
+    pd_tlsx_abort(&c->x, rc, why);
+    return rc;
+}
+
+/* The response is in: check it against what the TLS session proved, install the certificate. */
+static int take_answer(void *ctx, const uint8_t *body, size_t len, char *err, size_t cap)
+{
+    pd_join_client_t *c = ctx;
+    const char *why = NULL;
+    int rc = pd_join_resp_decode(body, len, c->resp, &why);
+    if (rc == 0 && c->resp->rc) {
+        snprintf(err, cap, "%s", c->resp->err);
+        return c->resp->rc;
+    }
+    pd_pki_ca_t sent;
+    pd_pki_ca_init(&sent);
+    if (rc == 0)
+        rc = pd_pki_ca_load(&sent, c->resp->ca, c->resp->ca_len, NULL, 0, &why);
+    if (rc == 0 && memcmp(sent.digest, c->token.ca_digest, PD_PKI_DIGEST_LEN) != 0) {
+        rc = -PD_EAUTH;
+        why = "the CA certificate sent is not the one the token pins";
+    }
+    if (rc) {
+        pd_pki_ca_free(&sent);
+        snprintf(err, cap, "bad answer from the manager: %s", why ? why : pd_strerror(rc));
+        return rc;
+    }
+    pd_pki_ca_free(&c->ca);
+    c->ca = sent; /* mbedTLS contexts are plain structs that own heap memory: moving is fine */
+    rc = pd_pki_ident_set_cert(&c->ident, &c->ca, c->resp->cert, c->resp->cert_len,
+                               (int64_t)(pd_clock_wall(c->clock) / 1000), &why);
+    if (rc) {
+        snprintf(err, cap, "the certificate from the manager is not valid: %s", why ? why : pd_strerror(rc));
+        return rc;
+    }
+    if (strcmp(c->ident.info.node_id, c->node_id) != 0 || c->ident.info.role != c->resp->role) {
+        snprintf(err, cap, "the certificate from the manager names another node or role");
+        return -PD_EAUTH;
+    }
+    return 0;
 }
 
 int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node_id, const char *hostname,
@@ -296,23 +331,17 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
 {
     memset(c, 0, sizeof *c);
     c->clock = clock;
-    msgpack_sbuffer_init(&c->req);
-    pd_ctl_framer_init(&c->framer, PD_JOIN_MSG_MAX);
     pd_pki_ident_init(&c->ident);
     pd_pki_ca_init(&c->ca);
     const char *why = NULL;
     int rc = pd_pki_token_parse(&c->token, token, strlen(token), &why);
-    if (rc) {
-        fail(c, rc, "invalid join token: %s", why);
-        return rc;
-    }
+    if (rc)
+        return init_failed(c, rc, "invalid join token: %s", why);
     pd_join_req_t *req = pd_calloc(1, sizeof *req);
     c->resp = pd_calloc(1, sizeof *c->resp);
-    c->tls = pd_calloc(1, sizeof *c->tls);
-    if (!req || !c->resp || !c->tls) {
+    if (!req || !c->resp) {
         pd_free(req);
-        fail(c, -ENOMEM, "%s", NULL);
-        return -ENOMEM;
+        return init_failed(c, -ENOMEM, "%s", NULL);
     }
     snprintf(req->token, sizeof req->token, "%s", token);
     snprintf(req->node_id, sizeof req->node_id, "%s", node_id);
@@ -326,124 +355,40 @@ int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node
         rc = pd_pki_ident_csr(&c->ident, node_id, rng, req->csr, sizeof req->csr, &req->csr_len);
     if (rc) {
         pd_free(req);
-        fail(c, rc, "cannot make a key and CSR: %s", NULL);
-        return rc;
+        return init_failed(c, rc, "cannot make a key and CSR: %s", NULL);
     }
-    uint8_t prefix[4] = {0};
-    msgpack_sbuffer_write(&c->req, (const char *)prefix, sizeof prefix); /* length filled below */
-    rc = pd_join_req_encode(req, &c->req);
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init(&body);
+    rc = pd_join_req_encode(req, &body);
     memset(req, 0, sizeof *req);
     pd_free(req);
     if (rc) {
-        fail(c, rc, "cannot encode the join request: %s", NULL);
-        return rc;
+        msgpack_sbuffer_destroy(&body);
+        return init_failed(c, rc, "cannot encode the join request: %s", NULL);
     }
-    uint32_t blen = (uint32_t)(c->req.size - 4);
-    uint8_t *p = (uint8_t *)c->req.data;
-    p[0] = (uint8_t)(blen >> 24), p[1] = (uint8_t)(blen >> 16), p[2] = (uint8_t)(blen >> 8), p[3] = (uint8_t)blen;
     rc = pd_pki_tls_conf_init_join(&c->conf, c->token.ca_digest, clock, rng);
-    if (rc) {
-        fail(c, rc, "cannot set up TLS: %s", NULL);
-        return rc;
+    if (rc == 0) {
+        c->conf_ready = 1;
+        rc = pd_tlsx_init(&c->x, &c->conf, PD_JOIN_MSG_MAX);
     }
-    c->conf_ready = 1;
-    rc = pd_pki_tls_init(c->tls, &c->conf);
-    if (rc) {
-        pd_free(c->tls);
-        c->tls = NULL;
-        fail(c, rc, "cannot set up TLS: %s", NULL);
-        return rc;
-    }
-    pd_pki_tls_handshake(c->tls); /* queues the ClientHello */
+    if (rc == 0)
+        rc = pd_tlsx_set_request(&c->x, body.data, body.size);
+    msgpack_sbuffer_destroy(&body);
+    if (rc)
+        return init_failed(c, rc, "cannot set up TLS: %s", NULL);
+    pd_tlsx_set_hooks(&c->x, NULL, take_answer, c);
     return 0;
-}
-
-/* The response is in: check it against what the TLS session proved, install the certificate. */
-static pd_join_c_state_t finish(pd_join_client_t *c, const uint8_t *body, size_t len)
-{
-    const char *why = NULL;
-    int rc = pd_join_resp_decode(body, len, c->resp, &why);
-    if (rc)
-        return fail(c, rc, "bad answer from the manager: %s", why);
-    if (c->resp->rc)
-        return fail(c, c->resp->rc, "%s", c->resp->err);
-    pd_pki_ca_t sent;
-    pd_pki_ca_init(&sent);
-    rc = pd_pki_ca_load(&sent, c->resp->ca, c->resp->ca_len, NULL, 0, &why);
-    if (rc == 0 && memcmp(sent.digest, c->token.ca_digest, PD_PKI_DIGEST_LEN) != 0) {
-        rc = -PD_EAUTH;
-        why = "the CA certificate sent is not the one the token pins";
-    }
-    if (rc) {
-        pd_pki_ca_free(&sent);
-        return fail(c, rc, "bad answer from the manager: %s", why);
-    }
-    pd_pki_ca_free(&c->ca);
-    c->ca = sent; /* mbedTLS contexts are plain structs that own heap memory: moving is fine */
-    rc = pd_pki_ident_set_cert(&c->ident, &c->ca, c->resp->cert, c->resp->cert_len,
-                               (int64_t)(pd_clock_wall(c->clock) / 1000), &why);
-    if (rc)
-        return fail(c, rc, "the certificate from the manager is not valid: %s", why);
-    if (strcmp(c->ident.info.node_id, c->node_id) != 0 || c->ident.info.role != c->resp->role)
-        return fail(c, -PD_EAUTH, "%s", "the certificate from the manager names another node or role");
-    c->state = PD_JOIN_C_DONE;
-    pd_pki_tls_close(c->tls);
-    return c->state;
-}
-
-pd_join_c_state_t pd_join_client_input(pd_join_client_t *c, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (c->tls && (c->state == PD_JOIN_C_HANDSHAKE || c->state == PD_JOIN_C_WAIT)) {
-        size_t taken = 0, blen = 0;
-        const uint8_t *body = NULL;
-        char why[PD_JOIN_ERR_MAX];
-        int r = pd_tls_exchange_step(c->tls, c->state == PD_JOIN_C_WAIT, &c->framer, p, len, &taken, &body, &blen,
-                                     why, sizeof why);
-        p += taken;
-        len -= taken;
-        if (r < 0)
-            return fail(c, r, "%s", why);
-        if (r == PD_TLSX_ANSWER)
-            return finish(c, body, blen);
-        if (r == PD_TLSX_READY) {
-            size_t w = 0;
-            int rc = pd_pki_tls_write(c->tls, c->req.data, c->req.size, &w);
-            if (rc || w != c->req.size)
-                return fail(c, rc ? rc : -PD_ETOOBIG, "%s", "cannot send the join request");
-            c->state = PD_JOIN_C_WAIT;
-            continue;
-        }
-        if (len == 0 || taken == 0)
-            break;
-    }
-    return c->state;
-}
-
-size_t pd_join_client_output(pd_join_client_t *c, void *out, size_t cap)
-{
-    return c->tls ? pd_pki_tls_drain(c->tls, out, cap) : 0;
-}
-
-void pd_join_client_abort(pd_join_client_t *c, int rc, const char *why)
-{
-    fail(c, rc, "%s", why);
 }
 
 void pd_join_client_free(pd_join_client_t *c)
 {
-    if (c->tls) {
-        pd_pki_tls_free(c->tls);
-        pd_free(c->tls);
-    }
+    pd_tlsx_free(&c->x);
     if (c->conf_ready)
         pd_pki_tls_conf_free(&c->conf);
     if (c->resp) {
         memset(c->resp, 0, sizeof *c->resp);
         pd_free(c->resp);
     }
-    pd_ctl_framer_free(&c->framer);
-    msgpack_sbuffer_destroy(&c->req);
     pd_pki_ident_free(&c->ident);
     pd_pki_ca_free(&c->ca);
     pd_pki_token_wipe(&c->token);

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "ctl_wire.h"
 #include "pki.h"
+#include "tls_exchange.h"
 
 #define PD_JOIN_VERSION 1u
 #define PD_JOIN_MSG_MAX (48u * 1024u)   /* one request or response body */
@@ -104,23 +105,14 @@ int pd_join_answer(const pd_join_req_t *req, const pd_join_server_t *s, pd_join_
 void pd_join_resp_refuse(pd_join_resp_t *r, int rc, const char *err);
 
 /* --- the joiner's exchange, sans-IO --- */
-typedef enum {
-    PD_JOIN_C_HANDSHAKE = 0, /* TLS with the pinned CA */
-    PD_JOIN_C_WAIT,          /* request sent; waiting for the response */
-    PD_JOIN_C_DONE,          /* a certificate installed in ident, CA in ca, the rest in resp */
-    PD_JOIN_C_FAILED,        /* rc and err say why */
-} pd_join_c_state_t;
-
+/* x carries the request and checks the answer: once x.state is PD_TLSX_DONE, a certificate is
+ * installed in ident, the pinned CA in ca, the rest in resp; PD_TLSX_FAILED: x.rc and x.err say
+ * why (the manager's refusal among others). Drive x with pd_tlsx_input/output, or tls_call.h. */
 typedef struct {
-    pd_join_c_state_t state;
-    int rc;
     char node_id[PD_NODE_ID_LEN + 1];
-    char err[PD_JOIN_ERR_MAX + 64];
     pd_pki_token_t token;
     pd_pki_tls_conf_t conf;
-    pd_pki_tls_t *tls;                     /* heap: ~75 KiB */
-    pd_ctl_framer_t framer;
-    msgpack_sbuffer req;                   /* the encoded request frame, written after the handshake */
+    pd_tlsx_t x;
     pd_pki_ident_t ident;                  /* our new key; its certificate once DONE */
     pd_pki_ca_t ca;                        /* the pinned CA once DONE */
     pd_join_resp_t *resp;                  /* heap; valid once DONE */
@@ -129,15 +121,9 @@ typedef struct {
 } pd_join_client_t;
 
 /* Parse the token, make a P-256 key and a CSR for node_id, prepare TLS. -PD_EMALFORMED (bad
- * token) and others with err set; the client must still be freed. */
+ * token) and others with x.err set; the client must still be freed. */
 int pd_join_client_init(pd_join_client_t *c, const char *token, const char *node_id, const char *hostname,
                         const char *addr, pd_clock_t *clock, pd_pki_rng_t rng);
-/* Network bytes in; advances the exchange. Returns the state. */
-pd_join_c_state_t pd_join_client_input(pd_join_client_t *c, const void *data, size_t len);
-/* Network bytes out (call after init and after every input). */
-size_t pd_join_client_output(pd_join_client_t *c, void *out, size_t cap);
-/* The connection closed or timed out before DONE. */
-void pd_join_client_abort(pd_join_client_t *c, int rc, const char *why);
 void pd_join_client_free(pd_join_client_t *c);
 
 #endif

@@ -135,25 +135,25 @@ static void serve(pd_pki_tls_t *s, pd_ctl_framer_t *fr, const pd_keyring_t *ring
 }
 
 /* Pump bytes both ways until the client is done or failed. */
-static pd_gkf_c_state_t exchange(pd_gkf_client_t *c, pd_pki_tls_t *s, const pd_keyring_t *ring)
+static pd_tlsx_state_t exchange(pd_gkf_client_t *c, pd_pki_tls_t *s, const pd_keyring_t *ring)
 {
     pd_ctl_framer_t fr;
     pd_ctl_framer_init(&fr, PD_GKF_MSG_MAX);
     uint8_t buf[8192];
     int answered = 0;
-    for (int i = 0; i < 64 && (c->state == PD_GKF_C_HANDSHAKE || c->state == PD_GKF_C_WAIT); i++) {
+    for (int i = 0; i < 64 && (c->x.state == PD_TLSX_HANDSHAKE || c->x.state == PD_TLSX_WAIT); i++) {
         size_t n, taken;
-        while ((n = pd_gkf_client_output(c, buf, sizeof buf)) > 0)
+        while ((n = pd_tlsx_output(&c->x, buf, sizeof buf)) > 0)
             pd_pki_tls_feed(s, buf, n, &taken);
         serve(s, &fr, ring, &answered);
         int fed = 0;
         while ((n = pd_pki_tls_drain(s, buf, sizeof buf)) > 0 && (fed = 1))
-            pd_gkf_client_input(c, buf, n);
+            pd_tlsx_input(&c->x, buf, n);
         if (!fed)
-            pd_gkf_client_input(c, NULL, 0);
+            pd_tlsx_input(&c->x, NULL, 0);
     }
     pd_ctl_framer_free(&fr);
-    return c->state;
+    return c->x.state;
 }
 
 static void ring_of_two(pd_keyring_t *kr)
@@ -169,14 +169,14 @@ static void ring_of_two(pd_keyring_t *kr)
 
 /* The client against a server holding a certificate of server_role; the caller checks c, then
  * calls fetch_done. */
-static pd_gkf_c_state_t fetch_from(pd_pki_role_t server_role, pki_t *k, pd_gkf_client_t *c, pd_keyring_t *ring)
+static pd_tlsx_state_t fetch_from(pd_pki_role_t server_role, pki_t *k, pd_gkf_client_t *c, pd_keyring_t *ring)
 {
     pki_make(k, server_role);
     ring_of_two(ring);
     pd_pki_tls_t *s = calloc(1, sizeof *s);
     assert_int_equal(pd_pki_tls_init(s, &k->server), 0);
     assert_int_equal(pd_gkf_client_init(c, &k->client, W_ID), 0);
-    pd_gkf_c_state_t st = exchange(c, s, ring);
+    pd_tlsx_state_t st = exchange(c, s, ring);
     pd_pki_tls_free(s);
     free(s);
     return st;
@@ -194,7 +194,7 @@ static void test_client_exchange(void **state)
     pki_t k;
     pd_gkf_client_t c;
     pd_keyring_t ring;
-    assert_int_equal(fetch_from(PD_PKI_ROLE_MANAGER, &k, &c, &ring), PD_GKF_C_DONE);
+    assert_int_equal(fetch_from(PD_PKI_ROLE_MANAGER, &k, &c, &ring), PD_TLSX_DONE);
     assert_string_equal(c.manager, M_ID);
     assert_int_equal(c.resp.gen, 4);
     assert_int_equal(c.resp.phase, 2);
@@ -208,9 +208,9 @@ static void test_client_refuses_non_manager(void **state)
     pki_t k;
     pd_gkf_client_t c;
     pd_keyring_t ring;
-    assert_int_equal(fetch_from(PD_PKI_ROLE_WORKER, &k, &c, &ring), PD_GKF_C_FAILED);
-    assert_int_equal(c.rc, -PD_EAUTH);
-    assert_non_null(strstr(c.err, "not a manager"));
+    assert_int_equal(fetch_from(PD_PKI_ROLE_WORKER, &k, &c, &ring), PD_TLSX_FAILED);
+    assert_int_equal(c.x.rc, -PD_EAUTH);
+    assert_non_null(strstr(c.x.err, "not a manager"));
     fetch_done(&k, &c, &ring);
 }
 

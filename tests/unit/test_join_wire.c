@@ -306,13 +306,13 @@ static void mgr_step(mgr_t *m, cluster_t *cl)
 }
 
 /* Pump bytes both ways until the joiner is done or failed. */
-static pd_join_c_state_t run_join(pd_join_client_t *c, mgr_t *m, cluster_t *cl)
+static pd_tlsx_state_t run_join(pd_join_client_t *c, mgr_t *m, cluster_t *cl)
 {
     uint8_t buf[8192];
-    pd_join_c_state_t st = c->state;
-    for (int i = 0; i < 64 && (st == PD_JOIN_C_HANDSHAKE || st == PD_JOIN_C_WAIT); i++) {
+    pd_tlsx_state_t st = c->x.state;
+    for (int i = 0; i < 64 && (st == PD_TLSX_HANDSHAKE || st == PD_TLSX_WAIT); i++) {
         size_t n;
-        while ((n = pd_join_client_output(c, buf, sizeof buf)) > 0) {
+        while ((n = pd_tlsx_output(&c->x, buf, sizeof buf)) > 0) {
             size_t taken = 0;
             assert_int_equal(pd_pki_tls_feed(m->tls, buf, n, &taken), 0);
             assert_int_equal(taken, n);
@@ -320,11 +320,11 @@ static pd_join_c_state_t run_join(pd_join_client_t *c, mgr_t *m, cluster_t *cl)
         mgr_step(m, cl);
         int fed = 0;
         while ((n = pd_pki_tls_drain(m->tls, buf, sizeof buf)) > 0) {
-            st = pd_join_client_input(c, buf, n);
+            st = pd_tlsx_input(&c->x, buf, n);
             fed = 1;
         }
         if (!fed)
-            st = pd_join_client_input(c, NULL, 0);
+            st = pd_tlsx_input(&c->x, NULL, 0);
     }
     return st;
 }
@@ -341,7 +341,7 @@ static void test_exchange_worker_and_manager(void **state)
     assert_int_equal(pd_join_client_init(&c, tok, JOINER_ID, "h2", "10.99.0.2", &cl.clock.base,
                                          pd_pki_drbg_rng(&cl.drbg)), 0);
     mgr_open(&m, &cl);
-    assert_int_equal(run_join(&c, &m, &cl), PD_JOIN_C_DONE);
+    assert_int_equal(run_join(&c, &m, &cl), PD_TLSX_DONE);
     assert_int_equal(c.ident.info.role, PD_PKI_ROLE_WORKER);
     assert_string_equal(c.ident.info.node_id, JOINER_ID);
     assert_memory_equal(c.ca.digest, cl.ca.digest, PD_PKI_DIGEST_LEN);
@@ -355,9 +355,9 @@ static void test_exchange_worker_and_manager(void **state)
     assert_int_equal(pd_join_client_init(&c, tok, JOINER_ID, "h2", "10.99.0.2", &cl.clock.base,
                                          pd_pki_drbg_rng(&cl.drbg)), 0);
     mgr_open(&m, &cl);
-    assert_int_equal(run_join(&c, &m, &cl), PD_JOIN_C_FAILED);
-    assert_int_equal(c.rc, -PD_EEXISTS);
-    assert_non_null(strstr(c.err, "already joined"));
+    assert_int_equal(run_join(&c, &m, &cl), PD_TLSX_FAILED);
+    assert_int_equal(c.x.rc, -PD_EEXISTS);
+    assert_non_null(strstr(c.x.err, "already joined"));
     pd_join_client_free(&c);
     mgr_close(&m);
 
@@ -366,7 +366,7 @@ static void test_exchange_worker_and_manager(void **state)
     assert_int_equal(pd_join_client_init(&c, tok, "k00000000000000000000000d", "h4", "10.99.0.4", &cl.clock.base,
                                          pd_pki_drbg_rng(&cl.drbg)), 0);
     mgr_open(&m, &cl);
-    assert_int_equal(run_join(&c, &m, &cl), PD_JOIN_C_DONE);
+    assert_int_equal(run_join(&c, &m, &cl), PD_TLSX_DONE);
     assert_int_equal(c.ident.info.role, PD_PKI_ROLE_MANAGER);
     assert_false(c.ca.has_key);
     pd_join_client_free(&c);
@@ -391,9 +391,9 @@ static void test_exchange_refusals(void **state)
     assert_int_equal(pd_join_client_init(&c, tok, JOINER_ID, "h2", "10.99.0.2", &cl.clock.base,
                                          pd_pki_drbg_rng(&cl.drbg)), 0);
     mgr_open(&m, &cl);
-    assert_int_equal(run_join(&c, &m, &cl), PD_JOIN_C_FAILED);
-    assert_int_equal(c.rc, -PD_EAUTH);
-    assert_non_null(strstr(c.err, "wrong, or rotated"));
+    assert_int_equal(run_join(&c, &m, &cl), PD_TLSX_FAILED);
+    assert_int_equal(c.x.rc, -PD_EAUTH);
+    assert_non_null(strstr(c.x.err, "wrong, or rotated"));
     assert_int_equal(m.answer_rc, -PD_EAUTH);
     assert_int_equal(cl.n_joined, 0);
     pd_join_client_free(&c);
@@ -404,9 +404,9 @@ static void test_exchange_refusals(void **state)
     assert_int_equal(pd_join_client_init(&c, tok, JOINER_ID, "h2", "10.99.0.2", &cl.clock.base,
                                          pd_pki_drbg_rng(&cl.drbg)), 0);
     mgr_open(&m, &cl);
-    assert_int_equal(run_join(&c, &m, &cl), PD_JOIN_C_FAILED);
-    assert_int_equal(c.rc, -PD_EAUTH);
-    assert_non_null(strstr(c.err, "TLS"));
+    assert_int_equal(run_join(&c, &m, &cl), PD_TLSX_FAILED);
+    assert_int_equal(c.x.rc, -PD_EAUTH);
+    assert_non_null(strstr(c.x.err, "TLS"));
     assert_false(m.answered);
     pd_join_client_free(&c);
     mgr_close(&m);
@@ -414,17 +414,17 @@ static void test_exchange_refusals(void **state)
     /* a malformed token never gets as far as a connection */
     assert_int_equal(pd_join_client_init(&c, "PDTKN-1-nope", JOINER_ID, "h2", "10.99.0.2", &cl.clock.base,
                                          pd_pki_drbg_rng(&cl.drbg)), -PD_EMALFORMED);
-    assert_int_equal(c.state, PD_JOIN_C_FAILED);
-    assert_non_null(strstr(c.err, "invalid join token"));
+    assert_int_equal(c.x.state, PD_TLSX_FAILED);
+    assert_non_null(strstr(c.x.err, "invalid join token"));
     pd_join_client_free(&c);
 
     /* the connection drops mid-way */
     token_str(&cl.worker, tok);
     assert_int_equal(pd_join_client_init(&c, tok, JOINER_ID, "h2", "10.99.0.2", &cl.clock.base,
                                          pd_pki_drbg_rng(&cl.drbg)), 0);
-    pd_join_client_abort(&c, -PD_ECLOSED, "the manager closed the connection");
-    assert_int_equal(c.state, PD_JOIN_C_FAILED);
-    assert_int_equal(c.rc, -PD_ECLOSED);
+    pd_tlsx_abort(&c.x, -PD_ECLOSED, "the manager closed the connection");
+    assert_int_equal(c.x.state, PD_TLSX_FAILED);
+    assert_int_equal(c.x.rc, -PD_ECLOSED);
     pd_join_client_free(&c);
     cluster_free(&cl);
     cluster_free(&other);
