@@ -292,8 +292,19 @@ while read -r p; do stop_pid "$p"; done <"$W/pids"
 : >"$W/pids"
 if [ "$WORK" = 1 ]; then
     say "instructions per query (work.sh)"
-    BENCH_DNS_WORK_OUT="$W/work.md" BENCH_DNS_WORK_RESULTS="$W/work.results" BENCH_DNS_SERVERS="$SERVERS" \
-        "$HERE/work.sh" "$BUILD_DIR" >"$W/work.log" 2>&1 || say "work.sh failed (log: $W/work.log)"
+    # work.sh refuses to start while a bench address is still taken: let the stopped servers (nsd's
+    # children among them) release their sockets first
+    for _ in $(seq 50); do
+        busy=0
+        for a in "${ADDR[@]}"; do ss -Hlun "src $a:$PORT" | grep -q . && busy=1; done
+        [ $busy = 0 ] && break
+        sleep 0.2
+    done
+    if ! BENCH_DNS_WORK_OUT="$W/work.md" BENCH_DNS_WORK_RESULTS="$W/work.results" BENCH_DNS_SERVERS="$SERVERS" \
+        "$HERE/work.sh" "$BUILD_DIR" >"$W/work.log" 2>&1; then
+        say "work.sh failed; its last lines:"
+        tail -5 "$W/work.log" | while read -r l; do say "  $l"; done
+    fi
 elif [ -n "$DOC" ] && [ -f "$DOC" ] && grep -q '^<!-- work -->' "$DOC"; then
     # keep the last work.sh section
     sed -n '/^<!-- work -->/,/^<!-- \/work -->/p' "$DOC" >"$W/work.md"
