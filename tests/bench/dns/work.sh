@@ -86,12 +86,13 @@ SERVER_WRAP=(valgrind --tool=callgrind --callgrind-out-file="$W/cg/%p.out" --log
 # peerd's node 1 is also the cluster's manager and a gossip member: its VIP reconciler (a 500 ms
 # timer that scans every service: some 15M Ir/s here, in lumps of 8M that no window length
 # cancels), raft's tick, gossip (its timers, packets and push-pull syncs with nodes 2-3, key
-# republishing) and the control socket's idle timer run
+# republishing), the control socket's idle timer, the certificate renewal / CA rotation tick and
+# the gossip keyring rotation tick (both static `tick`s) and the swarm.seeds refresh run
 # whatever the queries do. They are left out of peerd's count: collection is switched off inside
 # their entry points (--toggle-collect flips it on entry and back on return). What background is
 # left shows in the idle column.
 PEERD_NOT_DNS=(on_tick tick_cb udp_recv stream_read out_connected stream_write_done on_stream_conn
-    idle_cb stream_free_cb join_cb linger_cb republish_cb)
+    idle_cb stream_free_cb join_cb linger_cb republish_cb tick seeds_refresh)
 
 # Ir of every thread of every process of a server, now (the processes are found by their command
 # line, as cpu_ticks does; nsd forks a server child and xfrd, all under valgrind).
