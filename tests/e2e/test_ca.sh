@@ -9,17 +9,6 @@ source "$(dirname "$0")/lib/cluster.sh"
 
 EXPIRY=40 # seconds: renewals come 20-32 s after each issue
 
-# Run a command and expect it to fail with a message matching a pattern.
-expect_error() {
-  local what=$1 pattern=$2
-  shift 2
-  local out st=0
-  out=$("$@" 2>&1) || st=$?
-  [ $st -ne 0 ] || e2e_fail "$what: succeeded, want an error: $out"
-  grep -qiE "$pattern" <<<"$out" || e2e_fail "$what: error '$out' does not match /$pattern/"
-  e2e_log "$what: refused: $out"
-}
-
 ca_json() { e2e_ctl "$1" swarm ca --json; }
 # The serial the leader's records give node $2 (asked on manager $1); "renewed I ID OLD": a new one.
 serial_of() { ca_json "$1" | tr -d '\n ' | grep -o "\"node_id\":\"$2\"[^}]*" | grep -o '"serial":"[0-9a-f]*"' | cut -d'"' -f4; }

@@ -7,17 +7,6 @@ source "$(dirname "$0")/lib/cluster.sh"
 
 probe() { local i=$1; shift; e2e_exec "$i" "$E2E_TOOLS/pki_probe" "$@"; }
 
-# Run a command and expect it to fail with a message matching a pattern.
-expect_error() {
-  local what=$1 pattern=$2
-  shift 2
-  local out st=0
-  out=$("$@" 2>&1) || st=$?
-  [ $st -ne 0 ] || e2e_fail "$what: succeeded, want an error: $out"
-  grep -qiE "$pattern" <<<"$out" || e2e_fail "$what: error '$out' does not match /$pattern/"
-  e2e_log "$what: refused: $out"
-}
-
 waiting_without_state() { # I: no certificate, key or seeds in the data dir, and peerd waits for init/join
   local d="$E2E_WORK/h$1/data" f
   for f in node.crt node.key ca.crt ca.key swarm.seeds gossip.keyring; do

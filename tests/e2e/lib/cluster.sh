@@ -22,6 +22,7 @@
 #   e2e_block I J               drop packets from host J arriving at host I (one-way partition)
 #   e2e_heal I                  remove host I's fault rules
 #   e2e_wait_for SECS CMD...    retry CMD every 0.1 s until it succeeds or SECS pass
+#   expect_error WHAT PAT CMD.. CMD must fail with output matching PAT (grep -iE); logs the refusal
 #   e2e_main FN                 run scenario FN in a subshell (its trap tears down), then assert that
 #                               no namespace, process, nftables table or file of the run is left
 # E2E_KEEP_LOGS=DIR copies every host's peerd.log there at teardown (for a failure's post-mortem).
@@ -198,6 +199,17 @@ e2e_ctl() {
   local i=$1
   shift
   ip netns exec "$(e2e_ns "$i")" "$PEERCTL" --socket "$(e2e_sock "$i")" "$@"
+}
+
+# expect_error WHAT PATTERN CMD...: CMD must fail with output matching PATTERN (extended, any case).
+expect_error() {
+  local what=$1 pattern=$2
+  shift 2
+  local out st=0
+  out=$("$@" 2>&1) || st=$?
+  [ $st -ne 0 ] || e2e_fail "$what: succeeded, want an error: $out"
+  grep -qiE "$pattern" <<<"$out" || e2e_fail "$what: error '$out' does not match /$pattern/"
+  e2e_log "$what: refused: $out"
 }
 
 e2e_wait_for() {
