@@ -260,3 +260,17 @@ int pd_mp_out_write(void *ctx, const char *buf, size_t n)
     o->len += n;
     return 0;
 }
+
+int pd_mp_sbuffer_take(msgpack_sbuffer *sb, void *out, size_t cap, size_t *len, int secret)
+{
+    int rc = sb->size <= cap ? 0 : -PD_ETOOBIG;
+    if (rc == 0) {
+        if (sb->size)
+            memcpy(out, sb->data, sb->size);
+        *len = sb->size;
+    }
+    if (secret && sb->data)
+        explicit_bzero(sb->data, sb->size);
+    msgpack_sbuffer_destroy(sb);
+    return rc;
+}

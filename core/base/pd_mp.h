@@ -45,4 +45,8 @@ void pd_mp_pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t val);
 void pd_mp_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t val);
 void pd_mp_pack_kv_bool(msgpack_packer *pk, const char *key, int val);
 
+/* Copy what sb holds into out (cap bytes) and set *len, then free sb (wiping it first when secret:
+ * key material). 0, or -PD_ETOOBIG (nothing copied). */
+int pd_mp_sbuffer_take(msgpack_sbuffer *sb, void *out, size_t cap, size_t *len, int secret);
+
 #endif

@@ -31,14 +31,7 @@ static int encode_ring(const pd_keyring_t *kr, uint8_t *out, size_t cap, size_t 
         msgpack_pack_bin(&pk, PD_KEYRING_KEY_LEN);
         msgpack_pack_bin_body(&pk, kr->keys[i].key, PD_KEYRING_KEY_LEN);
     }
-    int rc = sb.size <= cap ? 0 : -PD_ETOOBIG;
-    if (rc == 0) {
-        memcpy(out, sb.data, sb.size);
-        *len = sb.size;
-    }
-    sodium_memzero(sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
+    return pd_mp_sbuffer_take(&sb, out, cap, len, 1); /* key material: wiped */
 }
 
 static int decode_ring(const uint8_t *data, size_t len, pd_keyring_t *out)

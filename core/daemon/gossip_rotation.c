@@ -197,14 +197,7 @@ int pd_gkr_record_encode(const pd_gkr_record_t *r, uint8_t *out, size_t cap, siz
     pd_mp_pack_kv_i64(&pk, "started_ms", r->started_ms);
     pd_mp_pack_kv_i64(&pk, "phase_ms", r->phase_ms);
     pd_mp_pack_kv_u64(&pk, "rotations", r->rotations);
-    int rc = sb.size <= cap ? 0 : -PD_ETOOBIG;
-    if (rc == 0) {
-        memcpy(out, sb.data, sb.size);
-        *len = sb.size;
-    }
-    sodium_memzero(sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
+    return pd_mp_sbuffer_take(&sb, out, cap, len, 1); /* key material: wiped */
 }
 
 static int get_key(const msgpack_object *map, const char *k, uint8_t out[PD_KEYRING_KEY_LEN])

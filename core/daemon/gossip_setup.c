@@ -99,13 +99,7 @@ int pd_gossip_meta_encode(const char *hostname, const char *role, const char *ra
     pd_mp_pack_kv_str(&pk, "v", PD_VERSION);
     if (raft_addr)
         pd_mp_pack_kv_str(&pk, "ra", raft_addr); /* manager's Raft transport "IP:PORT" */
-    int rc = sb.size <= cap ? 0 : -PD_ETOOBIG;
-    if (rc == 0) {
-        memcpy(out, sb.data, sb.size);
-        *len = sb.size;
-    }
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
+    return pd_mp_sbuffer_take(&sb, out, cap, len, 0);
 }
 
 int pd_gossip_meta_decode(const uint8_t *meta, size_t len, char *hostname, size_t hcap, char *role, size_t rcap)
