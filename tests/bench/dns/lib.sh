@@ -108,6 +108,7 @@ track() { echo "$1" >>"$W/pids"; }
 
 mkdir -p "$W/bin"
 cc -O2 -o "$W/bin/echo" "$HERE/echo.c" || die "cannot build echo.c"
+cc -O2 -o "$W/bin/latency" "$HERE/latency.c" || die "cannot build latency.c"
 cc -O2 -I "$REPO/core/api" -I "$REPO/core/base" -o "$W/bin/loader" "$HERE/loader.c" \
     "$BUILD_DIR/core/libpd_api.a" "$BUILD_DIR/core/libpd_base.a" -lmsgpackc || die "cannot build loader.c"
 cc -O2 -I "$REPO/dns" -I "$REPO/core/base" -o "$W/bin/answer" "$HERE/answer.c" \

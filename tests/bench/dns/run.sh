@@ -31,6 +31,11 @@
 #      in the server's context included;
 #   3. latency at a fixed rate: dnsperf -Q RATE -v (dnsperf 2.10 has no latency histogram, so the
 #      per-query latencies of -v are sorted for p50/p99); lost queries and CPU per query at that rate.
+#      dnsperf stamps an answer when its receive thread reads it, and that thread shares the client
+#      CPU with the sender: its p99 is the client's (the echo server's is as high as any server's);
+#   4. the server's latency at the same rate: latency.c, an open-loop client that sends on a fixed
+#      schedule and takes each answer's arrival time from the kernel (SO_TIMESTAMPNS), after a
+#      warm-up of BENCH_DNS_WARMUP_S; p50/p90/p99/p99.9, lost, and sends the client made late.
 # The report shows every round's raw figures and the medians over the rounds; the verdicts use the
 # medians. Then peerd with 100 endpoint changes/s (loader.c deregistering/registering endpoints
 # on nodes 2 and 3) during a max-QPS run, with dig spot checks of the answers during the churn.
@@ -44,6 +49,7 @@
 #   BENCH_DNS_DURATION=5           max-QPS window, s            (quick: 3)
 #   BENCH_DNS_LAT_S=4              fixed-rate window, s         (quick: 3)
 #   BENCH_DNS_RATE=50000           fixed rate, queries/s
+#   BENCH_DNS_WARMUP_S=0.5         latency.c: queries sent in the first this many seconds are not counted
 #   BENCH_DNS_CLIENTS=8 BENCH_DNS_OUTSTANDING=200   dnsperf -c / -q for the max-QPS runs
 #   BENCH_DNS_CAP=40               CPU cap of the server-bound max-QPS run, % of one CPU (0: no such run)
 #   BENCH_DNS_CAP_PERIOD_US=5000   CFS period of the cap (the kernel wants a quota of 1 ms or more)
@@ -67,6 +73,7 @@ ROUNDS=${BENCH_DNS_ROUNDS:-$d_rounds}
 DURATION=${BENCH_DNS_DURATION:-$d_dur}
 LAT_S=${BENCH_DNS_LAT_S:-$d_lat}
 RATE=${BENCH_DNS_RATE:-50000}
+WARMUP_S=${BENCH_DNS_WARMUP_S:-0.5}
 CLIENTS=${BENCH_DNS_CLIENTS:-8}
 OUTSTANDING=${BENCH_DNS_OUTSTANDING:-200}
 CHURN=${BENCH_DNS_CHURN:-100}
@@ -79,7 +86,7 @@ DOC=${BENCH_DNS_DOC-$REPO/docs/bench/dns.md}
 KEEP=${BENCH_KEEP:-0}
 
 CMDLINE="tests/bench/dns/run.sh $*"
-for v in BENCH_QUICK BENCH_DNS_ROUNDS BENCH_DNS_DURATION BENCH_DNS_LAT_S BENCH_DNS_RATE BENCH_DNS_CLIENTS \
+for v in BENCH_QUICK BENCH_DNS_ROUNDS BENCH_DNS_DURATION BENCH_DNS_LAT_S BENCH_DNS_RATE BENCH_DNS_WARMUP_S BENCH_DNS_CLIENTS \
     BENCH_DNS_OUTSTANDING BENCH_DNS_CAP BENCH_DNS_CAP_PERIOD_US BENCH_DNS_CHURN BENCH_DNS_SERVERS BENCH_DNS_WORK BENCH_DNS_WAIT_S BENCH_DNS_PERF; do
     [ -n "${!v+x}" ] && CMDLINE="$v=\"${!v}\" $CMDLINE"
 done
@@ -145,6 +152,14 @@ run_lat() { # NAME TAG
     rm -f "$W/$1.$2.lat.sorted"
     sed -i '/^> /d' "$out" # keep the summary only
 }
+# the server's latency at the fixed rate (latency.c): echoes "p50 p90 p99 p999 max lost late_sends"
+run_tlat() { # NAME TAG
+    local out="$W/$1.$2.tlat.txt"
+    taskset -c $CLIENT_CPU "$W/bin/latency" "${ADDR[$1]}" $PORT "$W/queries.txt" "$RATE" \
+        "$(awk -v a="$LAT_S" -v b="$WARMUP_S" 'BEGIN { print a + b }')" "$WARMUP_S" >"$out" 2>&1
+    awk '$1 == "sent" { for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
+        printf "%s %s %s %s %s %s %s\n", v["p50_us"], v["p90_us"], v["p99_us"], v["p999_us"], v["max_us"], v["lost"], v["late_sends"] }' "$out"
+}
 check_answers() { # one probe: svcN one VIP; tasks.svcN decode to N, include node 1; nosuch NXDOMAIN
     local n=$((1 + RANDOM % NSVC)) name a bad=0 cnt k
     a=$(nice -n 10 dig +short +tries=1 +time=1 @"${ADDR[peerd]}" -p $PORT "svc$n.svc" A)
@@ -208,6 +223,9 @@ measure_round() { # NAME ROUND
     r=$(run_lat "$name" "r$round")
     say "round $round: $name: at $RATE/s: p50_us p99_us lost qps rcvbuf_drops cpu_us/q other% cpu_total_us/q = $r"
     echo "$name lat $round $r" >>"$W/results"
+    r=$(run_tlat "$name" "r$round")
+    say "round $round: $name: at $RATE/s, timestamped (latency.c): p50 p90 p99 p99.9 max (µs) lost late_sends = $r"
+    [ -n "$r" ] && echo "$name tlat $round $r" >>"$W/results"
 }
 
 perf_peerd() {
@@ -356,6 +374,11 @@ row_cap() { # NAME: medians of the server-bound (capped) runs
     q=$(med "$s" cap 1) e=$(med echo cap 1)
     echo "| $s | $(fmt "$q" %.0f) | $(ratio "$q" "$e") | $(fmt "$(med "$s" cap 5)" %.0f)% | $(fmt "$(med "$s" cap 3)" %.0f) | $(fmt "$(med "$s" cap 4)") | $(fmt "$(med "$s" cap 8)" %.0f) |"
 }
+row_tlat() { # NAME: medians of the timestamped latency runs
+    local s=$1
+    grep -q "^$s tlat " "$W/results" || { echo "| $s | failed | | | | | | |"; return; }
+    echo "| $s | $(fmt "$(med "$s" tlat 1)" %.1f) | $(fmt "$(med "$s" tlat 2)" %.1f) | $(fmt "$(med "$s" tlat 3)" %.1f) | $(fmt "$(med "$s" tlat 4)" %.0f) | $(fmt "$(med "$s" tlat 5)" %.0f) | $(fmt "$(med "$s" tlat 6)" %.0f) | $(fmt "$(med "$s" tlat 7)" %.0f) |"
+}
 row_raw() { # NAME ROUND
     local s=$1 r=$2
     [ -n "$(raw "$s" max "$r" 1)" ] || return 0
@@ -409,13 +432,28 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
     echo "- Lost queries are counted by dnsperf (no answer within 2 s); kernel rcvbuf drops are the"
     echo "  UdpRcvbufErrors delta of /proc/net/snmp over the run (a full server socket receive buffer)."
     echo "- Latency: \`dnsperf -Q $RATE -l $LAT_S -v\`; dnsperf 2.10 has no latency histogram option, so"
-    echo "  p50/p99 come from sorting the per-query latencies that -v prints."
+    echo "  p50/p99 come from sorting the per-query latencies that -v prints. dnsperf stamps an answer when"
+    echo "  its receive thread reads it, and that thread shares the client CPU with the sending thread, so"
+    echo "  these figures are the client's (echo's p99 is as high as any server's); the server's latency"
+    echo "  is the next table's."
+    echo "- Server latency: \`latency.c\` (tests/bench/dns), one busy-polling thread on CPU $CLIENT_CPU that sends"
+    echo "  the same queries on a fixed schedule at $RATE/s from 4 sockets, stamps each just before its send()"
+    echo "  and takes the answer's arrival time from the kernel (SO_TIMESTAMPNS, stamped when the server's"
+    echo "  reply enters loopback, inside the server's send call), so the client's own pauses do not count."
+    echo "  $LAT_S s counted after a warm-up of $WARMUP_S s. Late sends: queries the client sent more than"
+    echo "  100 µs behind schedule (it was held up; they go out at once and count from when they went out)."
     echo
     echo "## Results (medians over $ROUNDS rounds)"
     echo
     echo "| server | max QPS | server CPU busy (max run) | other load on the server CPU (max run) | lost (max run) | CPU µs/query (max) | DNS work µs/query (max) | CPU µs/query @${RATE}/s | DNS work µs/query @${RATE}/s | p50 µs @${RATE}/s | p99 µs @${RATE}/s | lost @${RATE}/s | kernel rcvbuf drops @${RATE}/s | other load on the server CPU @${RATE}/s |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for s in $SERVERS; do row_med "$s"; done
+    echo
+    echo "### Server latency at ${RATE}/s (latency.c, kernel receive timestamps)"
+    echo
+    echo "| server | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | lost | late sends |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for s in $SERVERS; do row_tlat "$s"; done
     echo
     echo "Whole-CPU accounting: all busy time of CPU $SERVER_CPU over the run (the server process and the"
     echo "kernel's work on that CPU, softirq and ksoftirqd included) per completed query. The process"
@@ -449,7 +487,7 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         pw=$(med_work peerd lat 8) kw=$(med_work knot lat 8) pwm=$(med_work peerd max 7) kwm=$(med_work knot max 7)
         p99p=$(med peerd lat 2) p99k=$(med knot lat 2) pl=$(med peerd lat 3)
         pl_max=$(awk '$1 == "peerd" && $2 == "lat" { if ($6 > m) m = $6 } END { print m + 0 }' "$W/results")
-        echo "peerd/knot (medians): QPS $(ratio "$pq" "$kq"), CPU/query $(ratio "$(med peerd max 4)" "$(med knot max 4)"), DNS work/query (whole CPU) $(ratio "$pw" "$kw") at ${RATE}/s and $(ratio "$pwm" "$kwm") at max, p50 $(ratio "$(med peerd lat 1)" "$(med knot lat 1)"), p99 $(ratio "$p99p" "$p99k")."
+        echo "peerd/knot (medians): QPS $(ratio "$pq" "$kq"), CPU/query $(ratio "$(med peerd max 4)" "$(med knot max 4)"), DNS work/query (whole CPU) $(ratio "$pw" "$kw") at ${RATE}/s and $(ratio "$pwm" "$kwm") at max, server latency p50 $(ratio "$(med peerd tlat 1)" "$(med knot tlat 1)") and p99 $(ratio "$(med peerd tlat 3)" "$(med knot tlat 3)"), dnsperf p99 $(ratio "$p99p" "$p99k")."
         echo
         echo "## Targets"
         echo
@@ -471,7 +509,9 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         echo "| DNS work/query (whole CPU) at most half of knot's (at ${RATE}/s) | $(fmt "$pw" %.3f) µs | $(fmt "$kw" %.3f) µs (half: $(awk -v k="$kw" 'BEGIN { if (k == "") print "-"; else printf "%.3f", k / 2 }')) | $(verdict "${pw:-1e9} <= ${kw:--1e9} / 2") |"
         echo "| DNS work/query (whole CPU) at most half of knot's (max run) | $(fmt "$pwm" %.3f) µs | $(fmt "$kwm" %.3f) µs (half: $(awk -v k="$kwm" 'BEGIN { if (k == "") print "-"; else printf "%.3f", k / 2 }')) | $(verdict "${pwm:-1e9} <= ${kwm:--1e9} / 2") |"
         echo "| no query lost at ${RATE}/s | median $(fmt "$pl" %.0f) lost (most in a round: $pl_max) | median $(fmt "$(med knot lat 3)" %.0f) lost | $(verdict "${pl:-1} == 0") |"
-        echo "| p99 at ${RATE}/s at most knot's | $(fmt "$p99p" %.0f) µs | $(fmt "$p99k" %.0f) µs | $(verdict "${p99p:-1e9} <= ${p99k:-0}") |"
+        tp=$(med peerd tlat 3) tk=$(med knot tlat 3)
+        echo "| p99 at ${RATE}/s at most knot's (server latency, latency.c) | $(fmt "$tp" %.1f) µs | $(fmt "$tk" %.1f) µs | $(verdict "${tp:-1e9} <= ${tk:-0}") |"
+        echo "| p99 at ${RATE}/s, dnsperf -v (client-bound: echo $(fmt "$(med echo lat 2)" %.0f) µs; for reference) | $(fmt "$p99p" %.0f) µs | $(fmt "$p99k" %.0f) µs | $(verdict "${p99p:-1e9} <= ${p99k:-0}") |"
         cq=$(get peerd churn 1)
         if [ -n "$cq" ]; then
             echo "| QPS under $CHURN changes/s within 10% of quiet (median) | $cq ($(ratio "$cq" "$pq")x quiet) | | $(verdict "$cq >= 0.9 * $pq") |"
@@ -489,6 +529,18 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         for s in $(awk -v r="$round" '$2 == "max" && $3 == r { print $1 }' "$W/results"); do row_raw "$s" "$round"; done
     done
     echo
+    if grep -q " tlat " "$W/results"; then
+        echo "Server latency (latency.c) per round: p50 / p99 / p99.9 µs, lost, late sends."
+        echo
+        echo "| round | server | p50 µs | p99 µs | p99.9 µs | lost | late sends |"
+        echo "|---|---|---|---|---|---|---|"
+        for round in $(seq 1 "$ROUNDS"); do
+            for s in $(awk -v r="$round" '$2 == "tlat" && $3 == r { print $1 }' "$W/results"); do
+                echo "| $round | $s | $(raw "$s" tlat "$round" 1) | $(raw "$s" tlat "$round" 3) | $(raw "$s" tlat "$round" 4) | $(raw "$s" tlat "$round" 6) | $(raw "$s" tlat "$round" 7) |"
+            done
+        done
+        echo
+    fi
     if grep -q '^peerd churn' "$W/results"; then
         echo "## peerd under churn"
         echo
