@@ -28,7 +28,8 @@ START_S=${START_S:-10} # how long a server may take to start answering, s
 die() { echo "dns bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (apt-get)"
 [ -x "$PEERD" ] || die "no peerd in $BUILD_DIR: run make build"
-[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU)"
+# --all: run.sh pins itself to the client CPU (below) before it starts work.sh, which sources this too
+[ "$(nproc --all)" -ge 2 ] || die "needs 2 CPUs (server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU)"
 if ! command -v dnsperf >/dev/null || ! command -v knotd >/dev/null || ! command -v nsd >/dev/null ||
     ! command -v unbound >/dev/null || ! command -v dnsmasq >/dev/null; then
     echo "installing dnsperf knot nsd unbound dnsmasq (apt-get)" >&2
@@ -92,6 +93,21 @@ stop_pid() { # PID: TERM, wait up to 3 s, then KILL
     wait "$p" 2>/dev/null
     return 0
 }
+# Servers that leave their UDP receive buffer at the kernel's default (knot, dnsmasq) would get
+# 208 KB where peerd and echo ask for 8 MB, and a deep queue of queries overflows that (knot lost
+# thousands of queries a second in the server-bound run and dnsperf then starved it, holding the
+# lost queries' slots for its 2 s timeout): for the run the default is RMEM_BYTES for every socket
+# opened, restored at exit.
+RMEM_BYTES=$((8 << 20))
+RMEM_SAVED=""
+rmem_raise() {
+    RMEM_SAVED=$(sysctl -n net.core.rmem_default) || return 1
+    sysctl -qw net.core.rmem_default=$RMEM_BYTES
+}
+rmem_restore() {
+    [ -n "$RMEM_SAVED" ] && sysctl -qw net.core.rmem_default="$RMEM_SAVED"
+    RMEM_SAVED=""
+}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -99,6 +115,7 @@ cleanup() {
         while read -r p; do stop_pid "$p"; done <"$W/pids"
     fi
     cg_remove_all
+    rmem_restore
     if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then echo "work dir kept: $W" >&2; else rm -rf "$W"; fi
     exit $rc
 }

@@ -24,11 +24,12 @@
 #   1. max QPS: dnsperf -l DURATION -c CLIENTS -q OUTSTANDING -T 1; lost queries; server CPU
 #      (utime+stime of the server process and its children from /proc/PID/stat) per completed
 #      query, and that minus the echo server's figure of the same round ("DNS work per query");
-#   2. server-bound max QPS: the same dnsperf run with the server's CPU capped by a CFS quota
-#      (BENCH_DNS_CAP % of one CPU, cgroup v1 "cpu" controller; lib.sh cg_*). Uncapped, every
-#      server here is faster than one dnsperf thread, so run 1 measures the client; capped, QPS is
-#      the server's own: queries per second of a fixed CPU budget, the kernel's receive/send work
-#      in the server's context included;
+#   2. server-bound max QPS: dnsperf with the server's CPU capped by a CFS quota (BENCH_DNS_CAP %
+#      of one CPU, cgroup v1 "cpu" controller; lib.sh cg_*) and a deep queue (-q CAP_OUTSTANDING,
+#      so the server finds a backlog whenever it runs). Uncapped, every server here is faster than
+#      one dnsperf thread, so run 1 measures the client; capped, QPS is the server's own: queries
+#      per second of a fixed CPU budget, the kernel's receive/send work in the server's context
+#      included;
 #   3. latency at a fixed rate: dnsperf -Q RATE -v (dnsperf 2.10 has no latency histogram, so the
 #      per-query latencies of -v are sorted for p50/p99); lost queries and CPU per query at that rate.
 #      dnsperf stamps an answer when its receive thread reads it, and that thread shares the client
@@ -53,6 +54,9 @@
 #   BENCH_DNS_CLIENTS=8 BENCH_DNS_OUTSTANDING=200   dnsperf -c / -q for the max-QPS runs
 #   BENCH_DNS_CAP=40               CPU cap of the server-bound max-QPS run, % of one CPU (0: no such run)
 #   BENCH_DNS_CAP_PERIOD_US=5000   CFS period of the cap (the kernel wants a quota of 1 ms or more)
+#   BENCH_DNS_CAP_OUTSTANDING=2000 dnsperf -q of the capped run: with -q 200 the backlog a throttled
+#                                  server finds is gone in a fraction of its quota, and it then waits
+#                                  on dnsperf (one query per wakeup), so the client set the figure
 #   BENCH_DNS_CHURN=100            endpoint changes/s during the churn run
 #   BENCH_DNS_SERVERS="echo peerd knot nsd unbound dnsmasq"
 #   BENCH_DNS_WORK=1               run work.sh (instructions per query) after the rounds (quick: 0;
@@ -78,6 +82,7 @@ CLIENTS=${BENCH_DNS_CLIENTS:-8}
 OUTSTANDING=${BENCH_DNS_OUTSTANDING:-200}
 CHURN=${BENCH_DNS_CHURN:-100}
 CAP=${BENCH_DNS_CAP:-40}
+CAP_OUTSTANDING=${BENCH_DNS_CAP_OUTSTANDING:-2000}
 SERVERS=${BENCH_DNS_SERVERS:-"echo peerd knot nsd unbound dnsmasq"}
 WORK=${BENCH_DNS_WORK:-$d_work}
 WAIT_S=${BENCH_DNS_WAIT_S:-1800}
@@ -87,7 +92,7 @@ KEEP=${BENCH_KEEP:-0}
 
 CMDLINE="tests/bench/dns/run.sh $*"
 for v in BENCH_QUICK BENCH_DNS_ROUNDS BENCH_DNS_DURATION BENCH_DNS_LAT_S BENCH_DNS_RATE BENCH_DNS_WARMUP_S BENCH_DNS_CLIENTS \
-    BENCH_DNS_OUTSTANDING BENCH_DNS_CAP BENCH_DNS_CAP_PERIOD_US BENCH_DNS_CHURN BENCH_DNS_SERVERS BENCH_DNS_WORK BENCH_DNS_WAIT_S BENCH_DNS_PERF; do
+    BENCH_DNS_OUTSTANDING BENCH_DNS_CAP BENCH_DNS_CAP_PERIOD_US BENCH_DNS_CAP_OUTSTANDING BENCH_DNS_CHURN BENCH_DNS_SERVERS BENCH_DNS_WORK BENCH_DNS_WAIT_S BENCH_DNS_PERF; do
     [ -n "${!v+x}" ] && CMDLINE="$v=\"${!v}\" $CMDLINE"
 done
 [ "$ROUNDS" -ge 1 ] 2>/dev/null || { echo "BENCH_DNS_ROUNDS must be 1 or more" >&2; exit 2; }
@@ -108,13 +113,13 @@ rcvbuf_errors() { awk '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i
 cpu_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 # max QPS run: echoes "qps completed lost cpu_us_per_query server_busy_pct other_busy_pct_on_server_cpu
 # cpu_total_us_per_query" (the last: all busy time of the server's CPU, its kernel work included)
-run_max() { # NAME TAG
-    local name=$1 out="$W/$1.$2.max.txt" c0 c1
+run_max() { # NAME TAG [OUTSTANDING]
+    local name=$1 out="$W/$1.$2.max.txt" c0 c1 q=${3:-$OUTSTANDING}
     c0=$(cpu_ticks "$name")
     local b0 b1
     b0=$(cpu_busy $SERVER_CPU)
     taskset -c $CLIENT_CPU dnsperf -s "${ADDR[$name]}" -p $PORT -d "$W/queries.txt" -l "$DURATION" \
-        -c "$CLIENTS" -q "$OUTSTANDING" -T 1 -t 2 >"$out" 2>&1
+        -c "$CLIENTS" -q "$q" -T 1 -t 2 >"$out" 2>&1
     b1=$(cpu_busy $SERVER_CPU)
     c1=$(cpu_ticks "$name")
     local qps done lost
@@ -214,7 +219,7 @@ measure_round() { # NAME ROUND
         cg_join "$name" # a child forked since the start (none of ours do; cheap to be sure)
         t0=$(cg_throttled "$name")
         cg_cap "$name" "$CAP" || die "cannot set the CPU cap of $name"
-        r=$(run_max "$name" "r$round.cap")
+        r=$(run_max "$name" "r$round.cap" "$CAP_OUTSTANDING")
         cg_cap "$name" off
         t1=$(cg_throttled "$name")
         say "round $round: $name: max at ${CAP}% of a CPU: qps completed lost cpu_us/q busy% other% cpu_total_us/q throttled = $r $((t1 - t0))"
@@ -284,6 +289,8 @@ fi
 pgrep -f tests/bench/gossip/run.sh >/dev/null && [ "$WAIT_S" = 0 ] &&
     gossip_note="a gossip benchmark (tests/bench/gossip/run.sh) was running during the measurements: CPU figures may be disturbed"
 say "$gossip_note"
+rmem_raise || die "cannot set net.core.rmem_default"
+say "net.core.rmem_default $RMEM_SAVED -> $RMEM_BYTES for the run (restored at exit)"
 gen_data
 : >"$W/results"
 # peerd's answer path alone (no IO, warm caches), on the server CPU: the floor of its DNS work
@@ -415,6 +422,8 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
     echo "  no IO, warm caches): ${answer_ns:-?} ns/query."
     echo "- Query mix: 80% \`svcN.svc A\`, 15% \`tasks.svcN.svc A\`, 5% \`nosuchN.svc A\` (NXDOMAIN), N uniform."
     echo "- Server pinned to CPU $SERVER_CPU, dnsperf (-T 1) to CPU $CLIENT_CPU (with peerd nodes 2-3 and the loader)."
+    echo "- Socket receive buffers: peerd and echo ask for 8 MB; for the run net.core.rmem_default is 8 MB"
+    echo "  (restored after), so the servers that keep the kernel's default (knot, dnsmasq) get the same."
     echo "  The servers not being measured sit idle on CPU $SERVER_CPU meanwhile (peerd node 1 keeps its timers)."
     echo "- $ROUNDS rounds: all servers start once and stay up; each round measures every server once (a"
     echo "  max-QPS run, then a fixed-rate run), the order rotated by one server each round. The tables"
@@ -472,7 +481,9 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         echo "Uncapped, every server above keeps up with one dnsperf thread (busy well under 100%), so the"
         echo "max-QPS column measures dnsperf. For this run each server's processes get a CFS quota of"
         echo "${CAP}% of one CPU (cgroup v1 cpu controller, period $CG_PERIOD_US µs, and cpu.shares 10240 so the"
-        echo "budget is the server's even on a busy machine) and dnsperf the same settings as the max run:"
+        echo "budget is the server's even on a busy machine) and dnsperf keeps $CAP_OUTSTANDING queries outstanding"
+        echo "(\`-q $CAP_OUTSTANDING\`; -q $OUTSTANDING would be drained early in each of the server's slices, and then"
+        echo "the server waits on the client):"
         echo "QPS is then what the server does with a fixed CPU budget, its own kernel work (receive and"
         echo "send system calls) included. Throttled: CFS periods in which the server used its whole quota"
         echo "(about $((DURATION * 1000000 / CG_PERIOD_US)) periods per run; most of them means the cap was the limit)."
