@@ -20,6 +20,10 @@ struct pd_gagent {
     int deterministic_nonces;
     uint64_t now_ms; /* of the call in progress, for delegate callbacks */
     uint64_t next_sweep_ms;
+    /* What the last sweep saw (table versions applied, membership events): the same again means
+     * the same answer, and a sweep walks every entry (a DNS server's 1 ms stall each second). */
+    uint64_t swept_applied, swept_events, member_events;
+    int swept, sweep_more;
 
     uint8_t *state_buf; /* local push/pull state, rebuilt per request */
     size_t state_cap;
@@ -184,7 +188,8 @@ int pd_gagent_recv(pd_gagent_t *a, uint64_t now_ms, pd_rng_t *rng, const pd_swim
 /* Entries are visible only while their owner is a member. An update still being gossiped, or a
  * push/pull state from a node that restarted meanwhile, can bring back entries of a node that
  * died and was forgotten here, and the table shows an owner it never heard of as alive. Once a
- * second, hide the entries of owners SWIM does not hold alive or suspect; a JOIN or ALIVE_AGAIN
+ * second, if an entry or a member has changed since the last sweep, hide the entries of owners
+ * SWIM does not hold alive or suspect; a JOIN or ALIVE_AGAIN
  * event shows them again (apply_events). Owners are collected first: the table must not change
  * during the iteration. */
 enum { SWEEP_OWNERS_MAX = 32 };
@@ -216,6 +221,9 @@ static void sweep_owners(pd_gagent_t *a, uint64_t now_ms)
     if (now_ms < a->next_sweep_ms)
         return;
     a->next_sweep_ms = now_ms + 1000;
+    uint64_t applied = pd_gtable_stats(a->table)->applied;
+    if (a->swept && !a->sweep_more && applied == a->swept_applied && a->member_events == a->swept_events)
+        return; /* no entry and no member changed since: nothing new to hide */
     sweep_t *sw = pd_malloc(sizeof *sw);
     if (!sw)
         return;
@@ -223,6 +231,8 @@ static void sweep_owners(pd_gagent_t *a, uint64_t now_ms)
     pd_gtable_foreach_prefix(a->table, "", sweep_visit, sw);
     for (size_t i = 0; i < sw->n; i++)
         pd_gtable_owner_down(a->table, sw->owners[i], now_ms);
+    a->sweep_more = sw->n == SWEEP_OWNERS_MAX;
+    a->swept = 1, a->swept_applied = applied, a->swept_events = a->member_events;
     pd_free(sw);
 }
 
@@ -293,6 +303,7 @@ int pd_gagent_del_cluster(pd_gagent_t *a, uint64_t now_ms, const char *table, co
 /* Membership events also drive the table: a node back from the dead shows its entries again. */
 static void apply_events(pd_gagent_t *a, const pd_swim_ready_t *r)
 {
+    a->member_events += r->n_events;
     for (size_t i = 0; i < r->n_events; i++) {
         const pd_swim_event_t *ev = &r->events[i];
         if (strcmp(ev->node, a->node_id) == 0)

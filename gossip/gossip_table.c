@@ -355,6 +355,8 @@ static void ent_set(pd_gtable_t *t, gt_ent_t *e, const gt_rec_t *r, gt_owner_t *
     e->deleted = (uint8_t)(r->deleted != 0);
     e->lamport = r->lamport;
     e->reap_ms = r->deleted ? now_ms + t->tombstone_grace_ms : 0;
+    if (r->deleted)
+        gt_reap_due(t, e->reap_ms);
 }
 
 int gt_apply(pd_gtable_t *t, const gt_rec_t *r, uint64_t now_ms, int *changed_out)

@@ -71,6 +71,7 @@ typedef struct {
     uint64_t limit_hits;  /* writes refused by a cap (-PD_ELIMIT) */
     uint64_t reaped;      /* tombstones and dead owners' entries dropped */
     uint64_t events;      /* watch events delivered (all watchers) */
+    uint64_t tick_walks;  /* ticks that walked the table (the rest had nothing due) */
 } pd_gtable_stats_t;
 
 /* One visible entry. Pointers are borrowed (see above); strings are NUL-terminated. */
@@ -143,7 +144,9 @@ int pd_gtable_owner_up(pd_gtable_t *t, const char *owner);
 /* Drop every entry of owner now (restarted node). Returns the number dropped. */
 size_t pd_gtable_owner_purge(pd_gtable_t *t, const char *owner);
 
-/* Reap expired tombstones and long-dead owners' entries. Returns the number dropped. */
+/* Reap expired tombstones and long-dead owners' entries. Returns the number dropped. Walks the
+ * table only when a grace has ended since the last walk (stats.tick_walks), so calling it every
+ * gossip tick costs nothing on a steady table. */
 size_t pd_gtable_tick(pd_gtable_t *t, uint64_t now_ms);
 
 /* Wire. decode+merge return 0 and *changed_out (updates that won) or a negative code with the

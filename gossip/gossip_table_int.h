@@ -88,6 +88,10 @@ struct pd_gtable {
     gt_owner_t *obuckets[GT_OWNER_BUCKETS];
     size_t nowners;
     uint64_t clock;
+    /* No tombstone or down owner's grace ends before this: a tick earlier has nothing to drop
+     * and skips the walk over every entry (which cost a DNS server 0.3 ms every gossip tick with
+     * 4,000 entries). Lowered by whatever sets a deadline, recomputed by each walk. */
+    uint64_t next_reap_ms;
     gt_watch_t watch[PD_GTABLE_WATCHERS_MAX];
     pd_gtable_stats_t stats;
     pd_ratelimit_t limit_rl; /* one warning per PD_LOG_RATE_INTERVAL_MS about caps */
@@ -118,6 +122,12 @@ void gt_view(const gt_ent_t *e, pd_gtable_view_t *v);
 void gt_notify(pd_gtable_t *t, const gt_ent_t *e);
 /* Supersede key of (table, key). */
 void gt_skey(const gt_ent_t *e, uint8_t out[PD_GTABLE_SKEY_LEN]);
+/* A tombstone or a down owner's grace ends at when_ms: the next tick must not skip past it. */
+static inline void gt_reap_due(pd_gtable_t *t, uint64_t when_ms)
+{
+    if (when_ms < t->next_reap_ms)
+        t->next_reap_ms = when_ms;
+}
 /* Encode one stored entry as an update message. */
 int gt_encode_update(const gt_ent_t *e, pd_gtable_msg_t *out);
 

@@ -43,6 +43,7 @@ int pd_gtable_owner_down(pd_gtable_t *t, const char *owner, uint64_t now_ms)
         return 0; /* keep the first time: the grace runs from the first report */
     o->down = 1;
     o->down_ms = now_ms;
+    gt_reap_due(t, now_ms + t->owner_grace_ms);
     PD_DEBUG(t->log, "gtable owner down owner=%s entries=%u", o->id, o->refs);
     notify_owner(t, o);
     return 0;
@@ -65,7 +66,7 @@ int pd_gtable_owner_up(pd_gtable_t *t, const char *owner)
 }
 
 /* Drop every entry matching (o, or expired tombstones when now_ms given); events for visible
- * ones. Returns the number dropped. */
+ * ones. Returns the number dropped. A reap walk also notes the deadlines of what it keeps. */
 static size_t drop_where(pd_gtable_t *t, gt_owner_t *o, int reap, uint64_t now_ms)
 {
     size_t dropped = 0;
@@ -90,6 +91,11 @@ static size_t drop_where(pd_gtable_t *t, gt_owner_t *o, int reap, uint64_t now_m
                 dropped++;
                 if (last)
                     break; /* the table was freed with its last entry */
+            } else if (reap) {
+                if (e->deleted)
+                    gt_reap_due(t, e->reap_ms);
+                if (e->owner->down)
+                    gt_reap_due(t, e->owner->down_ms + t->owner_grace_ms);
             }
             e = enext;
         }
@@ -124,6 +130,8 @@ static void reap_owners(pd_gtable_t *t, uint64_t now_ms)
             gt_owner_t *next = o->hnext;
             if (o->down && o->refs == 0 && now_ms >= o->down_ms + t->owner_grace_ms)
                 gt_owner_release(t, o, 1);
+            else if (o->down)
+                gt_reap_due(t, o->down_ms + t->owner_grace_ms);
             o = next;
         }
     }
@@ -132,6 +140,10 @@ static void reap_owners(pd_gtable_t *t, uint64_t now_ms)
 size_t pd_gtable_tick(pd_gtable_t *t, uint64_t now_ms)
 {
     PD_ASSERT(t);
+    if (now_ms < t->next_reap_ms)
+        return 0;
+    t->next_reap_ms = UINT64_MAX; /* the walk lowers it to the earliest deadline it keeps */
+    t->stats.tick_walks++;
     size_t dropped = drop_where(t, NULL, 1, now_ms);
     reap_owners(t, now_ms);
     t->stats.reaped += dropped;

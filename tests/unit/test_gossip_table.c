@@ -257,6 +257,47 @@ static void test_tombstones_and_reap(void **state)
     pd_gtable_destroy(f);
 }
 
+/* The tick walks the table only once a grace has ended: a steady table costs nothing per tick,
+ * and every deadline (tombstone, down owner, either kept by a walk) is still met on time. */
+static void test_tick_walks_only_when_due(void **state)
+{
+    (void)state;
+    pd_gtable_t *t = mk("n1");
+    char key[16];
+    for (int i = 0; i < 50; i++) {
+        snprintf(key, sizeof key, "t%d", i);
+        put_s(t, "svc/web", key, "10.0.0.1", NULL);
+    }
+    uint8_t u[PD_GTABLE_UPDATE_MAX];
+    size_t n = remote_update(u, sizeof u, "svc/web", "r1", "10.0.0.2", 4, "n2");
+    assert_int_equal(merge(t, u, n), 1);
+    assert_int_equal(pd_gtable_tick(t, 10), 0); /* the first tick walks: nothing known yet */
+    uint64_t walks = pd_gtable_stats(t)->tick_walks;
+    for (uint64_t now = 20; now < 5000; now += 10)
+        assert_int_equal(pd_gtable_tick(t, now), 0);
+    assert_int_equal(pd_gtable_stats(t)->tick_walks, walks); /* steady: no walk */
+    /* Two tombstones 300 ms apart (grace 1000): each reaped on its own deadline. */
+    assert_int_equal(pd_gtable_del(t, "svc/web", "t1", 5000, NULL), 0);
+    assert_int_equal(pd_gtable_del(t, "svc/web", "t2", 5300, NULL), 0);
+    assert_int_equal(pd_gtable_tick(t, 5999), 0);
+    assert_int_equal(pd_gtable_stats(t)->tick_walks, walks);
+    assert_int_equal(pd_gtable_tick(t, 6000), 1);
+    assert_int_equal(pd_gtable_tick(t, 6100), 0); /* the walk kept t2's deadline: no walk */
+    assert_int_equal(pd_gtable_stats(t)->tick_walks, walks + 1);
+    assert_int_equal(pd_gtable_tick(t, 6300), 1);
+    assert_int_equal(pd_gtable_stats(t)->tick_walks, walks + 2);
+    /* A down owner (grace 5000): dropped at the end of its grace, not a tick before. */
+    assert_int_equal(pd_gtable_owner_down(t, "n2", 7000), 0);
+    assert_int_equal(pd_gtable_tick(t, 11999), 0);
+    assert_int_equal(pd_gtable_stats(t)->tick_walks, walks + 2);
+    assert_int_equal(pd_gtable_tick(t, 12000), 1);
+    assert_int_equal(pd_gtable_count(t, "svc/web"), 48);
+    for (uint64_t now = 12010; now < 20000; now += 10)
+        assert_int_equal(pd_gtable_tick(t, now), 0);
+    assert_int_equal(pd_gtable_stats(t)->tick_walks, walks + 3);
+    pd_gtable_destroy(t);
+}
+
 typedef struct {
     char log[32][160];
     int n;
@@ -766,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_put_get_iterate),     cmocka_unit_test(test_prefix_iteration),
         cmocka_unit_test(test_lww_ordering),        cmocka_unit_test(test_tombstones_and_reap),
         cmocka_unit_test(test_owner_liveness),      cmocka_unit_test(test_watch_order_and_filter),
+        cmocka_unit_test(test_tick_walks_only_when_due),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_push_pull_converges),
         cmocka_unit_test(test_state_too_big),       cmocka_unit_test(test_malformed_updates),
         cmocka_unit_test(test_oom_sweep),           cmocka_unit_test(test_cluster_owner),
