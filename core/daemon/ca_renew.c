@@ -91,6 +91,16 @@ static unsigned manager_addrs(pd_daemon_t *d, char out[][PD_ADDR_MAX + 8], unsig
     return n;
 }
 
+/* A node that was down for a whole CA rotation holds a certificate that no manager trusts any
+ * more, and no retry can mend that: the log says what does. */
+static const char *renew_hint(const char *why)
+{
+    return why && strstr(why, "not signed by this cluster's CA")
+               ? "; if this node was down during a CA rotation it must leave (peerctl swarm leave, "
+                 "--force on a manager) and join again with a current token (docs/pki.md)"
+               : "";
+}
+
 static void retry_later(pd_daemon_t *d, const char *what, const char *why)
 {
     pd_ca_state_t *cas = d->swarm->cas;
@@ -100,7 +110,7 @@ static void retry_later(pd_daemon_t *d, const char *what, const char *why)
     static pd_ratelimit_t rl;
     uint64_t hidden = 0;
     if (pd_ratelimit_ok(&rl, uv_now(d->loop), PD_LOG_RATE_INTERVAL_MS, &hidden))
-        PD_WARN(&d->log, "certificate renewal: %s: %s (retrying; suppressed=%llu)", what, why,
+        PD_WARN(&d->log, "certificate renewal: %s: %s%s (retrying; suppressed=%llu)", what, why, renew_hint(why),
                 (unsigned long long)hidden);
 }
 

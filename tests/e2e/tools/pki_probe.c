@@ -1,7 +1,8 @@
 /* A client of the Raft port for e2e tests and the PKI bench: mutual TLS with the certificate in a
  * data dir, or raw bytes.
  *   pki_probe tls DATADIR IP:PORT [COUNT]
- *       COUNT (default 1) sequential connections, each a full handshake with DATADIR's ca.crt,
+ *       COUNT (default 1) sequential connections, each a full handshake with DATADIR's ca.crt
+ *       (one root, or both during a CA rotation),
  *       node.crt and node.key, then one Raft-framed byte string; prints
  *       "ok N" / "refused: WHY" and, with COUNT > 1, "conns_per_s X handshake_ms_p50 Y p99 Z".
  *       After the handshake it waits 300 ms: a server that refuses the peer (a worker
@@ -96,7 +97,9 @@ static int closed_within(int fd, int ms)
     return 0;
 }
 
-static int load(const char *dir, pd_pki_ca_t *ca, pd_pki_ident_t *id)
+/* ca.crt is a bundle during a CA rotation (the new root, then the old one): the node's own
+ * certificate may be under either, and the probe trusts both, as the daemon does. */
+static int load(const char *dir, pd_pki_ca_t *ca, pd_pki_ca_t *prev, pd_pki_ident_t *id)
 {
     char path[512], err[256], *buf = malloc(PD_PKI_PEM_MAX);
     size_t len = 0;
@@ -104,13 +107,16 @@ static int load(const char *dir, pd_pki_ca_t *ca, pd_pki_ident_t *id)
     int rc;
     snprintf(path, sizeof path, "%s/ca.crt", dir);
     if ((rc = pd_pki_file_read(path, buf, PD_PKI_PEM_MAX, &len, 0, err, sizeof err)) == 0)
-        rc = pd_pki_ca_load(ca, buf, len, NULL, 0, &why);
+        rc = pd_pki_ca_load_bundle(ca, prev, buf, len, &why);
     snprintf(path, sizeof path, "%s/node.key", dir);
     if (rc == 0 && (rc = pd_pki_file_read(path, buf, PD_PKI_PEM_MAX, &len, 1, err, sizeof err)) == 0)
         rc = pd_pki_ident_load_key(id, buf, len, &why);
     snprintf(path, sizeof path, "%s/node.crt", dir);
-    if (rc == 0 && (rc = pd_pki_file_read(path, buf, PD_PKI_PEM_MAX, &len, 0, err, sizeof err)) == 0)
+    if (rc == 0 && (rc = pd_pki_file_read(path, buf, PD_PKI_PEM_MAX, &len, 0, err, sizeof err)) == 0) {
         rc = pd_pki_ident_set_cert(id, ca, buf, len, (int64_t)time(NULL), &why);
+        if (rc != 0 && prev->crt.raw.len)
+            rc = pd_pki_ident_set_cert(id, prev, buf, len, (int64_t)time(NULL), &why);
+    }
     if (rc)
         fprintf(stderr, "pki_probe: cannot load %s: %s\n", dir, why ? why : err);
     free(buf);
@@ -188,16 +194,21 @@ static int one_tls(pd_pki_tls_conf_t *conf, const char *addr, int linger_ms, dou
 
 static int run_tls(const char *dir, const char *addr, int count)
 {
-    pd_pki_ca_t ca;
+    pd_pki_ca_t ca, prev;
     pd_pki_ident_t id;
     pd_pki_drbg_t drbg;
     pd_pki_tls_conf_t conf;
     pd_pki_ca_init(&ca);
+    pd_pki_ca_init(&prev);
     pd_pki_ident_init(&id);
-    if (pd_pki_drbg_init(&drbg) != 0 || load(dir, &ca, &id) != 0)
+    if (pd_pki_drbg_init(&drbg) != 0 || load(dir, &ca, &prev, &id) != 0)
         return 1;
     if (pd_pki_tls_conf_init(&conf, PD_PKI_TLS_CLIENT, &ca, &id, &pd_clock_real, pd_pki_drbg_rng(&drbg)) != 0)
         return 1;
+    if (prev.crt.raw.len && pd_pki_tls_conf_add_ca(&conf, &prev) != 0) {
+        fprintf(stderr, "pki_probe: cannot trust the previous root in %s/ca.crt\n", dir);
+        return 1;
+    }
     if (raft_self)
         raft_self = pd_raft_node_id_from(id.info.node_id);
     double *lat = calloc((size_t)count, sizeof *lat);
@@ -218,6 +229,7 @@ static int run_tls(const char *dir, const char *addr, int count)
     pd_pki_tls_conf_free(&conf);
     pd_pki_ident_free(&id);
     pd_pki_ca_free(&ca);
+    pd_pki_ca_free(&prev);
     pd_pki_drbg_free(&drbg);
     return refused;
 }
