@@ -17,10 +17,11 @@
 # 127.0.53.x port 5300, pinned to CPU 1 (taskset -c 1); dnsperf runs on CPU 0 with one thread.
 # The data, configs and server starts are in lib.sh, shared with work.sh.
 #
-# All servers are started once and stay up; then ROUNDS rounds, each of which measures every
-# server once, in an order rotated by one each round (so no server is always first or last after
-# a given other), so that a slow drift or a burst of load on this shared machine lands on all
-# servers alike. Per server and round:
+# All servers are started once and stay up; then ROUNDS rounds, each of which runs each kind of
+# measurement below for every server back to back (so the figures a verdict compares are seconds
+# apart), in an order rotated by one each round (so no server is always first or last after a
+# given other), so that a slow drift or a burst of load on this shared machine lands on all
+# servers alike. The kinds, in this order:
 #   1. max QPS: dnsperf -l DURATION -c CLIENTS -q OUTSTANDING -T 1; lost queries; server CPU
 #      (utime+stime of the server process and its children from /proc/PID/stat) per completed
 #      query, and that minus the echo server's figure of the same round ("DNS work per query");
@@ -208,29 +209,34 @@ start_server() { # NAME
     PID[$name]=$pid
 }
 
-# One round's measurements of one server; results lines "NAME max|lat ROUND figures...".
-measure_round() { # NAME ROUND
-    local name=$1 round=$2 r
-    r=$(run_max "$name" "r$round")
-    say "round $round: $name: max: qps completed lost cpu_us/q busy% other% cpu_total_us/q = $r"
-    echo "$name max $round $r" >>"$W/results"
-    if [ "$CAP" -gt 0 ]; then
-        local t0 t1
+# One measurement of one server; results lines "NAME KIND ROUND figures...".
+measure() { # NAME ROUND KIND (max | cap | lat | tlat)
+    local name=$1 round=$2 kind=$3 r t0 t1
+    case $kind in
+    max)
+        r=$(run_max "$name" "r$round")
+        say "round $round: $name: max: qps completed lost cpu_us/q busy% other% cpu_total_us/q = $r"
+        ;;
+    cap)
         cg_join "$name" # a child forked since the start (none of ours do; cheap to be sure)
         t0=$(cg_throttled "$name")
         cg_cap "$name" "$CAP" || die "cannot set the CPU cap of $name"
         r=$(run_max "$name" "r$round.cap" "$CAP_OUTSTANDING")
         cg_cap "$name" off
         t1=$(cg_throttled "$name")
-        say "round $round: $name: max at ${CAP}% of a CPU: qps completed lost cpu_us/q busy% other% cpu_total_us/q throttled = $r $((t1 - t0))"
-        echo "$name cap $round $r $((t1 - t0))" >>"$W/results"
-    fi
-    r=$(run_lat "$name" "r$round")
-    say "round $round: $name: at $RATE/s: p50_us p99_us lost qps rcvbuf_drops cpu_us/q other% cpu_total_us/q = $r"
-    echo "$name lat $round $r" >>"$W/results"
-    r=$(run_tlat "$name" "r$round")
-    say "round $round: $name: at $RATE/s, timestamped (latency.c): p50 p90 p99 p99.9 max (µs) lost late_sends = $r"
-    [ -n "$r" ] && echo "$name tlat $round $r" >>"$W/results"
+        r="$r $((t1 - t0))"
+        say "round $round: $name: max at ${CAP}% of a CPU: qps completed lost cpu_us/q busy% other% cpu_total_us/q throttled = $r"
+        ;;
+    lat)
+        r=$(run_lat "$name" "r$round")
+        say "round $round: $name: at $RATE/s: p50_us p99_us lost qps rcvbuf_drops cpu_us/q other% cpu_total_us/q = $r"
+        ;;
+    tlat)
+        r=$(run_tlat "$name" "r$round")
+        say "round $round: $name: at $RATE/s, timestamped (latency.c): p50 p90 p99 p99.9 max (µs) lost late_sends = $r"
+        ;;
+    esac
+    [ -n "$r" ] && echo "$name $kind $round $r" >>"$W/results"
 }
 
 perf_peerd() {
@@ -245,15 +251,29 @@ perf_peerd() {
     say "peerd: perf profile in $W/perf.txt"
 }
 
+# One max run of peerd for the churn comparison: capped like the server-bound run when the bench
+# caps (with the client the limit, churn could only show as noise), else uncapped.
+run_churn_max() { # TAG
+    if [ "$CAP" -gt 0 ]; then
+        cg_cap peerd "$CAP" || die "cannot set the CPU cap of peerd"
+        run_max peerd "$1" "$CAP_OUTSTANDING"
+        cg_cap peerd off
+    else
+        run_max peerd "$1"
+    fi
+}
+# The churn run is bracketed by two quiet runs of the same kind, just before and just after, and
+# compared with their mean: the rounds' median is minutes away, and this VM drifts.
 measure_churn() { # PID of the DNS node
-    local pid=$1 secs=$((DURATION + 8)) lp r ok=0 bad=0 mid
+    local pid=$1 secs=$((DURATION + 8)) lp r ok=0 bad=0 mid q0 q1
+    q0=$(run_churn_max churn.before)
     "$W/bin/loader" churn "$CHURN" "$secs" $NSVC "$W/peerd/n2/ctl.sock:2" "$W/peerd/n3/ctl.sock:3" \
         >"$W/churn.txt" 2>&1 &
     lp=$!
     track $lp
     sleep 2
     mid=$(count_records "${ADDR[peerd]}") # one full sweep once the churn is under way
-    run_max peerd churn >"$W/churn.max" &
+    run_churn_max churn >"$W/churn.max" &
     local dp=$!
     sleep 1
     while kill -0 $dp 2>/dev/null; do # light spot checks (niced, on the client CPU)
@@ -272,7 +292,9 @@ measure_churn() { # PID of the DNS node
         sleep 2
     done
     say "peerd churn: $after task records after the churn"
-    echo "peerd churn $r $ok $bad $mid $after $(awk '{print $1}' "$W/churn.txt")" >>"$W/results"
+    q1=$(run_churn_max churn.after)
+    say "peerd churn: quiet runs around it: before = $q0; after = $q1"
+    echo "peerd churn $r $ok $bad $mid $after $(awk '{print $1}' "$W/churn.txt") $(awk -v a="${q0%% *}" -v b="${q1%% *}" 'BEGIN { printf "%.0f", (a + b) / 2 }') ${q0%% *} ${q1%% *}" >>"$W/results"
 }
 # ------------------------------------------------------------------ run
 gossip_note="no gossip benchmark was running during the measurements"
@@ -306,7 +328,13 @@ for round in $(seq 1 "$ROUNDS"); do
     k=$(((round - 1) % ${#up[@]}))
     order=("${up[@]:k}" "${up[@]:0:k}")
     say "round $round of $ROUNDS: ${order[*]}"
-    for s in "${order[@]}"; do measure_round "$s" "$round"; done
+    # one kind of run for every server back to back, so that the figures a verdict compares were
+    # taken seconds apart (this VM's speed drifts by more than the servers differ over minutes)
+    kinds="max lat tlat"
+    [ "$CAP" -gt 0 ] && kinds="max cap lat tlat"
+    for kind in $kinds; do
+        for s in "${order[@]}"; do measure "$s" "$round" "$kind"; done
+    done
 done
 T_ROUNDS=$(($(date +%s) - T_START))
 if [ -n "${PID[peerd]:-}" ]; then
@@ -341,7 +369,8 @@ say "timed rounds took $T_ROUNDS s, everything $T_ALL s"
 # results lines: "NAME max ROUND qps completed lost cpu busy% other% cpu_total"
 #                "NAME cap ROUND qps completed lost cpu busy% other% cpu_total throttled_periods"
 #                "NAME lat ROUND p50 p99 lost qps rcvbuf_drops cpu other% cpu_total"
-#                "peerd churn qps completed lost cpu busy% other% cpu_total ok bad mid after changes"
+#                "peerd churn qps completed lost cpu busy% other% cpu_total ok bad mid after changes
+#                 quiet_mean quiet_before quiet_after"
 raw() { awk -v s="$1" -v k="$2" -v r="$3" -v f="$4" '$1 == s && $2 == k && $3 == r { print $(f + 3); exit }' "$W/results"; }
 get() { awk -v s="$1" -v k="$2" -v f="$3" '$1 == s && $2 == k { print $(f + 2); exit }' "$W/results"; }
 # median over the rounds of field F (ignoring rounds without a number)
@@ -355,6 +384,14 @@ med_work() { # NAME KIND FIELD
         $1 == s && $2 == k { v[$3] = $(f + 3) }
         END { for (r in v) if (r in e && v[r] ~ /^[0-9.]+$/ && e[r] ~ /^[0-9.]+$/) printf "%.3f\n", v[r] - e[r] }' "$W/results" | median
 }
+# peerd-vs-knot figures paired by round: A's field F of KIND over B's, per round in round order,
+# and the median of those ratios (the verdicts use it: pairs taken seconds apart cancel the drift
+# of this VM's speed between rounds, which is larger than the servers' differences)
+ratios() { # A B KIND FIELD
+    awk -v a="$1" -v b="$2" -v k="$3" -v f="$4" '$2 == k && $1 == a { x[$3] = $(f + 3) } $2 == k && $1 == b { y[$3] = $(f + 3) }
+        END { for (r = 1; r <= 1000; r++) if ((r in x) && (r in y) && y[r] + 0 > 0) printf "%.2f\n", x[r] / y[r] }' "$W/results"
+}
+med_ratio() { ratios "$@" | median; }
 fmt() { awk -v a="$1" -v p="${2:-%.2f}" 'BEGIN { if (a == "") print "-"; else printf p "\n", a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 verdict() { if awk "BEGIN { exit !($1) }"; then echo "**met**"; else echo "**not met**"; fi; }
@@ -422,13 +459,17 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
     echo "  no IO, warm caches): ${answer_ns:-?} ns/query."
     echo "- Query mix: 80% \`svcN.svc A\`, 15% \`tasks.svcN.svc A\`, 5% \`nosuchN.svc A\` (NXDOMAIN), N uniform."
     echo "- Server pinned to CPU $SERVER_CPU, dnsperf (-T 1) to CPU $CLIENT_CPU (with peerd nodes 2-3 and the loader)."
+    echo "  The servers not being measured sit idle on CPU $SERVER_CPU meanwhile (peerd node 1 keeps its timers)."
     echo "- Socket receive buffers: peerd and echo ask for 8 MB; for the run net.core.rmem_default is 8 MB"
     echo "  (restored after), so the servers that keep the kernel's default (knot, dnsmasq) get the same."
-    echo "  The servers not being measured sit idle on CPU $SERVER_CPU meanwhile (peerd node 1 keeps its timers)."
-    echo "- $ROUNDS rounds: all servers start once and stay up; each round measures every server once (a"
-    echo "  max-QPS run, then a fixed-rate run), the order rotated by one server each round. The tables"
-    echo "  below are the medians over the rounds (DNS work: the median of each round's server minus echo"
-    echo "  figure); every round's raw figures follow them. The rounds took $T_ROUNDS s (whole run: $T_ALL s)."
+    echo "- $ROUNDS rounds: all servers start once and stay up; each round runs each kind of measurement"
+    echo "  (max QPS, capped max QPS, dnsperf at the fixed rate, latency.c at the fixed rate) for every"
+    echo "  server back to back, in an order rotated by one server each round. The tables below are the"
+    echo "  medians over the rounds (DNS work: the median of each round's server minus echo figure); every"
+    echo "  round's raw figures follow them. The peerd-vs-knot verdicts on QPS and p99 use the median of"
+    echo "  the per-round ratios: this VM's speed drifts between rounds by more than the servers differ"
+    echo "  (echo's capped QPS has moved by 25% within ten minutes), and figures taken seconds apart cancel"
+    echo "  that. The rounds took $T_ROUNDS s (whole run: $T_ALL s)."
     echo "- Max QPS: \`dnsperf -l $DURATION -c $CLIENTS -q $OUTSTANDING -T 1 -t 2\`. CPU/query: utime+stime of the"
     echo "  server process (and children) from /proc/PID/stat over that run / queries completed"
     echo "  (clock ticks of 1/$CLK_TCK s), measured over the max-QPS run and over the fixed-rate run;"
@@ -508,7 +549,8 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         echo "|---|---|---|---|"
         if [ "$CAP" -gt 0 ]; then
             pc=$(med peerd cap 1) kc=$(med knot cap 1)
-            echo "| max QPS at least knot's (server-bound: CPU capped at ${CAP}%) | $(fmt "$pc" %.0f) ($(ratio "$pc" "$kc")x) | $(fmt "$kc" %.0f) | $(verdict "${pc:-0} >= ${kc:-1e12}") |"
+            cr=$(med_ratio peerd knot cap 1)
+            echo "| max QPS at least knot's (server-bound: CPU capped at ${CAP}%; verdict on the median of the per-round ratios $(ratios peerd knot cap 1 | tr '\n' ' ')) | $(fmt "$pc" %.0f) (paired ratio $(fmt "$cr")x; ratio of medians $(ratio "$pc" "$kc")x) | $(fmt "$kc" %.0f) | $(verdict "${cr:-0} >= 1") |"
             echo "| max QPS uncapped (dnsperf-bound: both below 100% busy; for reference) | $(fmt "$pq" %.0f) ($(ratio "$pq" "$kq")x) | $(fmt "$kq" %.0f) | $(verdict "${pq:-0} >= ${kq:-1e12}") |"
         else
             echo "| max QPS at least knot's | $(fmt "$pq" %.0f) | $(fmt "$kq" %.0f) | $(verdict "${pq:-0} >= ${kq:-1e12}") |"
@@ -521,18 +563,21 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         echo "| DNS work/query (whole CPU) at most half of knot's (max run) | $(fmt "$pwm" %.3f) µs | $(fmt "$kwm" %.3f) µs (half: $(awk -v k="$kwm" 'BEGIN { if (k == "") print "-"; else printf "%.3f", k / 2 }')) | $(verdict "${pwm:-1e9} <= ${kwm:--1e9} / 2") |"
         echo "| no query lost at ${RATE}/s | median $(fmt "$pl" %.0f) lost (most in a round: $pl_max) | median $(fmt "$(med knot lat 3)" %.0f) lost | $(verdict "${pl:-1} == 0") |"
         tp=$(med peerd tlat 3) tk=$(med knot tlat 3)
-        echo "| p99 at ${RATE}/s at most knot's (server latency, latency.c) | $(fmt "$tp" %.1f) µs | $(fmt "$tk" %.1f) µs | $(verdict "${tp:-1e9} <= ${tk:-0}") |"
+        tr_=$(med_ratio peerd knot tlat 3)
+        echo "| p99 at ${RATE}/s at most knot's (server latency, latency.c; verdict on the median of the per-round ratios $(ratios peerd knot tlat 3 | tr '\n' ' ')) | $(fmt "$tp" %.1f) µs (paired ratio $(fmt "$tr_")x) | $(fmt "$tk" %.1f) µs | $(verdict "${tr_:-1e9} <= 1") |"
         echo "| p99 at ${RATE}/s, dnsperf -v (client-bound: echo $(fmt "$(med echo lat 2)" %.0f) µs; for reference) | $(fmt "$p99p" %.0f) µs | $(fmt "$p99k" %.0f) µs | $(verdict "${p99p:-1e9} <= ${p99k:-0}") |"
         cq=$(get peerd churn 1)
         if [ -n "$cq" ]; then
-            echo "| QPS under $CHURN changes/s within 10% of quiet (median) | $cq ($(ratio "$cq" "$pq")x quiet) | | $(verdict "$cq >= 0.9 * $pq") |"
+            cm=$(get peerd churn 13)
+            echo "| QPS under $CHURN changes/s within 10% of quiet ($( [ "$CAP" -gt 0 ] && echo "capped at ${CAP}%; ")quiet: the mean of the same run just before and after) | $cq ($(ratio "$cq" "$cm")x quiet $cm) | | $(verdict "$cq >= 0.9 * ${cm:-1e12}") |"
             echo "| answers correct under churn (dig spot checks) | $(get peerd churn 8) ok, $(get peerd churn 9) bad | | $(verdict "$(get peerd churn 9) == 0 && $(get peerd churn 8) > 0") |"
         fi
         echo
     fi
     echo "## Every round"
     echo
-    echo "Raw figures, in the order measured. CPU µs/query: process (utime+stime) and whole CPU."
+    echo "Raw figures per round (each round ran one kind of measurement for every server back to back, in"
+    echo "the round's order). CPU µs/query: process (utime+stime) and whole CPU."
     echo
     echo "| round | server | max QPS | max QPS capped | lost (max) | CPU µs/q (max) | CPU µs/q whole (max) | busy (max) | other load (max) | CPU µs/q @${RATE}/s | CPU µs/q whole @${RATE}/s | p50 µs | p99 µs | lost @${RATE}/s | rcvbuf drops | other load @${RATE}/s |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -557,9 +602,9 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         echo
         echo "loader.c made $(get peerd churn 12) endpoint changes at $CHURN/s on nodes 2 and 3 (deregister a random"
         echo "(service, node) endpoint, register back the one taken down 50 changes earlier, so 50 endpoints are down at any time, each for"
-        echo "about 1 s) during a max-QPS run of $DURATION s after the rounds:"
-        echo "$(get peerd churn 1) QPS, $(get peerd churn 3) lost, $(get peerd churn 4) CPU µs/query (quiet, median: $(fmt "$pq" %.0f) QPS,"
-        echo "$(fmt "$(med peerd max 4)") µs/query). Spot checks during the churn (dig svcN.svc: its one VIP;"
+        echo "about 1 s) during a max-QPS run of $DURATION s after the rounds$( [ "$CAP" -gt 0 ] && echo " (capped at ${CAP}% of a CPU, -q $CAP_OUTSTANDING, as the server-bound run)"):"
+        echo "$(get peerd churn 1) QPS, $(get peerd churn 3) lost, $(get peerd churn 4) CPU µs/query; the same run without churn just before: $(get peerd churn 14) QPS,"
+        echo "just after: $(get peerd churn 15) QPS. Spot checks during the churn (dig svcN.svc: its one VIP;"
         echo "tasks.svcN.svc: 1-3 addresses, all of service N, node 1's among them; nosuchN.svc NXDOMAIN): $(get peerd churn 8) ok,"
         echo "$(get peerd churn 9) bad. A sweep of all 1,000 tasks.svcN.svc mid-churn found $(get peerd churn 10) of 3000"
         echo "records (the endpoints down at that moment are gone from DNS: the churn reaches DNS); after the churn: $(get peerd churn 11)."
