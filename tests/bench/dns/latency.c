@@ -11,11 +11,12 @@
  * client was held up); the queries still go out, at once, and their latency counts from the
  * moment they went out.
  *
- *   latency IP PORT QUERYFILE RATE SECONDS [WARMUP_S [SOCKETS]]
+ *   latency IP PORT QUERYFILE RATE SECONDS [WARMUP_S [SOCKETS [RAW_FILE]]]
  *
  * QUERYFILE: dnsperf's format ("name TYPE" per line, A AAAA SRV PTR TXT NS SOA MX), used in order
  * and from the top again. Queries sent in the first WARMUP_S seconds (default 0.5) are sent but
- * not counted; an answer not back within 2 s is lost. Prints one line:
+ * not counted; an answer not back within 2 s is lost. RAW_FILE: every counted latency (µs, one a
+ * line) is appended to it, so that short runs can be pooled. Prints one line:
  *   sent N counted N answered N lost N late_sends N p50_us X p90_us X p99_us X p999_us X max_us X */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -226,8 +227,8 @@ static double pct_us(const uint32_t *v, size_t n, double p)
 
 int main(int argc, char **argv)
 {
-    if (argc < 6 || argc > 8) {
-        fprintf(stderr, "usage: latency IP PORT QUERYFILE RATE SECONDS [WARMUP_S [SOCKETS]]\n");
+    if (argc < 6 || argc > 9) {
+        fprintf(stderr, "usage: latency IP PORT QUERYFILE RATE SECONDS [WARMUP_S [SOCKETS [RAW_FILE]]]\n");
         return 2;
     }
     struct sockaddr_in server = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
@@ -301,6 +302,19 @@ int main(int argc, char **argv)
         }
         if (sent == total && r.outstanding == 0)
             break;
+    }
+    if (argc > 8) {
+        FILE *raw = fopen(argv[8], "a");
+        if (!raw) {
+            perror("latency: raw file");
+            return 1;
+        }
+        for (size_t i = 0; i < r.nlat; i++)
+            fprintf(raw, "%.1f\n", r.lat_100ns[i] / 10.0);
+        if (fclose(raw) != 0) {
+            perror("latency: raw file");
+            return 1;
+        }
     }
     qsort(r.lat_100ns, r.nlat, sizeof *r.lat_100ns, cmp_u32);
     printf("sent %llu counted %llu answered %llu lost %llu late_sends %llu p50_us %.1f p90_us %.1f "

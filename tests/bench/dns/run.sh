@@ -36,8 +36,9 @@
 #      dnsperf stamps an answer when its receive thread reads it, and that thread shares the client
 #      CPU with the sender: its p99 is the client's (the echo server's is as high as any server's);
 #   4. the server's latency at the same rate: latency.c, an open-loop client that sends on a fixed
-#      schedule and takes each answer's arrival time from the kernel (SO_TIMESTAMPNS), after a
-#      warm-up of BENCH_DNS_WARMUP_S; p50/p90/p99/p99.9, lost, and sends the client made late.
+#      schedule and takes each answer's arrival time from the kernel (SO_TIMESTAMPNS), in slots of
+#      0.5 s (after a warm-up of BENCH_DNS_WARMUP_S each) that the servers take in turns, LAT_S s
+#      pooled per server: p50/p90/p99/p99.9, lost, and sends the client made late.
 # The report shows every round's raw figures and the medians over the rounds; the verdicts use the
 # medians. Then peerd with 100 endpoint changes/s (loader.c deregistering/registering endpoints
 # on nodes 2 and 3) during a max-QPS run, with dig spot checks of the answers during the churn.
@@ -51,7 +52,7 @@
 #   BENCH_DNS_DURATION=5           max-QPS window, s            (quick: 3)
 #   BENCH_DNS_LAT_S=4              fixed-rate window, s         (quick: 3)
 #   BENCH_DNS_RATE=50000           fixed rate, queries/s
-#   BENCH_DNS_WARMUP_S=0.5         latency.c: queries sent in the first this many seconds are not counted
+#   BENCH_DNS_WARMUP_S=0.1         latency.c: queries sent in the first this many seconds of a slot are not counted
 #   BENCH_DNS_CLIENTS=8 BENCH_DNS_OUTSTANDING=200   dnsperf -c / -q for the max-QPS runs
 #   BENCH_DNS_CAP=40               CPU cap of the server-bound max-QPS run, % of one CPU (0: no such run)
 #   BENCH_DNS_CAP_PERIOD_US=5000   CFS period of the cap (the kernel wants a quota of 1 ms or more)
@@ -78,7 +79,9 @@ ROUNDS=${BENCH_DNS_ROUNDS:-$d_rounds}
 DURATION=${BENCH_DNS_DURATION:-$d_dur}
 LAT_S=${BENCH_DNS_LAT_S:-$d_lat}
 RATE=${BENCH_DNS_RATE:-50000}
-WARMUP_S=${BENCH_DNS_WARMUP_S:-0.5}
+WARMUP_S=${BENCH_DNS_WARMUP_S:-0.1}
+TLAT_SLOT_S=0.5
+TLAT_SLOTS=$(awk -v a="$LAT_S" -v b="$TLAT_SLOT_S" 'BEGIN { n = int(a / b + 0.5); print n < 1 ? 1 : n }')
 CLIENTS=${BENCH_DNS_CLIENTS:-8}
 OUTSTANDING=${BENCH_DNS_OUTSTANDING:-200}
 CHURN=${BENCH_DNS_CHURN:-100}
@@ -158,13 +161,31 @@ run_lat() { # NAME TAG
     rm -f "$W/$1.$2.lat.sorted"
     sed -i '/^> /d' "$out" # keep the summary only
 }
-# the server's latency at the fixed rate (latency.c): echoes "p50 p90 p99 p999 max lost late_sends"
-run_tlat() { # NAME TAG
-    local out="$W/$1.$2.tlat.txt"
-    taskset -c $CLIENT_CPU "$W/bin/latency" "${ADDR[$1]}" $PORT "$W/queries.txt" "$RATE" \
-        "$(awk -v a="$LAT_S" -v b="$WARMUP_S" 'BEGIN { print a + b }')" "$WARMUP_S" >"$out" 2>&1
-    awk '$1 == "sent" { for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
-        printf "%s %s %s %s %s %s %s\n", v["p50_us"], v["p90_us"], v["p99_us"], v["p999_us"], v["max_us"], v["lost"], v["late_sends"] }' "$out"
+# The server latency phase of a round (latency.c at the fixed rate): TLAT_SLOTS slots of
+# TLAT_SLOT_S counted seconds per server, the servers taking turns (slot 1 of each, then slot 2,
+# ...), pooled per server. This VM stalls for milliseconds about once a second, and those stalls
+# set the p99: in turns, they land on every server alike instead of on whichever server's one
+# window they fell in. Results lines "NAME tlat ROUND p50 p90 p99 p999 max lost late_sends".
+measure_tlat() { # ROUND NAME...
+    local round=$1 slot s line secs
+    shift
+    secs=$(awk -v a="$TLAT_SLOT_S" -v b="$WARMUP_S" 'BEGIN { print a + b }')
+    for s in "$@"; do : >"$W/$s.r$round.tlat.raw" && : >"$W/$s.r$round.tlat.txt"; done
+    for slot in $(seq "$TLAT_SLOTS"); do
+        for s in "$@"; do
+            taskset -c $CLIENT_CPU "$W/bin/latency" "${ADDR[$s]}" $PORT "$W/queries.txt" "$RATE" "$secs" "$WARMUP_S" 4 \
+                "$W/$s.r$round.tlat.raw" >>"$W/$s.r$round.tlat.txt" 2>&1
+        done
+    done
+    for s in "$@"; do
+        line=$(sort -g "$W/$s.r$round.tlat.raw" | awk -v sums="$(awk '$1 == "sent" { for (i = 1; i < NF; i += 2) v[$i] += $(i + 1) }
+                END { print v["lost"] + 0, v["late_sends"] + 0 }' "$W/$s.r$round.tlat.txt")" '{ v[NR] = $1 }
+            function at(p,  i) { i = int(p * NR); if (i >= NR) i = NR - 1; return v[i + 1] }
+            END { if (NR == 0) exit; printf "%s %s %s %s %s %s\n", at(0.50), at(0.90), at(0.99), at(0.999), v[NR], sums }')
+        rm -f "$W/$s.r$round.tlat.raw"
+        say "round $round: $s: at $RATE/s, timestamped (latency.c, $TLAT_SLOTS slots): p50 p90 p99 p99.9 max (µs) lost late_sends = $line"
+        [ -n "$line" ] && echo "$s tlat $round $line" >>"$W/results"
+    done
 }
 check_answers() { # one probe: svcN one VIP; tasks.svcN decode to N, include node 1; nosuch NXDOMAIN
     local n=$((1 + RANDOM % NSVC)) name a bad=0 cnt k
@@ -210,7 +231,7 @@ start_server() { # NAME
 }
 
 # One measurement of one server; results lines "NAME KIND ROUND figures...".
-measure() { # NAME ROUND KIND (max | cap | lat | tlat)
+measure() { # NAME ROUND KIND (max | cap | lat)
     local name=$1 round=$2 kind=$3 r t0 t1
     case $kind in
     max)
@@ -230,10 +251,6 @@ measure() { # NAME ROUND KIND (max | cap | lat | tlat)
     lat)
         r=$(run_lat "$name" "r$round")
         say "round $round: $name: at $RATE/s: p50_us p99_us lost qps rcvbuf_drops cpu_us/q other% cpu_total_us/q = $r"
-        ;;
-    tlat)
-        r=$(run_tlat "$name" "r$round")
-        say "round $round: $name: at $RATE/s, timestamped (latency.c): p50 p90 p99 p99.9 max (µs) lost late_sends = $r"
         ;;
     esac
     [ -n "$r" ] && echo "$name $kind $round $r" >>"$W/results"
@@ -333,6 +350,7 @@ for round in $(seq 1 "$ROUNDS"); do
     kinds="max lat tlat"
     [ "$CAP" -gt 0 ] && kinds="max cap lat tlat"
     for kind in $kinds; do
+        if [ "$kind" = tlat ]; then measure_tlat "$round" "${order[@]}"; continue; fi
         for s in "${order[@]}"; do measure "$s" "$round" "$kind"; done
     done
 done
@@ -490,7 +508,9 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
     echo "  the same queries on a fixed schedule at $RATE/s from 4 sockets, stamps each just before its send()"
     echo "  and takes the answer's arrival time from the kernel (SO_TIMESTAMPNS, stamped when the server's"
     echo "  reply enters loopback, inside the server's send call), so the client's own pauses do not count."
-    echo "  $LAT_S s counted after a warm-up of $WARMUP_S s. Late sends: queries the client sent more than"
+    echo "  $TLAT_SLOTS slots of $TLAT_SLOT_S s per server and round (each after a $WARMUP_S s warm-up), the servers taking"
+    echo "  turns slot by slot, pooled per server: this VM stalls for milliseconds about once a second and"
+    echo "  those stalls set the p99, so they must fall on every server alike. Late sends: queries the client sent more than"
     echo "  100 µs behind schedule (it was held up; they go out at once and count from when they went out)."
     echo
     echo "## Results (medians over $ROUNDS rounds)"
