@@ -268,6 +268,8 @@ perf_peerd() {
     say "peerd: perf profile in $W/perf.txt"
 }
 
+# the median of the numbers on stdin, one a line (ignoring anything else)
+median() { sort -g | awk '$1 ~ /^-?[0-9.]+$/ { v[++n] = $1 } END { if (!n) print ""; else if (n % 2) print v[(n + 1) / 2]; else print (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
 # One max run of peerd for the churn comparison: capped like the server-bound run when the bench
 # caps (with the client the limit, churn could only show as noise), else uncapped.
 run_churn_max() { # TAG
@@ -279,39 +281,53 @@ run_churn_max() { # TAG
         run_max peerd "$1"
     fi
 }
-# The churn run is bracketed by two quiet runs of the same kind, just before and just after, and
-# compared with their mean: the rounds' median is minutes away, and this VM drifts.
-measure_churn() { # PID of the DNS node
-    local pid=$1 secs=$((DURATION + 8)) lp r ok=0 bad=0 mid q0 q1
-    q0=$(run_churn_max churn.before)
-    "$W/bin/loader" churn "$CHURN" "$secs" $NSVC "$W/peerd/n2/ctl.sock:2" "$W/peerd/n3/ctl.sock:3" \
-        >"$W/churn.txt" 2>&1 &
+# Churn windows alternate with quiet ones, Q C Q C Q C Q (CHURN_WINDOWS churn windows), all the
+# same run, and the medians are compared: this VM's speed swings by 25% within a minute (a quiet
+# run has gone from 113k to 178k QPS between two windows), more than one window against its
+# neighbours can tell from churn.
+CHURN_WINDOWS=3
+churn_window() { # WINDOW (1..): count_records and check_answers use i, so not i here; one churn window; appends "c QPS ..." to $W/churn.runs and its spot checks to $W/churn.checks
+    local win=$1 lp dp ok=0 bad=0
+    "$W/bin/loader" churn "$CHURN" $((DURATION + 4)) $NSVC "$W/peerd/n2/ctl.sock:2" "$W/peerd/n3/ctl.sock:3" \
+        >"$W/churn.$win.txt" 2>&1 &
     lp=$!
     track $lp
-    sleep 2
-    mid=$(count_records "${ADDR[peerd]}") # one full sweep once the churn is under way
-    run_churn_max churn >"$W/churn.max" &
-    local dp=$!
+    sleep 2 # the churn under way
+    [ "$win" = 1 ] && count_records "${ADDR[peerd]}" >"$W/churn.mid" # one full sweep mid-churn
+    run_churn_max "churn.c$win" >"$W/churn.max" &
+    dp=$!
     sleep 1
     while kill -0 $dp 2>/dev/null; do # light spot checks (niced, on the client CPU)
         if check_answers; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
         sleep 1
     done
     wait $dp
-    r=$(cat "$W/churn.max")
+    echo "c $(cat "$W/churn.max")" >>"$W/churn.runs"
     wait $lp
-    say "peerd churn: $(cat "$W/churn.txt")"
-    say "peerd churn: max: qps completed lost cpu_us/q busy% other% = $r; spot checks ok=$ok bad=$bad; records mid-churn $mid"
-    local after=0 i
-    for i in $(seq 15); do
+    echo "$ok $bad $(awk '{ print $1 }' "$W/churn.$win.txt")" >>"$W/churn.checks"
+    say "peerd churn window $win: $(cat "$W/churn.$win.txt"); max: $(cat "$W/churn.max"); spot checks ok=$ok bad=$bad"
+}
+measure_churn() { # PID of the DNS node
+    local i r after=0 qm cm
+    : >"$W/churn.runs"
+    : >"$W/churn.checks"
+    for i in $(seq $CHURN_WINDOWS); do
+        echo "q $(run_churn_max "churn.q$i")" >>"$W/churn.runs"
+        churn_window "$i"
+    done
+    for i in $(seq 15); do # every endpoint back in DNS after the churn
         after=$(count_records "${ADDR[peerd]}")
         [ "$after" = $((3 * NSVC)) ] && break
         sleep 2
     done
     say "peerd churn: $after task records after the churn"
-    q1=$(run_churn_max churn.after)
-    say "peerd churn: quiet runs around it: before = $q0; after = $q1"
-    echo "peerd churn $r $ok $bad $mid $after $(awk '{print $1}' "$W/churn.txt") $(awk -v a="${q0%% *}" -v b="${q1%% *}" 'BEGIN { printf "%.0f", (a + b) / 2 }') ${q0%% *} ${q1%% *}" >>"$W/results"
+    echo "q $(run_churn_max "churn.q$((CHURN_WINDOWS + 1))")" >>"$W/churn.runs"
+    qm=$(awk '$1 == "q" { print $2 }' "$W/churn.runs" | median)
+    cm=$(awk '$1 == "c" { print $2 }' "$W/churn.runs" | median)
+    # the churn window with the median QPS gives the other figures of the line
+    r=$(awk -v m="$cm" '$1 == "c" && $2 == m { $1 = ""; print; exit }' "$W/churn.runs")
+    say "peerd churn: quiet windows $(awk '$1 == "q" { printf "%s ", $2 }' "$W/churn.runs")(median $qm); churn windows $(awk '$1 == "c" { printf "%s ", $2 }' "$W/churn.runs")(median $cm)"
+    echo "peerd churn $r $(awk '{ ok += $1; bad += $2; n += $3 } END { print ok + 0, bad + 0 }' "$W/churn.checks") $(cat "$W/churn.mid") $after $(awk '{ n += $3 } END { print n + 0 }' "$W/churn.checks") $qm $(awk '$1 == "q" { printf "%s%s", s, $2; s = "," }' "$W/churn.runs") $(awk '$1 == "c" { printf "%s%s", s, $2; s = "," }' "$W/churn.runs")" >>"$W/results"
 }
 # ------------------------------------------------------------------ run
 gossip_note="no gossip benchmark was running during the measurements"
@@ -388,11 +404,10 @@ say "timed rounds took $T_ROUNDS s, everything $T_ALL s"
 #                "NAME cap ROUND qps completed lost cpu busy% other% cpu_total throttled_periods"
 #                "NAME lat ROUND p50 p99 lost qps rcvbuf_drops cpu other% cpu_total"
 #                "peerd churn qps completed lost cpu busy% other% cpu_total ok bad mid after changes
-#                 quiet_mean quiet_before quiet_after"
+#                 quiet_median quiet_qps_list churn_qps_list" (the churn window with the median QPS)
 raw() { awk -v s="$1" -v k="$2" -v r="$3" -v f="$4" '$1 == s && $2 == k && $3 == r { print $(f + 3); exit }' "$W/results"; }
 get() { awk -v s="$1" -v k="$2" -v f="$3" '$1 == s && $2 == k { print $(f + 2); exit }' "$W/results"; }
-# median over the rounds of field F (ignoring rounds without a number)
-median() { sort -g | awk '$1 ~ /^-?[0-9.]+$/ { v[++n] = $1 } END { if (!n) print ""; else if (n % 2) print v[(n + 1) / 2]; else print (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
+# median over the rounds of field F (ignoring rounds without a number): median() is defined above
 med() { # NAME KIND FIELD
     awk -v s="$1" -v k="$2" -v f="$3" '$1 == s && $2 == k { print $(f + 3) }' "$W/results" | median
 }
@@ -589,7 +604,7 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         cq=$(get peerd churn 1)
         if [ -n "$cq" ]; then
             cm=$(get peerd churn 13)
-            echo "| QPS under $CHURN changes/s within 10% of quiet ($( [ "$CAP" -gt 0 ] && echo "capped at ${CAP}%; ")quiet: the mean of the same run just before and after) | $cq ($(ratio "$cq" "$cm")x quiet $cm) | | $(verdict "$cq >= 0.9 * ${cm:-1e12}") |"
+            echo "| QPS under $CHURN changes/s within 10% of quiet ($( [ "$CAP" -gt 0 ] && echo "capped at ${CAP}%; ")medians of $CHURN_WINDOWS churn windows and the $((CHURN_WINDOWS + 1)) quiet ones they alternate with) | $cq ($(ratio "$cq" "$cm")x quiet $cm) | | $(verdict "$cq >= 0.9 * ${cm:-1e12}") |"
             echo "| answers correct under churn (dig spot checks) | $(get peerd churn 8) ok, $(get peerd churn 9) bad | | $(verdict "$(get peerd churn 9) == 0 && $(get peerd churn 8) > 0") |"
         fi
         echo
@@ -622,9 +637,10 @@ work_ir() { [ -s "$W/work.results" ] && awk -v s="$1" '$1 == s { print $5; exit 
         echo
         echo "loader.c made $(get peerd churn 12) endpoint changes at $CHURN/s on nodes 2 and 3 (deregister a random"
         echo "(service, node) endpoint, register back the one taken down 50 changes earlier, so 50 endpoints are down at any time, each for"
-        echo "about 1 s) during a max-QPS run of $DURATION s after the rounds$( [ "$CAP" -gt 0 ] && echo " (capped at ${CAP}% of a CPU, -q $CAP_OUTSTANDING, as the server-bound run)"):"
-        echo "$(get peerd churn 1) QPS, $(get peerd churn 3) lost, $(get peerd churn 4) CPU µs/query; the same run without churn just before: $(get peerd churn 14) QPS,"
-        echo "just after: $(get peerd churn 15) QPS. Spot checks during the churn (dig svcN.svc: its one VIP;"
+        echo "about 1 s) during $CHURN_WINDOWS max-QPS runs of $DURATION s after the rounds$( [ "$CAP" -gt 0 ] && echo " (capped at ${CAP}% of a CPU, -q $CAP_OUTSTANDING, as the server-bound run)"),"
+        echo "alternating with $((CHURN_WINDOWS + 1)) quiet runs of the same kind (Q C Q C ... Q). Churn windows: $(get peerd churn 15) QPS"
+        echo "(median $(get peerd churn 1), $(get peerd churn 3) lost, $(get peerd churn 4) CPU µs/query); quiet windows: $(get peerd churn 14) QPS (median $(get peerd churn 13))."
+        echo "Spot checks during the churn (dig svcN.svc: its one VIP;"
         echo "tasks.svcN.svc: 1-3 addresses, all of service N, node 1's among them; nosuchN.svc NXDOMAIN): $(get peerd churn 8) ok,"
         echo "$(get peerd churn 9) bad. A sweep of all 1,000 tasks.svcN.svc mid-churn found $(get peerd churn 10) of 3000"
         echo "records (the endpoints down at that moment are gone from DNS: the churn reaches DNS); after the churn: $(get peerd churn 11)."
