@@ -189,9 +189,8 @@ int pd_gagent_recv(pd_gagent_t *a, uint64_t now_ms, pd_rng_t *rng, const pd_swim
  * push/pull state from a node that restarted meanwhile, can bring back entries of a node that
  * died and was forgotten here, and the table shows an owner it never heard of as alive. Once a
  * second, if an entry or a member has changed since the last sweep, hide the entries of owners
- * SWIM does not hold alive or suspect; a JOIN or ALIVE_AGAIN
- * event shows them again (apply_events). Owners are collected first: the table must not change
- * during the iteration. */
+ * SWIM does not hold alive or suspect; a JOIN or ALIVE_AGAIN event shows them again
+ * (apply_events). Owners are collected first: the table must not change during the iteration. */
 enum { SWEEP_OWNERS_MAX = 32 };
 
 typedef struct {
