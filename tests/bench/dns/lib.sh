@@ -281,11 +281,13 @@ wait_for() { # SECONDS CMD...: poll every 0.2 s
 }
 # All 1,000 tasks.svcN answers, one dig batch; prints the number of A records.
 count_records() {
+    local i
     for i in $(seq 1 $NSVC); do echo "@$1 -p $PORT +short +tries=1 +time=2 tasks.svc$i.svc A"; done >"$W/dig.batch"
     dig -f "$W/dig.batch" 2>/dev/null | grep -c '^10\.'
 }
 # All 1,000 svcN answers; prints how many are one VIP of the range.
 count_vips() {
+    local i
     for i in $(seq 1 $NSVC); do echo "@$1 -p $PORT +short +tries=1 +time=2 svc$i.svc A"; done >"$W/dig.batch"
     dig -f "$W/dig.batch" 2>/dev/null | grep -c '^10\.254\.'
 }

@@ -286,7 +286,7 @@ run_churn_max() { # TAG
 # run has gone from 113k to 178k QPS between two windows), more than one window against its
 # neighbours can tell from churn.
 CHURN_WINDOWS=3
-churn_window() { # WINDOW (1..): count_records and check_answers use i, so not i here; one churn window; appends "c QPS ..." to $W/churn.runs and its spot checks to $W/churn.checks
+churn_window() { # WINDOW (1..): one churn window; appends "c QPS ..." to $W/churn.runs and its spot checks to $W/churn.checks
     local win=$1 lp dp ok=0 bad=0
     "$W/bin/loader" churn "$CHURN" $((DURATION + 4)) $NSVC "$W/peerd/n2/ctl.sock:2" "$W/peerd/n3/ctl.sock:3" \
         >"$W/churn.$win.txt" 2>&1 &
