@@ -273,6 +273,7 @@ int main(int argc, char **argv)
             struct query *q = &qs[sent % nq];
             uint16_t id = s->next_id++;
             if (s->sent_ns[id]) { /* still outstanding after 65,536 sends on this socket: lost */
+                s->sent_ns[id] = 0; /* so a failed send below cannot count it twice */
                 r.outstanding--;
                 r.lost += s->counted[id];
             }
