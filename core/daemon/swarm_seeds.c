@@ -13,15 +13,24 @@
  * finds the same seeds writes nothing. */
 enum { SEEDS_REFRESH_MS = 1000 };
 
-static int seed_add(char out[][PD_ADDR_MAX], unsigned *n, unsigned max, const char *addr)
+/* Add addr to out[0..*n) unless there; keep out[lo..*n) sorted, holding the smallest addresses
+ * when there are more than fit. SWIM reshuffles its member list every probe round, and seeds taken
+ * in that order would differ on each refresh (and be written, with an fsync, every second). */
+static void seed_insert_sorted(char out[][PD_ADDR_MAX], unsigned lo, unsigned *n, unsigned max, const char *addr)
 {
     for (unsigned i = 0; i < *n; i++)
         if (strcmp(out[i], addr) == 0)
-            return 0;
-    if (*n >= max)
-        return -1;
-    snprintf(out[(*n)++], PD_ADDR_MAX, "%s", addr);
-    return 0;
+            return;
+    unsigned at = lo;
+    while (at < *n && strcmp(out[at], addr) < 0)
+        at++;
+    if (at >= max)
+        return;
+    unsigned last = *n < max ? *n : max - 1; /* when full, the largest falls off */
+    memmove(out[at + 1], out[at], (size_t)(last - at) * PD_ADDR_MAX);
+    snprintf(out[at], PD_ADDR_MAX, "%s", addr);
+    if (*n < max)
+        (*n)++;
 }
 
 unsigned pd_swarm_gossip_seeds(pd_daemon_t *d, int with_self, char out[][PD_ADDR_MAX], unsigned max)
@@ -31,13 +40,16 @@ unsigned pd_swarm_gossip_seeds(pd_daemon_t *d, int with_self, char out[][PD_ADDR
         char self[PD_ADDR_MAX];
         snprintf(self, sizeof self, strchr(d->advertise_host, ':') ? "[%s]:%u" : "%s:%u", d->advertise_host,
                  d->cfg.gossip_port);
-        seed_add(out, &n, max, self);
+        if (max > 0)
+            snprintf(out[n++], PD_ADDR_MAX, "%s", self);
     }
     pd_swim_t *sw = d->gossip ? pd_gagent_swim(pd_gossip_io_agent(d->gossip)) : NULL;
     uint32_t total = sw ? pd_swim_count(sw, -1) : 0;
-    /* managers first (they are the ones that stay), then any other live member */
-    for (int pass = 0; pass < 2; pass++)
-        for (uint32_t i = 0; i < total && n < max; i++) {
+    /* managers first (they are the ones that stay), then any other live member; each group in
+     * address order, so that the same members give the same list */
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned lo = n;
+        for (uint32_t i = 0; i < total && lo < max; i++) {
             pd_swim_member_info_t m;
             char host[256], role[32], addr[PD_ADDR_MAX];
             if (pd_swim_member_at(sw, i, &m) != 0 || m.state != PD_SWIM_ALIVE || strcmp(m.node, d->dd.node_id) == 0)
@@ -46,8 +58,9 @@ unsigned pd_swarm_gossip_seeds(pd_daemon_t *d, int with_self, char out[][PD_ADDR
             if ((strcmp(role, "manager") == 0) != (pass == 0))
                 continue;
             pd_swim_addr_format(&m.addr, addr, sizeof addr);
-            seed_add(out, &n, max, addr);
+            seed_insert_sorted(out, lo, &n, max, addr);
         }
+    }
     return n;
 }
 

@@ -16,6 +16,8 @@ waiting_without_state() { # I: no certificate, key or seeds in the data dir, and
 }
 # CMD prints exactly WANT (for e2e_wait_for: the command runs again on every try).
 output_is() { local want=$1; shift; [ "$("$@" 2>/dev/null)" = "$want" ]; }
+# I HOST...: hI's swarm.seeds lists exactly these hosts, in this order (managers first, then by address)
+seeds_are() { local i=$1; shift; [ "$(sed 's/:[0-9]*$//' "$E2E_WORK/h$i/data/swarm.seeds" | tr '\n' ' ')" = "$* " ]; }
 no_cluster_state() { waiting_without_state "$1" || e2e_fail "h$1 has cluster state (or a role) it should not have"; }
 
 run() {
@@ -118,6 +120,15 @@ run() {
     e2e_fail "h4 did not become a Reachable manager: $(e2e_ctl 1 node ls)"
   e2e_wait_for 10 output_is "$newtoken" e2e_ctl 4 swarm join-token -q worker ||
     e2e_fail "h4 (manager) does not serve management"
+  # a steady cluster leaves swarm.seeds alone (SWIM's reshuffled member order once rewrote and
+  # fsynced it every second on every node)
+  e2e_wait_for 15 seeds_are 2 10.99.0.1 10.99.0.4 10.99.0.3 || e2e_fail "h2's seeds: $(cat "$E2E_WORK/h2/data/swarm.seeds")"
+  e2e_wait_for 15 seeds_are 1 10.99.0.4 10.99.0.2 10.99.0.3 || e2e_fail "h1's seeds: $(cat "$E2E_WORK/h1/data/swarm.seeds")"
+  local seeds_at
+  seeds_at=$(stat -c %y "$E2E_WORK/h2/data/swarm.seeds" "$E2E_WORK/h1/data/swarm.seeds")
+  sleep 4
+  [ "$(stat -c %y "$E2E_WORK/h2/data/swarm.seeds" "$E2E_WORK/h1/data/swarm.seeds")" = "$seeds_at" ] ||
+    e2e_fail "swarm.seeds rewritten while the members stayed the same"
 
   # --- leave: a manager needs --force; a worker leaves, forgets, and can join again as a new node
   expect_error "manager leave without --force" "force" e2e_ctl 1 swarm leave
