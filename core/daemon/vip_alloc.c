@@ -27,10 +27,12 @@ struct pd_vip_alloc {
     int acted;             /* it returned actions: plan again next tick */
 };
 
-/* A planning round scans every service; on a quiet cluster (same term, store and gossip table as
- * the last round, which acted on nothing) skip it, but still plan every PD_VIP_IDLE_PLAN_MS for
- * what only time changes (grace periods, retries). */
-#define PD_VIP_IDLE_PLAN_MS 5000u
+/* A planning round scans every service (milliseconds with a thousand of them, a stall of this
+ * node's DNS answers); on a quiet cluster skip it: same term, store and gossip table as the last
+ * round, which acted on nothing, and nothing timed due yet (pd_vip_plan_due: a grace, a retry).
+ * A round still runs every PD_VIP_IDLE_PLAN_MS as a backstop for a change none of these counters
+ * shows. */
+#define PD_VIP_IDLE_PLAN_MS 60000u
 
 static int quiet_since(pd_vip_alloc_t *va, uint64_t term, const pd_store_t *st, uint64_t now)
 {
@@ -38,7 +40,8 @@ static int quiet_since(pd_vip_alloc_t *va, uint64_t term, const pd_store_t *st, 
         va->d->gossip ? pd_gtable_stats(pd_gagent_table(pd_gossip_io_agent(va->d->gossip))) : NULL;
     uint64_t cur[4] = {term, st ? pd_store_applied_index(st) : 0, gs ? gs->applied + gs->reaped : 0,
                        gs ? gs->events : 0};
-    int same = !va->acted && memcmp(cur, va->seen, sizeof cur) == 0 && now - va->planned_ms < PD_VIP_IDLE_PLAN_MS;
+    int same = !va->acted && memcmp(cur, va->seen, sizeof cur) == 0 && now < pd_vip_plan_due(va->plan) &&
+               now - va->planned_ms < PD_VIP_IDLE_PLAN_MS;
     if (!same) {
         memcpy(va->seen, cur, sizeof cur);
         va->planned_ms = now;

@@ -29,6 +29,7 @@ struct pd_vip_plan {
     char inflight[PD_VIP_PLAN_INFLIGHT_MAX][PD_STORE_VIP_NAME_MAX + 1];
     absent_t *absent; /* VIPs seen without endpoints, and since when (store name order) */
     size_t nabsent;
+    uint64_t due_ms; /* pd_vip_plan_due */
 };
 
 int pd_vip_plan_new(const pd_vip_plan_config_t *cfg, pd_vip_plan_t **out)
@@ -40,6 +41,7 @@ int pd_vip_plan_new(const pd_vip_plan_config_t *cfg, pd_vip_plan_t **out)
     if (!p)
         return -ENOMEM;
     p->cfg = *cfg;
+    p->due_ms = 0;
     *out = p;
     return 0;
 }
@@ -89,16 +91,32 @@ void pd_vip_plan_done(pd_vip_plan_t *p, const char *name, int alloc, int rc, uin
             p->inflight[i][0] = '\0';
     if (alloc && rc)
         p->retry_at_ms = now_ms + p->cfg.retry_ms;
+    p->due_ms = 0; /* a name left flight: the next round may act on it */
+}
+
+uint64_t pd_vip_plan_due(const pd_vip_plan_t *p)
+{
+    return p->due_ms;
+}
+
+static void due_at(pd_vip_plan_t *p, uint64_t at_ms)
+{
+    if (at_ms < p->due_ms)
+        p->due_ms = at_ms;
 }
 
 /* ---- recent gossip writes ------------------------------------------------------------------------ */
 
-static int recently_written(const pd_vip_plan_t *p, const char *name, uint64_t now_ms)
+/* 1 when name was written less than PD_VIP_PLAN_REWRITE_MS ago; the round becomes due again when
+ * that interval ends. */
+static int recently_written(pd_vip_plan_t *p, const char *name, uint64_t now_ms)
 {
     for (unsigned i = 0; i < PD_VIP_PLAN_RECENT_MAX; i++)
         if (p->recent[i].name[0] && now_ms - p->recent[i].at_ms < PD_VIP_PLAN_REWRITE_MS &&
-            strcmp(p->recent[i].name, name) == 0)
+            strcmp(p->recent[i].name, name) == 0) {
+            due_at(p, p->recent[i].at_ms + PD_VIP_PLAN_REWRITE_MS);
             return 1;
+        }
     return 0;
 }
 
@@ -238,6 +256,8 @@ static int release(round_t *r, const pd_gtable_t *gt, uint64_t now_ms)
         next[n].since_ms = absent_since(p, name, now_ms);
         if (now_ms - next[n].since_ms >= p->cfg.grace_ms)
             propose(r, PD_VIP_ACT_RELEASE, name);
+        else
+            due_at(p, next[n].since_ms + p->cfg.grace_ms);
         n++;
     }
     pd_free(p->absent);
@@ -262,6 +282,7 @@ int pd_vip_plan_tick(pd_vip_plan_t *p, uint64_t now_ms, uint64_t term, const pd_
         memset(p->inflight, 0, sizeof p->inflight);
         memset(p->recent, 0, sizeof p->recent);
     }
+    p->due_ms = UINT64_MAX;
     if (term == 0)
         return 0;
     round_t r = {.p = p, .st = st, .out = out, .cap = cap, .budget = p->cfg.proposals_per_round,
@@ -270,6 +291,8 @@ int pd_vip_plan_tick(pd_vip_plan_t *p, uint64_t now_ms, uint64_t term, const pd_
     publish(&r, gt);
     if (now_ms >= p->retry_at_ms)
         pd_gtable_foreach_prefix(gt, PD_VIP_PLAN_SVC_PREFIX, alloc_one, &r);
+    else
+        due_at(p, p->retry_at_ms);
     int rc = release(&r, gt, now_ms);
     return rc ? rc : (int)r.n;
 }

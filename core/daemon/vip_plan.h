@@ -69,6 +69,11 @@ int pd_vip_plan_tick(pd_vip_plan_t *p, uint64_t now_ms, uint64_t term, const pd_
 /* A proposal's outcome (rc 0 applied, else refused or lost): the name is no longer in flight; a
  * refused ALLOC (range full, no quorum) holds allocations back for retry_ms. */
 void pd_vip_plan_done(pd_vip_plan_t *p, const char *name, int alloc, int rc, uint64_t now_ms);
+/* The earliest time a round could act on inputs that have not changed since the last round (a
+ * grace, the retry hold-back or a rewrite interval ending); UINT64_MAX when none would, 0 before
+ * the first round and after pd_vip_plan_done. A round that returned actions may have left some
+ * for the next one (the per-round limits): the caller plans again after one regardless. */
+uint64_t pd_vip_plan_due(const pd_vip_plan_t *p);
 /* 1 when the store's range (fixed by the first VIP) differs from the configured one. */
 int pd_vip_plan_range_differs(const pd_vip_plan_t *p, const pd_store_t *st);
 size_t pd_vip_plan_inflight(const pd_vip_plan_t *p);

@@ -281,6 +281,59 @@ static void test_cluster_range_wins(void **state)
     assert_int_equal(pd_vip_plan_new(&bad, &p), -PD_EUSAGE);
 }
 
+/* pd_vip_plan_due: when a round on unchanged inputs could act again, so that an idle leader can skip
+ * rounds (each scans every service) without missing a grace, a retry or a rewrite interval. */
+static void test_due(void **state)
+{
+    (void)state;
+    assert_int_equal(pd_vip_plan_due(fx.p), 0); /* no round yet */
+    reg("web", "n1");
+    tick(1);
+    carry_out(); /* ALLOC applied: done() makes the next round due at once */
+    assert_int_equal(pd_vip_plan_due(fx.p), 0);
+    tick(1);
+    carry_out(); /* published */
+    assert_int_equal(tick(1), 0);
+    assert_int_equal(pd_vip_plan_due(fx.p), UINT64_MAX); /* steady: nothing timed */
+    /* A deregistered service: due when its grace ends, and then the release comes. */
+    dereg("web", "n1");
+    assert_int_equal(tick(1), 0);
+    uint64_t gone = fx.now;
+    assert_int_equal(pd_vip_plan_due(fx.p), gone + GRACE);
+    fx.now = gone + GRACE - 1;
+    assert_int_equal(tick(1), 0);
+    assert_int_equal(pd_vip_plan_due(fx.p), gone + GRACE);
+    fx.now = gone + GRACE;
+    assert_int_equal(tick(1), 1);
+    assert_int_equal(fx.acts[0].type, PD_VIP_ACT_RELEASE);
+    /* A refused allocation: due when the hold-back ends. */
+    reg("api", "n1");
+    tick(1);
+    assert_int_equal(count(PD_VIP_ACT_ALLOC), 1);
+    pd_vip_plan_done(fx.p, "api", 1, -PD_ELIMIT, fx.now);
+    assert_int_equal(pd_vip_plan_due(fx.p), 0);
+    fx.now += 1;
+    tick(1);
+    assert_int_equal(count(PD_VIP_ACT_ALLOC), 0);
+    assert_int_equal(pd_vip_plan_due(fx.p), fx.now - 1 + 5000);
+    fx.now += 5000;
+    tick(1);
+    assert_int_equal(count(PD_VIP_ACT_ALLOC), 1);
+    carry_out();
+    tick(1);
+    carry_out(); /* api published */
+    /* A value another writer changed right after our write: due when the rewrite interval ends. */
+    uint64_t wrote = fx.now;
+    assert_int_equal(pd_gtable_put(fx.gt, "vip", "api", "junk", 4, fx.now, NULL), 0);
+    fx.now += 10;
+    tick(1);
+    assert_int_equal(count(PD_VIP_ACT_PUBLISH), 0);
+    assert_int_equal(pd_vip_plan_due(fx.p), wrote + PD_VIP_PLAN_REWRITE_MS);
+    fx.now = wrote + PD_VIP_PLAN_REWRITE_MS;
+    tick(1);
+    assert_int_equal(count(PD_VIP_ACT_PUBLISH), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +341,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limit_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_range_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_due, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
