@@ -81,6 +81,8 @@ int pd_ctl_gossip_stats(pd_daemon_t *d, const pd_ctl_request_t *req, msgpack_pac
         {"pushpull_sent", s->pushpull_sent},   {"pushpull_recv", s->pushpull_recv},
         {"members_alive", pd_swim_count(pd_gagent_swim(a), PD_SWIM_ALIVE)},
         {"awareness", (uint64_t)pd_swim_awareness(pd_gagent_swim(a))},
+        /* updates still to be piggybacked: 0 once this node has spread what it knows */
+        {"broadcast_queue", pd_swim_pending(pd_gagent_swim(a))},
     };
     msgpack_pack_map(pk, sizeof rows / sizeof rows[0]);
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)

@@ -20,6 +20,7 @@ endpoint_gone_everywhere() {
   for h in "$@"; do [ "$(endpoint_count "$h" "$svc")" -eq 0 ] || return 1; done
 }
 endpoint_count_is() { [ "$(endpoint_count "$1" "$2")" -eq "$3" ]; }
+broadcasts_done() { [ "$(e2e_ctl "$1" gossip stats | awk '$1 == "broadcast_queue" { print $2 }')" = 0 ]; }
 # keyrings_rotated OLD: every host's keyring file holds one key, not OLD.
 keyrings_rotated() {
   local i f
@@ -51,6 +52,9 @@ run() {
   for i in 1 2 3 4; do
     e2e_wait_for 5 endpoint_count_is "$i" web 1 ||
       e2e_fail "h$i did not learn web's endpoint"
+  done
+  for i in 1 5; do # spread: nothing left to piggyback (gossip stats)
+    e2e_wait_for 15 broadcasts_done "$i" || e2e_fail "h$i still has broadcasts queued: $(e2e_ctl "$i" gossip stats)"
   done
 
   # kill -9 h5: everyone marks it failed, and its endpoint leaves every table.
