@@ -262,10 +262,26 @@ int pd_ca_sync_from_store(pd_daemon_t *d)
     const char *why = NULL;
     char err[256] = "";
     int changed = 0;
+    /* Called every renewal tick: parse the bundle only when the store's copy, or the roots this
+     * node holds (set on other paths too: start, renewal answers), changed since the last call. */
+    if (len) {
+        uint8_t seen[sizeof s->ca_bundle_seen];
+        crypto_generichash_state h;
+        crypto_generichash_init(&h, NULL, 0, sizeof seen);
+        crypto_generichash_update(&h, (const uint8_t *)pem, len);
+        crypto_generichash_update(&h, s->ca.digest, sizeof s->ca.digest);
+        crypto_generichash_update(&h, s->ca_prev.digest, sizeof s->ca_prev.digest);
+        crypto_generichash_final(&h, seen, sizeof seen);
+        if (sodium_memcmp(seen, s->ca_bundle_seen, sizeof seen) == 0)
+            len = 0;
+        else
+            memcpy(s->ca_bundle_seen, seen, sizeof seen);
+    }
     if (len && pd_pki_ca_load_bundle(&cur, &prev, pem, len, &why) == 0 &&
         (!same_root(&cur, &s->ca) || !same_root(&prev, &s->ca_prev))) {
         if (pd_swarm_write(d, "ca.crt", pem, len, err, sizeof err) != 0) {
             PD_WARN(&d->log, "certificate: cannot store the new trust bundle: %s", err);
+            sodium_memzero(s->ca_bundle_seen, sizeof s->ca_bundle_seen); /* try again next time */
         } else {
             char a[PD_CA_ROOTS_ID_LEN + 1];
             pd_ca_roots_id(cur.digest, prev.crt.raw.len ? prev.digest : NULL, a);

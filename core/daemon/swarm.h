@@ -44,6 +44,7 @@ typedef struct pd_swarm {
     int drbg_ready;
     pd_pki_ca_t ca;             /* the current root (its key lives in the Raft store: ca_state.h) */
     pd_pki_ca_t ca_prev;        /* the previous root while a CA rotation runs, else empty */
+    uint8_t ca_bundle_seen[32]; /* digest of the store's bundle pd_ca_sync_from_store last settled */
     pd_pki_ident_t ident;
     pd_ca_state_t *cas;         /* TLS configs, renewal, rotation (ca_state.h) */
     pd_pki_peer_check_fn removed_check; /* "is this node removed?" (node records; branch nodes) */
