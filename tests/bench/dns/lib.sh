@@ -298,7 +298,7 @@ start_peerd() {
     p1=$(peerd_node 1 --init --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL \
         --vip-range 10.254.0.0/16)
     track "$p1"
-    wait_for "$START_S" worker_token_of_n1 || return 1
+    wait_for "$START_S" worker_token_of_n1 >/dev/null || return 1
     token=$(worker_token_of_n1)
     for n in 2 3; do # workers, joined with the token at start
         p2=$(peerd_node $n --no-dns --join-token "$token" --join-manager 127.0.54.1:2377)
@@ -322,6 +322,17 @@ start_peerd() {
     done
     say "peerd: $c of $NSVC service VIPs in DNS"
     [ "$c" = "$NSVC" ] || return 1
+    # The registrations keep gossip busy for a minute or so after every record is in (each update
+    # is retransmitted a few times, a few per packet): measure the steady state, not that.
+    local t0=$SECONDS q
+    for i in $(seq 300); do
+        q=$(for n in 1 2 3; do "$PEERCTL" --socket "$W/peerd/n$n/ctl.sock" gossip stats; done |
+            awk '$1 == "broadcast_queue" { s += $2 } END { print s + 0 }')
+        [ "$q" = 0 ] && break
+        sleep 1
+    done
+    [ "$q" = 0 ] || { say "peerd: gossip still has $q broadcasts queued after $((SECONDS - t0)) s"; return 1; }
+    say "peerd: gossip settled (broadcast queues empty) $((SECONDS - t0)) s later"
     echo "$p1"
 }
 
