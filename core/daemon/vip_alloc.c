@@ -25,21 +25,54 @@ struct pd_vip_alloc {
     uint64_t seen[4];      /* what the last planning round saw (quiet_since) */
     uint64_t planned_ms;   /* when it ran */
     int acted;             /* it returned actions: plan again next tick */
+    pd_gtable_t *watched;  /* the gossip table our watchers are on, NULL when none could be set */
+    int watch_svc, watch_vip;
+    uint64_t changes;      /* table changes a round could act on (on_svc_change, on_vip_change) */
 };
 
 /* A planning round scans every service (milliseconds with a thousand of them, a stall of this
- * node's DNS answers); on a quiet cluster skip it: same term, store and gossip table as the last
+ * node's DNS answers); on a quiet cluster skip it: same term, store and table changes as the last
  * round, which acted on nothing, and nothing timed due yet (pd_vip_plan_due: a grace, a retry).
- * A round still runs every PD_VIP_IDLE_PLAN_MS as a backstop for a change none of these counters
- * shows. */
+ * A round still runs every PD_VIP_IDLE_PLAN_MS as a backstop for a change none of these shows. */
 #define PD_VIP_IDLE_PLAN_MS 60000u
+
+/* Endpoints come and go all the time, but a round only cares whether a service has any: count an
+ * endpoint change when its service has at most one left (the event may come before or after the
+ * entry leaves the count; one too many only costs a round). */
+static void on_svc_change(void *ctx, const pd_gtable_view_t *ev)
+{
+    pd_vip_alloc_t *va = ctx;
+    if (pd_gtable_count(va->watched, ev->table) <= 1)
+        va->changes++;
+}
+
+static void on_vip_change(void *ctx, const pd_gtable_view_t *ev)
+{
+    pd_vip_alloc_t *va = ctx;
+    if (strcmp(ev->table, PD_VIP_PLAN_TABLE) == 0)
+        va->changes++;
+}
+
+static void watch_table(pd_vip_alloc_t *va)
+{
+    pd_gtable_t *gt = va->d->gossip ? pd_gagent_table(pd_gossip_io_agent(va->d->gossip)) : NULL;
+    if (!gt || pd_gtable_watch(gt, PD_VIP_PLAN_SVC_PREFIX, on_svc_change, va, &va->watch_svc) != 0)
+        return;
+    if (pd_gtable_watch(gt, PD_VIP_PLAN_TABLE, on_vip_change, va, &va->watch_vip) != 0) {
+        pd_gtable_unwatch(gt, va->watch_svc);
+        return;
+    }
+    va->watched = gt;
+}
 
 static int quiet_since(pd_vip_alloc_t *va, uint64_t term, const pd_store_t *st, uint64_t now)
 {
-    const pd_gtable_stats_t *gs =
-        va->d->gossip ? pd_gtable_stats(pd_gagent_table(pd_gossip_io_agent(va->d->gossip))) : NULL;
-    uint64_t cur[4] = {term, st ? pd_store_applied_index(st) : 0, gs ? gs->applied + gs->reaped : 0,
-                       gs ? gs->events : 0};
+    /* without watchers (none free), any table change counts */
+    const pd_gtable_stats_t *gs = !va->watched && va->d->gossip
+                                      ? pd_gtable_stats(pd_gagent_table(pd_gossip_io_agent(va->d->gossip)))
+                                      : NULL;
+    uint64_t cur[4] = {term, st ? pd_store_applied_index(st) : 0,
+                       va->watched ? va->changes : gs ? gs->applied + gs->reaped : 0, gs ? gs->events : 0};
     int same = !va->acted && memcmp(cur, va->seen, sizeof cur) == 0 && now < pd_vip_plan_due(va->plan) &&
                now - va->planned_ms < PD_VIP_IDLE_PLAN_MS;
     if (!same) {
@@ -168,6 +201,7 @@ int pd_vip_alloc_start(pd_daemon_t *d, char *err, size_t errlen)
     }
     va->d = d;
     d->vip = va;
+    watch_table(va);
     uv_timer_init(d->loop, &va->timer);
     va->timer.data = va;
     va->open = 1;
@@ -181,6 +215,11 @@ void pd_vip_alloc_stop(pd_daemon_t *d)
     if (!va || va->stopped)
         return;
     va->stopped = 1;
+    if (va->watched) {
+        pd_gtable_unwatch(va->watched, va->watch_svc);
+        pd_gtable_unwatch(va->watched, va->watch_vip);
+        va->watched = NULL;
+    }
     if (va->open)
         uv_close((uv_handle_t *)&va->timer, NULL);
 }
