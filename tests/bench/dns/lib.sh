@@ -293,7 +293,7 @@ count_vips() {
 }
 worker_token_of_n1() { "$PEERCTL" --socket "$W/peerd/n1/ctl.sock" swarm join-token -q worker 2>/dev/null; }
 start_peerd() {
-    local p1 p2 p3 n c
+    local p1 p2 p3 n c i
     local token
     p1=$(peerd_node 1 --init --dns-addr "${ADDR[peerd]}:$PORT" --dns-upstream 127.0.53.250:53 --dns-ttl $TTL \
         --vip-range 10.254.0.0/16)
