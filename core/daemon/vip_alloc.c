@@ -22,10 +22,10 @@ struct pd_vip_alloc {
     uint64_t term;
     pd_vip_plan_t *plan;
     pd_vip_act_t acts[PD_VIP_PLAN_ROUND_ACTS_MAX];
-    uint64_t seen[4];      /* what the last planning round saw (quiet_since) */
+    uint64_t seen[3];      /* what the last planning round saw (quiet_since) */
     uint64_t planned_ms;   /* when it ran */
     int acted;             /* it returned actions: plan again next tick */
-    pd_gtable_t *watched;  /* the gossip table our watchers are on, NULL when none could be set */
+    pd_gtable_t *watched;  /* the gossip table our watchers are on (NULL without gossip: not leading) */
     int watch_svc, watch_vip;
     uint64_t changes;      /* table changes a round could act on (on_svc_change, on_vip_change) */
 };
@@ -53,26 +53,26 @@ static void on_vip_change(void *ctx, const pd_gtable_view_t *ev)
         va->changes++;
 }
 
-static void watch_table(pd_vip_alloc_t *va)
+/* 0, or the table's -PD_ELIMIT when its watcher slots are all taken. */
+static int watch_table(pd_vip_alloc_t *va)
 {
     pd_gtable_t *gt = va->d->gossip ? pd_gagent_table(pd_gossip_io_agent(va->d->gossip)) : NULL;
-    if (!gt || pd_gtable_watch(gt, PD_VIP_PLAN_SVC_PREFIX, on_svc_change, va, &va->watch_svc) != 0)
-        return;
-    if (pd_gtable_watch(gt, PD_VIP_PLAN_TABLE, on_vip_change, va, &va->watch_vip) != 0) {
+    if (!gt)
+        return 0;
+    int rc = pd_gtable_watch(gt, PD_VIP_PLAN_SVC_PREFIX, on_svc_change, va, &va->watch_svc);
+    if (rc)
+        return rc;
+    if ((rc = pd_gtable_watch(gt, PD_VIP_PLAN_TABLE, on_vip_change, va, &va->watch_vip)) != 0) {
         pd_gtable_unwatch(gt, va->watch_svc);
-        return;
+        return rc;
     }
     va->watched = gt;
+    return 0;
 }
 
 static int quiet_since(pd_vip_alloc_t *va, uint64_t term, const pd_store_t *st, uint64_t now)
 {
-    /* without watchers (none free), any table change counts */
-    const pd_gtable_stats_t *gs = !va->watched && va->d->gossip
-                                      ? pd_gtable_stats(pd_gagent_table(pd_gossip_io_agent(va->d->gossip)))
-                                      : NULL;
-    uint64_t cur[4] = {term, st ? pd_store_applied_index(st) : 0,
-                       va->watched ? va->changes : gs ? gs->applied + gs->reaped : 0, gs ? gs->events : 0};
+    uint64_t cur[3] = {term, st ? pd_store_applied_index(st) : 0, va->changes};
     int same = !va->acted && memcmp(cur, va->seen, sizeof cur) == 0 && now < pd_vip_plan_due(va->plan) &&
                now - va->planned_ms < PD_VIP_IDLE_PLAN_MS;
     if (!same) {
@@ -200,8 +200,13 @@ int pd_vip_alloc_start(pd_daemon_t *d, char *err, size_t errlen)
         return rc;
     }
     va->d = d;
+    if ((rc = watch_table(va)) != 0) {
+        pd_vip_plan_free(va->plan);
+        pd_free(va);
+        snprintf(err, errlen, "vip: cannot watch the gossip table: %s", pd_strerror(rc));
+        return rc;
+    }
     d->vip = va;
-    watch_table(va);
     uv_timer_init(d->loop, &va->timer);
     va->timer.data = va;
     va->open = 1;
