@@ -83,27 +83,28 @@ static void run_for(uint64_t ms)
     }
 }
 
+/* A stranger's entry arrives: visible at first, hidden after a sweep, and ours stay. */
+static void stranger_hidden_within_a_sweep(const char *owner, const char *table)
+{
+    arrive(owner, table, owner);
+    assert_true(visible(table, owner));
+    run_for(1100);
+    assert_false(visible(table, owner));
+    assert_true(visible("svc/web", "me"));
+    assert_true(visible("vip", "web"));
+}
+
 static void test_strangers_hidden_after_quiet_sweeps(void **state)
 {
     (void)state;
     /* Our own and cluster-owned entries are never swept. */
     assert_int_equal(pd_gagent_put(fx.a, fx.now, "svc/web", "me", "10.0.0.1", 8), 0);
     assert_int_equal(pd_gagent_put_cluster(fx.a, fx.now, "vip", "web", "10.96.0.1", 9), 0);
-    arrive("ghost1", "svc/web", "ghost1");
-    assert_true(visible("svc/web", "ghost1"));
-    run_for(1100);
-    assert_false(visible("svc/web", "ghost1"));
-    assert_true(visible("svc/web", "me"));
-    assert_true(visible("vip", "web"));
-    /* Several quiet seconds (the sweeps skip their walk), then another stranger: still hidden
-     * within a sweep. */
+    stranger_hidden_within_a_sweep("ghost1", "svc/web");
+    /* Several quiet seconds (the sweeps skip their walk), then another stranger. */
     run_for(3000);
-    arrive("ghost2", "svc/api", "ghost2");
-    assert_true(visible("svc/api", "ghost2"));
-    run_for(1100);
-    assert_false(visible("svc/api", "ghost2"));
+    stranger_hidden_within_a_sweep("ghost2", "svc/api");
     assert_false(visible("svc/web", "ghost1"));
-    assert_true(visible("svc/web", "me"));
 }
 
 int main(void)
